@@ -1,0 +1,40 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace FlowMesh.Contracts.Capture;
+
+/// <summary>Mirror of <c>struct fm_config</c>: the load-time settings written into the BPF object's .rodata.config.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct CaptureConfigRecord
+{
+    /// <summary>FM_MAX_PORTS: how many ports each of the include and exclude lists holds.</summary>
+    public const int MaxPorts = 16;
+
+    public uint NetNsInode;
+    public uint SelfTgid;
+    public uint WakeupBytes;
+    public ushort IncludeCount;
+    public ushort ExcludeCount;
+    public PortList IncludePorts;
+    public PortList ExcludePorts;
+
+    [InlineArray(MaxPorts)]
+    public struct PortList
+    {
+        private ushort _element0;
+    }
+}
+
+/// <summary>Mirror of <c>struct fm_counters</c>: one CPU's kernel-side counters.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public readonly struct KernelCountersRecord
+{
+    /// <summary>Records committed to the ring.</summary>
+    public readonly ulong Emitted;
+    /// <summary>Records lost because the ring was full.</summary>
+    public readonly ulong ReserveFailed;
+    /// <summary>Records lost because the CPU had no ring.</summary>
+    public readonly ulong NoRing;
+    /// <summary>Sockets whose storage could not be allocated (their records lack owner and ISN).</summary>
+    public readonly ulong StorageFailed;
+}

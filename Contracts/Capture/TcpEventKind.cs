@@ -1,0 +1,48 @@
+namespace FlowMesh.Contracts.Capture;
+
+/// <summary>What a kernel record reports (enum fm_event_kind in bpf/capture.h).</summary>
+public enum TcpEventKind : byte
+{
+    State = 1,
+    Retransmit = 2,
+    ResetSent = 3,
+    ResetReceived = 4,
+    Existing = 5,
+}
+
+/// <summary>Which optional parts of a record hold data (enum fm_event_flags in bpf/capture.h).</summary>
+[Flags]
+public enum TcpEventFlags : ushort
+{
+    None = 0,
+    /// <summary>Process fields name the task that made the transition (it ran in a syscall).</summary>
+    Task = 1 << 0,
+    /// <summary>Process fields name the socket's owner, remembered from an earlier event.</summary>
+    Owner = 1 << 1,
+    /// <summary>The connection was already open, or listening, when capture started.</summary>
+    MidLife = 1 << 2,
+    /// <summary>Both initial sequence numbers are known.</summary>
+    Isn = 1 << 3,
+    /// <summary>Byte, segment, RTT and retransmission counters are filled.</summary>
+    Stats = 1 << 4,
+    /// <summary>A RST sent for a segment no socket wanted (for example a connect to a closed port).</summary>
+    NoSocket = 1 << 5,
+    /// <summary>The peer's FIN has been received.</summary>
+    FinReceived = 1 << 6,
+    /// <summary>This end's FIN has been sent and acknowledged.</summary>
+    FinAcked = 1 << 7,
+}
+
+public static class TcpEventKindNames
+{
+    /// <summary>The kebab-case name used in JSON output and APIs.</summary>
+    public static string Name(this TcpEventKind kind) => kind switch
+    {
+        TcpEventKind.State => "state",
+        TcpEventKind.Retransmit => "retransmit",
+        TcpEventKind.ResetSent => "reset-sent",
+        TcpEventKind.ResetReceived => "reset-received",
+        TcpEventKind.Existing => "existing",
+        _ => "unknown",
+    };
+}

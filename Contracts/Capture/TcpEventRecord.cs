@@ -1,0 +1,150 @@
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace FlowMesh.Contracts.Capture;
+
+/// <summary>
+/// One kernel record, laid out exactly as <c>struct fm_event</c> in bpf/capture.h so
+/// it can be read straight out of a ring buffer with no copy beyond the struct itself.
+/// The layout test compares every offset with what the C compiler computes.
+/// "Local" is always this host's end of the connection.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public readonly struct TcpEventRecord
+{
+    /// <summary>sizeof(struct fm_event).</summary>
+    public const int Size = 136;
+
+    /// <summary>FM_RECORD_VERSION: the layout this code reads.</summary>
+    public const ushort CurrentVersion = 1;
+
+    public const byte AfInet = 2;
+    public const byte AfInet6 = 10;
+
+    public readonly ushort Version;
+    public readonly TcpEventKind Kind;
+    public readonly byte Family;
+    public readonly TcpState OldState;
+    public readonly TcpState NewState;
+    public readonly TcpEventFlags Flags;
+    /// <summary>CLOCK_MONOTONIC nanoseconds when the kernel saw the event.</summary>
+    public readonly ulong TimestampNs;
+    /// <summary>The socket's SO_COOKIE, unique per socket for the kernel's lifetime; 0 with <see cref="TcpEventFlags.NoSocket"/>.</summary>
+    public readonly ulong SocketCookie;
+    public readonly ulong CgroupId;
+    public readonly uint NetNsInode;
+    public readonly uint Pid;
+    public readonly uint Tgid;
+    public readonly ushort LocalPort;
+    public readonly ushort RemotePort;
+    public readonly AddressBytes LocalAddress;
+    public readonly AddressBytes RemoteAddress;
+    public readonly CommBytes Comm;
+    public readonly uint IsnLocal;
+    public readonly uint IsnRemote;
+    /// <summary>Payload bytes this end sent that the peer acknowledged (SYN and FIN not counted).</summary>
+    public readonly ulong BytesAcked;
+    /// <summary>Payload bytes received in order from the peer (FIN not counted).</summary>
+    public readonly ulong BytesReceived;
+    public readonly uint SegmentsOut;
+    public readonly uint SegmentsIn;
+    public readonly uint SmoothedRttUs;
+    public readonly uint TotalRetransmissions;
+
+    internal TcpEventRecord(in TcpEventRecordBuilder b)
+    {
+        // The builder has the same layout; copying field by field keeps this safe if either ever changes.
+        Version = b.Version;
+        Kind = b.Kind;
+        Family = b.Family;
+        OldState = b.OldState;
+        NewState = b.NewState;
+        Flags = b.Flags;
+        TimestampNs = b.TimestampNs;
+        SocketCookie = b.SocketCookie;
+        CgroupId = b.CgroupId;
+        NetNsInode = b.NetNsInode;
+        Pid = b.Pid;
+        Tgid = b.Tgid;
+        LocalPort = b.LocalPort;
+        RemotePort = b.RemotePort;
+        LocalAddress = b.LocalAddress;
+        RemoteAddress = b.RemoteAddress;
+        Comm = b.Comm;
+        IsnLocal = b.IsnLocal;
+        IsnRemote = b.IsnRemote;
+        BytesAcked = b.BytesAcked;
+        BytesReceived = b.BytesReceived;
+        SegmentsOut = b.SegmentsOut;
+        SegmentsIn = b.SegmentsIn;
+        SmoothedRttUs = b.SmoothedRttUs;
+        TotalRetransmissions = b.TotalRetransmissions;
+    }
+
+    public bool Has(TcpEventFlags flag) => (Flags & flag) == flag;
+
+    /// <summary>True when pid, tgid, comm and cgroup name a process.</summary>
+    public bool HasProcess => (Flags & (TcpEventFlags.Task | TcpEventFlags.Owner)) != 0;
+
+    public bool IsIPv6 => Family == AfInet6;
+
+    public IPAddress LocalIPAddress => ToAddress(LocalAddress);
+
+    public IPAddress RemoteIPAddress => ToAddress(RemoteAddress);
+
+    /// <summary>The task name (comm), or an empty string when no process is known.</summary>
+    public string CommText
+    {
+        get
+        {
+            ReadOnlySpan<byte> bytes = Comm;
+            var end = bytes.IndexOf((byte)0);
+            return Encoding.UTF8.GetString(end < 0 ? bytes : bytes[..end]);
+        }
+    }
+
+    private IPAddress ToAddress(in AddressBytes bytes)
+    {
+        ReadOnlySpan<byte> span = bytes;
+        return IsIPv6 ? new IPAddress(span) : new IPAddress(span[..4]);
+    }
+
+    /// <summary>
+    /// Reads and validates one record. Never throws: a record that is short, of an
+    /// unknown version or with out-of-range fields returns the reason and is to be counted.
+    /// </summary>
+    public static RecordDecodeResult TryRead(ReadOnlySpan<byte> data, out TcpEventRecord record)
+    {
+        record = default;
+        if (data.Length < sizeof(ushort))
+            return RecordDecodeResult.Truncated;
+        var version = MemoryMarshal.Read<ushort>(data);
+        if (version != CurrentVersion)
+            return RecordDecodeResult.UnsupportedVersion;
+        if (data.Length != Size)
+            return data.Length < Size ? RecordDecodeResult.Truncated : RecordDecodeResult.WrongSize;
+
+        record = MemoryMarshal.Read<TcpEventRecord>(data);
+        if (record.Kind is < TcpEventKind.State or > TcpEventKind.Existing)
+            return RecordDecodeResult.UnknownKind;
+        if (record.Family is not (AfInet or AfInet6))
+            return RecordDecodeResult.UnknownFamily;
+        if (record.OldState is TcpState.Unknown or > TcpStateNames.Highest ||
+            record.NewState is TcpState.Unknown or > TcpStateNames.Highest)
+            return RecordDecodeResult.UnknownState;
+        return RecordDecodeResult.Ok;
+    }
+}
+
+/// <summary>Why a record could not be decoded.</summary>
+public enum RecordDecodeResult
+{
+    Ok,
+    Truncated,
+    WrongSize,
+    UnsupportedVersion,
+    UnknownKind,
+    UnknownFamily,
+    UnknownState,
+}

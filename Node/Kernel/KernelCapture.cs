@@ -1,0 +1,322 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using FlowMesh.Contracts.Capture;
+using FlowMesh.Node.Kernel.Native;
+
+namespace FlowMesh.Node.Kernel;
+
+/// <summary>
+/// The loaded BPF object: programs, one ring buffer per CPU and the per-CPU counters.
+/// Lifecycle: <see cref="Load"/> (verifies, creates rings), then <see cref="Attach"/>
+/// (events start), <see cref="ReportExistingSockets"/> (one pass over open sockets),
+/// <see cref="Detach"/> (events stop) and <see cref="Dispose"/>.
+/// </summary>
+public sealed unsafe class KernelCapture : IDisposable
+{
+    private const string ConfigSection = ".rodata.config";
+    private const string RingsMap = "fm_rings";
+    private const string CountersMap = "fm_counters";
+    private const string ExistingProgram = "fm_existing";
+    private const int VerifierLogBytes = 16 << 20;
+
+    private nint _object;
+    private readonly List<nint> _links = [];
+    private readonly List<RingBuffer> _rings = [];
+    private readonly int _countersFd;
+
+    public CaptureOptions Options { get; }
+    public NetworkNamespace Namespace { get; }
+    public int PossibleCpus { get; }
+    internal IReadOnlyList<RingBuffer> Rings => _rings;
+
+    private KernelCapture(nint obj, CaptureOptions options, NetworkNamespace ns, int cpus)
+    {
+        _object = obj;
+        Options = options;
+        Namespace = ns;
+        PossibleCpus = cpus;
+        _countersFd = LibBpf.bpf_map__fd(FindMap(CountersMap));
+    }
+
+    /// <summary>
+    /// Checks the requirements, opens and verifies the programs, and creates one ring per
+    /// CPU. Nothing is attached yet. Throws <see cref="CaptureStartException"/> with a
+    /// one-line reason on any failure (the verifier's log goes to a file it names).
+    /// </summary>
+    public static KernelCapture Load(CaptureOptions options)
+    {
+        CaptureRequirements.Check(options);
+        ValidateOptions(options);
+        var ns = NetworkNamespace.Resolve(options.NetNs);
+        LibBpfLog.Install();
+
+        var path = options.ResolvedBpfObjectPath;
+        var obj = LibBpf.bpf_object__open_file(path, 0);
+        if (obj == 0)
+            throw new CaptureStartException($"cannot open BPF object {path}: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
+
+        KernelCapture? capture = null;
+        var logBuffer = (byte*)NativeMemory.AllocZeroed(VerifierLogBytes);
+        try
+        {
+            var cpus = LibBpf.libbpf_num_possible_cpus();
+            if (cpus <= 0)
+                throw new CaptureStartException($"cannot count this machine's CPUs: {LibC.ErrorText(-cpus)}");
+
+            WriteConfig(obj, options, ns);
+            var template = CreateRing(options.RingBytes, "fm_ring_tmpl");
+            try
+            {
+                var rings = FindMapIn(obj, RingsMap);
+                Check(LibBpf.bpf_map__set_max_entries(rings, (uint)cpus), "size the ring buffer array");
+                Check(LibBpf.bpf_map__set_inner_map_fd(rings, template), "set the ring buffer template");
+
+                for (var prog = LibBpf.bpf_object__next_program(obj, 0); prog != 0; prog = LibBpf.bpf_object__next_program(obj, prog))
+                    _ = LibBpf.bpf_program__set_log_buf(prog, logBuffer, VerifierLogBytes);
+
+                var err = LibBpf.bpf_object__load(obj);
+                if (err < 0)
+                    throw VerifierRejected(err, logBuffer);
+            }
+            finally
+            {
+                LibC.close(template); // the outer map keeps its own reference to the template's shape
+            }
+
+            capture = new KernelCapture(obj, options, ns, cpus);
+            capture.CreateRings();
+            return capture;
+        }
+        catch
+        {
+            if (capture is not null)
+                capture.Dispose();
+            else
+                LibBpf.bpf_object__close(obj);
+            throw;
+        }
+        finally
+        {
+            NativeMemory.Free(logBuffer);
+        }
+    }
+
+    /// <summary>Attaches every event program: from now on the kernel writes records.</summary>
+    public void Attach()
+    {
+        for (var prog = LibBpf.bpf_object__next_program(_object, 0); prog != 0; prog = LibBpf.bpf_object__next_program(_object, prog))
+        {
+            var name = LibBpf.NameOf(prog);
+            if (name == ExistingProgram)
+                continue;
+            var link = LibBpf.bpf_program__attach(prog);
+            if (link == 0)
+                throw new CaptureStartException($"cannot attach BPF program {name}: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
+            _links.Add(link);
+        }
+    }
+
+    /// <summary>
+    /// Runs the socket iterator once in the captured namespace: every TCP socket already
+    /// open is reported (kind existing, marked mid-life) and so are its later events.
+    /// With <c>--netns all</c> only this process's namespace is walked; sockets elsewhere
+    /// are recognised as mid-life at their next transition. Returns the sockets reported.
+    /// </summary>
+    public int ReportExistingSockets()
+    {
+        var prog = FindProgram(ExistingProgram);
+        var link = LibBpf.bpf_program__attach_iter(prog, 0);
+        if (link == 0)
+            throw new CaptureStartException($"cannot attach the socket iterator: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
+        try
+        {
+            var before = TotalEmitted();
+            // The iterator walks the namespace of the thread that creates its file descriptor.
+            var iterFd = Namespace.RunInside(() => LibBpf.bpf_iter_create(LibBpf.bpf_link__fd(link)));
+            if (iterFd < 0)
+                throw new CaptureStartException($"cannot start the socket iterator: {LibC.ErrorText(-iterFd)}");
+            try
+            {
+                var buffer = stackalloc byte[4096];
+                nint n;
+                while ((n = LibC.read(iterFd, buffer, 4096)) != 0)
+                {
+                    if (n < 0 && Marshal.GetLastPInvokeError() != LibC.EINTR)
+                        throw new CaptureStartException($"the socket iterator failed: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
+                }
+            }
+            finally
+            {
+                LibC.close(iterFd);
+            }
+            return (int)(TotalEmitted() - before);
+        }
+        finally
+        {
+            _ = LibBpf.bpf_link__destroy(link);
+        }
+    }
+
+    /// <summary>Detaches every program: once this returns, no new record is written.</summary>
+    public void Detach()
+    {
+        foreach (var link in _links)
+            _ = LibBpf.bpf_link__destroy(link);
+        _links.Clear();
+    }
+
+    /// <summary>The kernel-side counters, one entry per possible CPU.</summary>
+    public KernelCountersRecord[] ReadKernelCounters()
+    {
+        var result = new KernelCountersRecord[PossibleCpus];
+        // A per-CPU map returns one value per possible CPU, each rounded up to 8 bytes.
+        var stride = (sizeof(KernelCountersRecord) + 7) & ~7;
+        var buffer = new byte[stride * PossibleCpus];
+        var key = 0u;
+        fixed (byte* values = buffer)
+        {
+            if (LibBpf.bpf_map_lookup_elem(_countersFd, &key, values) < 0)
+                return result;
+            for (var cpu = 0; cpu < PossibleCpus; cpu++)
+                result[cpu] = *(KernelCountersRecord*)(values + cpu * stride);
+        }
+        return result;
+    }
+
+    private ulong TotalEmitted()
+    {
+        ulong total = 0;
+        foreach (var c in ReadKernelCounters())
+            total += c.Emitted;
+        return total;
+    }
+
+    private void CreateRings()
+    {
+        var outer = LibBpf.bpf_map__fd(FindMap(RingsMap));
+        for (var cpu = 0; cpu < PossibleCpus; cpu++)
+        {
+            var fd = CreateRing(Options.RingBytes, $"fm_ring_{cpu}");
+            try
+            {
+                var key = (uint)cpu;
+                Check(LibBpf.bpf_map_update_elem(outer, &key, &fd, 0), $"install the ring buffer of CPU {cpu}");
+                _rings.Add(new RingBuffer(fd, Options.RingBytes));
+            }
+            catch
+            {
+                LibC.close(fd);
+                throw;
+            }
+        }
+    }
+
+    private static int CreateRing(uint bytes, string name)
+    {
+        var fd = LibBpf.bpf_map_create(LibBpf.BPF_MAP_TYPE_RINGBUF, name, 0, 0, bytes, 0);
+        if (fd < 0)
+            throw new CaptureStartException($"cannot create a {bytes}-byte ring buffer: {LibC.ErrorText(-fd)}");
+        return fd;
+    }
+
+    private static void WriteConfig(nint obj, CaptureOptions options, NetworkNamespace ns)
+    {
+        var map = FindMapIn(obj, ConfigSection);
+        nuint size;
+        var data = LibBpf.bpf_map__initial_value(map, &size);
+        if (data is null || size < (nuint)sizeof(CaptureConfigRecord))
+            throw new CaptureStartException($"the BPF object's {ConfigSection} section is missing or too small: rebuild with `dotnet build Node`");
+
+        var config = new CaptureConfigRecord
+        {
+            NetNsInode = ns.Inode,
+            SelfTgid = options.ExcludeOwnProcess ? (uint)Environment.ProcessId : 0,
+            WakeupBytes = options.ResolvedWakeupBytes,
+            IncludeCount = (ushort)options.IncludePorts.Count,
+            ExcludeCount = (ushort)options.ExcludePorts.Count,
+        };
+        for (var i = 0; i < options.IncludePorts.Count; i++)
+            config.IncludePorts[i] = options.IncludePorts[i];
+        for (var i = 0; i < options.ExcludePorts.Count; i++)
+            config.ExcludePorts[i] = options.ExcludePorts[i];
+        *(CaptureConfigRecord*)data = config;
+    }
+
+    private static void ValidateOptions(CaptureOptions options)
+    {
+        var page = (uint)LibC.getpagesize();
+        if (options.RingBytes < page || (options.RingBytes & (options.RingBytes - 1)) != 0)
+            throw new CaptureStartException($"ring buffer size {options.RingBytes} must be a power of two and at least {page} bytes");
+        if (options.IncludePorts.Count > CaptureConfigRecord.MaxPorts || options.ExcludePorts.Count > CaptureConfigRecord.MaxPorts)
+            throw new CaptureStartException($"at most {CaptureConfigRecord.MaxPorts} ports can be included and {CaptureConfigRecord.MaxPorts} excluded");
+        if (options.PollMs is < 1 or > 10_000)
+            throw new CaptureStartException($"poll interval {options.PollMs} ms must be between 1 and 10000");
+        if (options.BatchSize is < 1 or > 65_536)
+            throw new CaptureStartException($"batch size {options.BatchSize} must be between 1 and 65536");
+    }
+
+    private static CaptureStartException VerifierRejected(int err, byte* logBuffer)
+    {
+        var log = Marshal.PtrToStringUTF8((nint)logBuffer) ?? "";
+        var file = Path.Combine(Path.GetTempPath(), $"flowmesh-verifier-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Environment.ProcessId}.log");
+        var text = new StringBuilder()
+            .AppendLine("# libbpf warnings")
+            .AppendJoin('\n', LibBpfLog.RecentWarnings()).AppendLine()
+            .AppendLine("# verifier log of the program that failed")
+            .Append(log)
+            .ToString();
+        try
+        {
+            File.WriteAllText(file, text);
+        }
+        catch (IOException)
+        {
+            file = "(could not be written)";
+        }
+        catch (UnauthorizedAccessException)
+        {
+            file = "(could not be written)";
+        }
+        var reason = LibC.ErrorText(-err);
+        return new CaptureStartException($"the kernel refused FlowMesh's BPF programs ({reason}); verifier log: {file}");
+    }
+
+    private nint FindMap(string name) => FindMapIn(_object, name);
+
+    private static nint FindMapIn(nint obj, string name)
+    {
+        var map = LibBpf.bpf_object__find_map_by_name(obj, name);
+        if (map == 0)
+            throw new CaptureStartException($"the BPF object has no map {name}: rebuild with `dotnet build Node`");
+        return map;
+    }
+
+    private nint FindProgram(string name)
+    {
+        for (var prog = LibBpf.bpf_object__next_program(_object, 0); prog != 0; prog = LibBpf.bpf_object__next_program(_object, prog))
+        {
+            if (LibBpf.NameOf(prog) == name)
+                return prog;
+        }
+        throw new CaptureStartException($"the BPF object has no program {name}: rebuild with `dotnet build Node`");
+    }
+
+    private static void Check(int result, string what)
+    {
+        if (result < 0)
+            throw new CaptureStartException($"cannot {what}: {LibC.ErrorText(-result)}");
+    }
+
+    public void Dispose()
+    {
+        Detach();
+        foreach (var ring in _rings)
+            ring.Dispose();
+        _rings.Clear();
+        if (_object != 0)
+        {
+            LibBpf.bpf_object__close(_object);
+            _object = 0;
+        }
+    }
+}

@@ -1,0 +1,12 @@
+using System.CommandLine;
+using FlowMesh.Node.Cli;
+
+var root = new RootCommand("""
+    FlowMesh Node: the per-host agent. It sees every TCP connection on this host from
+    SYN to FIN/RST with eBPF, without touching applications.
+    """)
+{
+    CaptureCommand.Create(),
+};
+
+return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

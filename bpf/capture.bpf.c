@@ -1,0 +1,580 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * FlowMesh kernel capture: every TCP connection from SYN to FIN/RST.
+ *
+ * Programs
+ *   tp_btf/inet_sock_set_state   every state transition, IPv4 and IPv6
+ *   tp_btf/tcp_retransmit_skb    retransmitted segments
+ *   tp_btf/tcp_send_reset        RSTs this host sends (with or without a socket)
+ *   tp_btf/tcp_receive_reset     RSTs a socket accepts
+ *   iter/tcp                     reports sockets that were open before capture started
+ *
+ * Records go to one BPF ring buffer per CPU (an ARRAY_OF_MAPS indexed by CPU,
+ * filled by user space). A record that cannot be reserved is counted in the
+ * per-CPU counters: nothing is lost without being counted.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "capture.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+
+/* Filled by user space before load; volatile so clang keeps the reads. */
+const volatile struct fm_config fm_cfg SEC(".rodata.config") = {};
+
+/*
+ * Inner map template: user space replaces it with bpf_map__set_inner_map_fd
+ * and creates one ring per CPU of the configured size.
+ */
+struct ring_template {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1); /* resized to the number of possible CPUs */
+	__type(key, __u32);
+	__array(values, struct ring_template);
+} fm_rings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fm_counters);
+} fm_counters SEC(".maps");
+
+/* What FlowMesh remembers about a socket between events. */
+enum sock_info_flags {
+	SI_SEEN = 1 << 0,
+	SI_OWNER = 1 << 1,
+	SI_MIDLIFE = 1 << 2,
+	SI_ISN = 1 << 3,
+	SI_SELF = 1 << 4,        /* belongs to the capturing process: never reported */
+	SI_SYN_COUNTED = 1 << 5, /* active open completed: tcp_sock.bytes_acked counts the SYN */
+	SI_FIN_SENT = 1 << 6,    /* this end has queued its FIN (entered FIN_WAIT1 or LAST_ACK) */
+};
+
+struct sock_info {
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 tgid;
+	char comm[FM_COMM_LEN];
+	__u32 isn_local;
+	__u32 isn_remote;
+	__u32 flags;
+	__u32 _pad;
+};
+
+/*
+ * BPF_F_CLONE: a connection accepted from a listener starts with a copy of the
+ * listener's entry, so the server process (the one that called listen()) is
+ * known from the very first event of an accepted connection, which happens in
+ * softirq context. (A hook on accept() would name the accepting worker, but
+ * fentry/fexit programs are refused on kernels in lockdown "integrity" mode,
+ * and tracepoints do not cover accept.)
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct sock_info);
+} fm_sock_info SEC(".maps");
+
+/*
+ * Transitions that only ever happen inside a syscall of the task that holds
+ * the socket: connect(), listen(), close()/shutdown(). For these, "current"
+ * is the process making the connection. Every other transition may run in
+ * softirq context, where "current" is whichever task was interrupted, so
+ * those carry the owner remembered in socket storage instead. (Reading
+ * preempt_count would be more general, but it needs the per-CPU symbol in
+ * kallsyms, which kernels without CONFIG_KALLSYMS_ALL do not export.)
+ */
+static __always_inline bool transition_in_task(int oldstate, int newstate)
+{
+	if (oldstate == TCP_CLOSE)
+		return newstate == TCP_SYN_SENT || newstate == TCP_LISTEN;
+	return (oldstate == TCP_ESTABLISHED && newstate == TCP_FIN_WAIT1) ||
+	       (oldstate == TCP_CLOSE_WAIT && newstate == TCP_LAST_ACK);
+}
+
+static __always_inline struct fm_counters *counters(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&fm_counters, &zero);
+}
+
+static __always_inline bool port_in(const volatile __u16 *ports, __u16 n, __u16 port)
+{
+	for (int i = 0; i < FM_MAX_PORTS; i++) {
+		if (i >= n)
+			break;
+		if (ports[i] == port)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool wanted(__u32 netns_ino, __u16 lport, __u16 rport)
+{
+	if (fm_cfg.netns_ino && netns_ino != fm_cfg.netns_ino)
+		return false;
+	if (fm_cfg.n_include && !port_in(fm_cfg.include_ports, fm_cfg.n_include, lport) &&
+	    !port_in(fm_cfg.include_ports, fm_cfg.n_include, rport))
+		return false;
+	if (fm_cfg.n_exclude && (port_in(fm_cfg.exclude_ports, fm_cfg.n_exclude, lport) ||
+				 port_in(fm_cfg.exclude_ports, fm_cfg.n_exclude, rport)))
+		return false;
+	return true;
+}
+
+/*
+ * This end's port. skc_num is zeroed when a socket that did not bind() explicitly
+ * releases its port, which happens inside tcp_set_state(TCP_CLOSE) just before
+ * the tracepoint fires; inet_sport keeps the port the connection used.
+ */
+static __always_inline __u16 local_port_of(const struct sock_common *skc)
+{
+	__u16 port = BPF_CORE_READ(skc, skc_num);
+	if (port)
+		return port;
+	return bpf_ntohs(BPF_CORE_READ((struct inet_sock *)skc, inet_sport));
+}
+
+static __always_inline __u32 sk_netns(const struct sock_common *skc)
+{
+	return BPF_CORE_READ(skc, skc_net.net, ns.inum);
+}
+
+/* Reserves a record in this CPU's ring, counting the failure if there is no room. */
+static __always_inline struct fm_event *reserve(void **ring)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct fm_counters *c = counters();
+	void *rb = bpf_map_lookup_elem(&fm_rings, &cpu);
+	if (!rb) {
+		if (c)
+			__sync_fetch_and_add(&c->no_ring, 1);
+		return NULL;
+	}
+	struct fm_event *e = bpf_ringbuf_reserve(rb, sizeof(*e), 0);
+	if (!e) {
+		if (c)
+			__sync_fetch_and_add(&c->reserve_failed, 1);
+		return NULL;
+	}
+	*ring = rb;
+	return e;
+}
+
+/*
+ * Wake-ups are batched: waking the reader for every record measurably slows
+ * connection rates (DESIGN.md), so the reader polls, and is woken only when a
+ * good part of the ring is waiting.
+ */
+static __always_inline void submit(void *rb, struct fm_event *e)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (fm_cfg.wakeup_bytes && bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= fm_cfg.wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	struct fm_counters *c = counters();
+	if (c)
+		__sync_fetch_and_add(&c->emitted, 1);
+	bpf_ringbuf_submit(e, flags);
+}
+
+static __always_inline void fill_header(struct fm_event *e, __u8 kind, __u8 family, __u8 old_state, __u8 new_state)
+{
+	e->version = FM_RECORD_VERSION;
+	e->kind = kind;
+	e->family = family;
+	e->old_state = old_state;
+	e->new_state = new_state;
+	e->flags = 0;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->sock_cookie = 0;
+	e->cgroup_id = 0;
+	e->pid = 0;
+	e->tgid = 0;
+	__builtin_memset(e->comm, 0, sizeof(e->comm));
+	e->isn_local = 0;
+	e->isn_remote = 0;
+	e->bytes_acked = 0;
+	e->bytes_received = 0;
+	e->segs_out = 0;
+	e->segs_in = 0;
+	e->srtt_us = 0;
+	e->total_retrans = 0;
+}
+
+static __always_inline void fill_addresses(struct fm_event *e, const struct sock_common *skc, __u16 family)
+{
+	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
+	__builtin_memset(e->remote_addr, 0, sizeof(e->remote_addr));
+	if (family == AF_INET) {
+		__u32 l = BPF_CORE_READ(skc, skc_rcv_saddr);
+		__u32 r = BPF_CORE_READ(skc, skc_daddr);
+		__builtin_memcpy(e->local_addr, &l, 4);
+		__builtin_memcpy(e->remote_addr, &r, 4);
+	} else {
+		BPF_CORE_READ_INTO(&e->local_addr, skc, skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&e->remote_addr, skc, skc_v6_daddr.in6_u.u6_addr8);
+	}
+}
+
+/*
+ * Counters of a full socket. bytes_acked/bytes_received become payload bytes:
+ * the kernel's counters advance with the sequence space, so they also count the
+ * SYN when an active open completes (tcp_ack of the SYN-ACK; an accepted child
+ * starts past its SYN-ACK) and each FIN once acked or received.
+ */
+static __always_inline void fill_stats(struct fm_event *e, const struct sock_common *skc, const struct sock_info *info)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)skc);
+	if (!tp)
+		return;
+	__u64 acked = BPF_CORE_READ(tp, bytes_acked);
+	__u64 received = BPF_CORE_READ(tp, bytes_received);
+	__u32 flags = info ? info->flags : 0;
+	if ((flags & SI_SYN_COUNTED) && acked)
+		acked--;
+	if ((flags & SI_FIN_SENT) && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq)) {
+		if (acked)
+			acked--;
+		e->flags |= FM_F_FIN_ACKED;
+	}
+	/* SOCK_DONE is set by tcp_fin() alone: the peer's FIN was processed. */
+	unsigned long sk_flags = BPF_CORE_READ(skc, skc_flags);
+	if (sk_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))) {
+		if (received)
+			received--;
+		e->flags |= FM_F_FIN_RECEIVED;
+	}
+	e->bytes_acked = acked;
+	e->bytes_received = received;
+	e->segs_out = BPF_CORE_READ(tp, segs_out);
+	e->segs_in = BPF_CORE_READ(tp, segs_in);
+	e->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3; /* the kernel keeps srtt << 3 */
+	e->total_retrans = BPF_CORE_READ(tp, total_retrans);
+	e->flags |= FM_F_STATS;
+}
+
+/* States in which this end has already sent its FIN. */
+static __always_inline bool fin_sent_in(int state)
+{
+	return state == TCP_FIN_WAIT1 || state == TCP_FIN_WAIT2 || state == TCP_CLOSING ||
+	       state == TCP_LAST_ACK || state == TCP_TIME_WAIT;
+}
+
+static __always_inline void fill_task(struct fm_event *e)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	e->pid = (__u32)id;
+	e->tgid = id >> 32;
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->flags |= FM_F_TASK;
+}
+
+static __always_inline void fill_from_info(struct fm_event *e, const struct sock_info *info)
+{
+	if (!info)
+		return;
+	if ((info->flags & SI_OWNER) && !(e->flags & FM_F_TASK)) {
+		e->pid = info->pid;
+		e->tgid = info->tgid;
+		e->cgroup_id = info->cgroup_id;
+		__builtin_memcpy(e->comm, info->comm, sizeof(e->comm));
+		e->flags |= FM_F_OWNER;
+	}
+	if (info->flags & SI_MIDLIFE)
+		e->flags |= FM_F_MIDLIFE;
+	if (info->flags & SI_ISN) {
+		e->isn_local = info->isn_local;
+		e->isn_remote = info->isn_remote;
+		e->flags |= FM_F_ISN;
+	}
+}
+
+static __always_inline void remember_owner(struct sock_info *info)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	info->pid = (__u32)id;
+	info->tgid = id >> 32;
+	info->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(info->comm, sizeof(info->comm));
+	info->flags |= SI_OWNER;
+	if (fm_cfg.self_tgid && info->tgid == fm_cfg.self_tgid)
+		info->flags |= SI_SELF;
+}
+
+/* The socket's storage, created on first sight; NULL (and counted) if the kernel cannot allocate it. */
+static __always_inline struct sock_info *sock_info_of(const struct sock *sk)
+{
+	struct sock_info *info = bpf_sk_storage_get(&fm_sock_info, (void *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!info) {
+		struct fm_counters *c = counters();
+		if (c)
+			__sync_fetch_and_add(&c->storage_failed, 1);
+	}
+	return info;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(fm_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	const struct sock_common *skc = &sk->__sk_common;
+	__u16 family = BPF_CORE_READ(skc, skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	__u16 lport = local_port_of(skc);
+	__u16 rport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	__u32 netns = sk_netns(skc);
+	if (!wanted(netns, lport, rport))
+		return 0;
+
+	bool task = transition_in_task(oldstate, newstate);
+	if (task && fm_cfg.self_tgid && (bpf_get_current_pid_tgid() >> 32) == fm_cfg.self_tgid)
+		return 0;
+
+	struct sock_info *info = sock_info_of(sk);
+	if (info) {
+		if (newstate == TCP_SYN_RECV && oldstate != TCP_SYN_SENT) {
+			/* A new connection accepted from a listener: the entry is the listener's clone. */
+			info->flags &= ~(SI_MIDLIFE | SI_ISN | SI_SYN_COUNTED | SI_FIN_SENT);
+			info->flags |= SI_SEEN;
+		} else if (!(info->flags & SI_SEEN)) {
+			/* First sight of a socket that was not fresh: it was open before capture started. */
+			if (oldstate != TCP_CLOSE)
+				info->flags |= SI_MIDLIFE;
+			if (fin_sent_in(oldstate))
+				info->flags |= SI_FIN_SENT;
+			info->flags |= SI_SEEN;
+		}
+		if (oldstate == TCP_SYN_SENT && newstate == TCP_ESTABLISHED)
+			info->flags |= SI_SYN_COUNTED;
+		if (task && (!(info->flags & SI_OWNER) || oldstate == TCP_CLOSE))
+			remember_owner(info);
+		if (info->flags & SI_SELF)
+			return 0;
+		if (newstate == TCP_ESTABLISHED && (oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV)) {
+			/*
+			 * At this transition the SYN and SYN-ACK have each consumed one
+			 * sequence number and nothing else has been acknowledged yet
+			 * (tcp_rcv_synsent_state_process runs tcp_ack first; an accepted
+			 * child starts with snd_una = ISN + 1, rcv_nxt = peer ISN + 1).
+			 */
+			struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+			if (tp) {
+				info->isn_local = BPF_CORE_READ(tp, snd_una) - 1;
+				info->isn_remote = BPF_CORE_READ(tp, rcv_nxt) - 1;
+				info->flags |= SI_ISN;
+			}
+		}
+	}
+
+	void *rb;
+	struct fm_event *e = reserve(&rb);
+	if (!e)
+		return 0;
+	fill_header(e, FM_EV_STATE, family, oldstate, newstate);
+	e->sock_cookie = bpf_get_socket_cookie((void *)sk);
+	e->netns_ino = netns;
+	e->local_port = lport;
+	e->remote_port = rport;
+	fill_addresses(e, skc, family);
+	if (task)
+		fill_task(e);
+	fill_from_info(e, info);
+	fill_stats(e, skc, info);
+	submit(rb, e);
+	/*
+	 * The FIN is queued right after this transition (tcp_close_state, then
+	 * tcp_send_fin), so it counts from the next event on.
+	 */
+	if (info && (newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK))
+		info->flags |= SI_FIN_SENT;
+	return 0;
+}
+
+/* Shared by the retransmit, reset-sent-with-socket and reset-received events. */
+static __always_inline int emit_socket_event(const struct sock *sk, __u8 kind)
+{
+	const struct sock_common *skc = &sk->__sk_common;
+	__u16 family = BPF_CORE_READ(skc, skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	__u8 state = BPF_CORE_READ(skc, skc_state);
+	/* Time-wait and request sockets are not inet_socks, but they keep skc_num. */
+	__u16 lport = (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV) ? BPF_CORE_READ(skc, skc_num) : local_port_of(skc);
+	__u16 rport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	__u32 netns = sk_netns(skc);
+	if (!wanted(netns, lport, rport))
+		return 0;
+
+	/*
+	 * Time-wait and request sockets are not full sockets: no storage, no
+	 * counters. These events may run in softirq context, so the process is
+	 * the owner remembered in storage, never "current".
+	 */
+	bool full = state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV;
+	struct sock_info *info = NULL;
+	if (full) {
+		info = bpf_sk_storage_get(&fm_sock_info, (void *)sk, 0, 0);
+		if (info && (info->flags & SI_SELF))
+			return 0;
+	}
+
+	void *rb;
+	struct fm_event *e = reserve(&rb);
+	if (!e)
+		return 0;
+	fill_header(e, kind, family, state, state);
+	e->sock_cookie = bpf_get_socket_cookie((void *)sk);
+	e->netns_ino = netns;
+	e->local_port = lport;
+	e->remote_port = rport;
+	fill_addresses(e, skc, family);
+	fill_from_info(e, info);
+	if (full)
+		fill_stats(e, skc, info);
+	submit(rb, e);
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(fm_retransmit, const struct sock *sk, const struct sk_buff *skb)
+{
+	if (!sk)
+		return 0;
+	return emit_socket_event(sk, FM_EV_RETRANSMIT);
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(fm_reset_received, struct sock *sk)
+{
+	if (!sk)
+		return 0;
+	return emit_socket_event(sk, FM_EV_RESET_RECEIVED);
+}
+
+/*
+ * A RST for a segment no socket wanted (a connect to a closed port, a segment
+ * for a forgotten connection). The skb is the segment that provoked it, so
+ * this host's end is its destination.
+ */
+static __always_inline int emit_socketless_reset(const struct sk_buff *skb)
+{
+	if (!skb)
+		return 0;
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 th = BPF_CORE_READ(skb, transport_header);
+	__u8 version_ihl = 0;
+	if (bpf_probe_read_kernel(&version_ihl, 1, head + nh))
+		return 0;
+	__u8 family = (version_ihl >> 4) == 6 ? AF_INET6 : AF_INET;
+	__be16 ports[2] = {}; /* source, destination of the incoming segment */
+	if (bpf_probe_read_kernel(ports, sizeof(ports), head + th))
+		return 0;
+	__u16 lport = bpf_ntohs(ports[1]);
+	__u16 rport = bpf_ntohs(ports[0]);
+	__u32 netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+	if (!wanted(netns, lport, rport))
+		return 0;
+
+	void *rb;
+	struct fm_event *e = reserve(&rb);
+	if (!e)
+		return 0;
+	fill_header(e, FM_EV_RESET_SENT, family, TCP_CLOSE, TCP_CLOSE);
+	e->flags |= FM_F_NO_SOCKET;
+	e->netns_ino = netns;
+	e->local_port = lport;
+	e->remote_port = rport;
+	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
+	__builtin_memset(e->remote_addr, 0, sizeof(e->remote_addr));
+	if (family == AF_INET) {
+		/* struct iphdr: saddr at 12, daddr at 16 */
+		bpf_probe_read_kernel(e->remote_addr, 4, head + nh + 12);
+		bpf_probe_read_kernel(e->local_addr, 4, head + nh + 16);
+	} else {
+		/* struct ipv6hdr: saddr at 8, daddr at 24 */
+		bpf_probe_read_kernel(e->remote_addr, 16, head + nh + 8);
+		bpf_probe_read_kernel(e->local_addr, 16, head + nh + 24);
+	}
+	submit(rb, e);
+	return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(fm_reset_sent, const struct sock *sk, const struct sk_buff *skb)
+{
+	if (sk)
+		return emit_socket_event(sk, FM_EV_RESET_SENT);
+	return emit_socketless_reset(skb);
+}
+
+/*
+ * One pass over the TCP sockets of the caller's network namespace at start:
+ * each socket already open is reported (FM_EV_EXISTING) and remembered as
+ * "seen from mid-life", so its later events carry that mark.
+ */
+SEC("iter/tcp")
+int fm_existing(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	if (!skc)
+		return 0;
+	__u8 state = skc->skc_state;
+	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV)
+		return 0;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	__u16 family = skc->skc_family;
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	__u16 lport = skc->skc_num;
+	__u16 rport = bpf_ntohs(skc->skc_dport);
+	__u32 netns = sk_netns(skc);
+	if (!wanted(netns, lport, rport))
+		return 0;
+
+	struct sock_info *info = bpf_sk_storage_get(&fm_sock_info, tp, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (info) {
+		if (info->flags & SI_SELF)
+			return 0;
+		if (!(info->flags & SI_SEEN)) {
+			info->flags |= SI_SEEN | SI_MIDLIFE;
+			if (fin_sent_in(state))
+				info->flags |= SI_FIN_SENT;
+		}
+	}
+
+	void *rb;
+	struct fm_event *e = reserve(&rb);
+	if (!e)
+		return 0;
+	fill_header(e, FM_EV_EXISTING, family, state, state);
+	e->flags |= FM_F_MIDLIFE;
+	e->sock_cookie = bpf_get_socket_cookie(tp);
+	e->netns_ino = netns;
+	e->local_port = lport;
+	e->remote_port = rport;
+	fill_addresses(e, skc, family);
+	fill_from_info(e, info);
+	fill_stats(e, skc, info);
+	submit(rb, e);
+	return 0;
+}

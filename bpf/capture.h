@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Records shared by the kernel programs (capture.bpf.c) and user space.
+ *
+ * Contracts/Capture/TcpEventRecord.cs mirrors struct fm_event field by field;
+ * tests/Contracts.UnitTests compares its sizes and offsets with the ones the C
+ * compiler computes from this header (bpf/layout.c), so a change here that is
+ * not made there fails the build's tests, not a user's capture.
+ *
+ * Rules for changing the layout: only append fields, keep every field
+ * naturally aligned, keep the size a multiple of 8 (ring buffer records are
+ * 8-byte aligned anyway) and bump FM_RECORD_VERSION.
+ */
+#ifndef FLOWMESH_CAPTURE_H
+#define FLOWMESH_CAPTURE_H
+
+#define FM_RECORD_VERSION 1
+#define FM_COMM_LEN 16
+#define FM_MAX_PORTS 16
+
+/* What a record reports. */
+enum fm_event_kind {
+	FM_EV_STATE = 1,          /* a TCP state transition (inet_sock_set_state) */
+	FM_EV_RETRANSMIT = 2,     /* a segment was retransmitted */
+	FM_EV_RESET_SENT = 3,     /* this host sent a RST */
+	FM_EV_RESET_RECEIVED = 4, /* a RST was accepted by the socket */
+	FM_EV_EXISTING = 5,       /* a socket already open when capture started */
+};
+
+/* Which optional parts of a record hold data. */
+enum fm_event_flags {
+	FM_F_TASK = 1 << 0,      /* pid/tgid/comm/cgroup: the task that made the transition (process context) */
+	FM_F_OWNER = 1 << 1,     /* pid/tgid/comm/cgroup: the socket's owner, remembered from an earlier process-context event */
+	FM_F_MIDLIFE = 1 << 2,   /* the connection was already open (or listening) when capture started */
+	FM_F_ISN = 1 << 3,       /* isn_local/isn_remote are known */
+	FM_F_STATS = 1 << 4,     /* bytes, segments, srtt and retransmission counters are filled */
+	FM_F_NO_SOCKET = 1 << 5, /* a RST sent for a segment no socket wanted (e.g. connect to a closed port) */
+	FM_F_FIN_RECEIVED = 1 << 6, /* the peer's FIN has been received (FM_F_STATS) */
+	FM_F_FIN_ACKED = 1 << 7,    /* this end's FIN has been sent and acknowledged (FM_F_STATS) */
+};
+
+/*
+ * One record. Addresses are in network byte order, IPv4 in the first 4 bytes;
+ * ports in host byte order. "local" is always this host's end of the
+ * connection, "remote" the peer's.
+ */
+struct fm_event {
+	unsigned short version;     /* FM_RECORD_VERSION */
+	unsigned char kind;         /* enum fm_event_kind */
+	unsigned char family;       /* AF_INET (2) or AF_INET6 (10) */
+	unsigned char old_state;    /* TCP_* as in the kernel (1 = TCP_ESTABLISHED ... 12 = TCP_NEW_SYN_RECV) */
+	unsigned char new_state;    /* equal to old_state for events that are not transitions */
+	unsigned short flags;       /* enum fm_event_flags */
+	unsigned long long ts_ns;   /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	unsigned long long sock_cookie; /* SO_COOKIE of the socket; 0 with FM_F_NO_SOCKET */
+	unsigned long long cgroup_id;   /* cgroup v2 id of the task (FM_F_TASK or FM_F_OWNER) */
+	unsigned int netns_ino;     /* inode of the socket's network namespace */
+	unsigned int pid;           /* thread id */
+	unsigned int tgid;          /* process id */
+	unsigned short local_port;
+	unsigned short remote_port;
+	unsigned char local_addr[16];
+	unsigned char remote_addr[16];
+	char comm[FM_COMM_LEN];
+	unsigned int isn_local;     /* initial sequence number this end sent (FM_F_ISN) */
+	unsigned int isn_remote;    /* initial sequence number the peer sent (FM_F_ISN) */
+	/*
+	 * Payload bytes (FM_F_STATS): sent by this end and acknowledged by the peer,
+	 * and received in order from the peer. The kernel's counters also count the
+	 * SYN (active opener only) and each FIN; those are taken out here. For a
+	 * mid-life connection opened actively, bytes_acked may still include its SYN.
+	 */
+	unsigned long long bytes_acked;
+	unsigned long long bytes_received;
+	unsigned int segs_out;
+	unsigned int segs_in;
+	unsigned int srtt_us;       /* smoothed RTT in microseconds */
+	unsigned int total_retrans;
+};
+
+/* Per-CPU counters (a BPF_MAP_TYPE_PERCPU_ARRAY with one element). */
+struct fm_counters {
+	unsigned long long emitted;         /* records committed to the ring */
+	unsigned long long reserve_failed;  /* records lost because the ring was full */
+	unsigned long long no_ring;         /* records lost because this CPU has no ring */
+	unsigned long long storage_failed;  /* socket storage could not be created: owner/ISN missing */
+};
+
+/* Load-time settings, written into .rodata.config before the programs load. */
+struct fm_config {
+	unsigned int netns_ino;     /* capture only this network namespace; 0 = all */
+	unsigned int self_tgid;     /* never report this process's own connections; 0 = none */
+	unsigned int wakeup_bytes;  /* wake the reader once this much data waits; smaller batches are polled */
+	unsigned short n_include;   /* if non-zero, only connections with a port in include_ports */
+	unsigned short n_exclude;   /* never connections with a port in exclude_ports */
+	unsigned short include_ports[FM_MAX_PORTS];
+	unsigned short exclude_ports[FM_MAX_PORTS];
+};
+
+#endif /* FLOWMESH_CAPTURE_H */

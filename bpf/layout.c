@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Prints, as JSON, the size and field offsets the C compiler gives the records
+ * in capture.h. The Contracts layout test compares them with the C# mirrors,
+ * so the two sides cannot drift apart silently.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include "capture.h"
+
+#define FIELD(type, f) printf("%s\"%s\": %zu", first ? "" : ", ", #f, offsetof(struct type, f)), first = 0
+
+int main(void)
+{
+	int first = 1;
+	printf("{\"version\": %d,\n", FM_RECORD_VERSION);
+
+	printf(" \"fm_event\": {\"size\": %zu, \"fields\": {", sizeof(struct fm_event));
+	FIELD(fm_event, version); FIELD(fm_event, kind); FIELD(fm_event, family);
+	FIELD(fm_event, old_state); FIELD(fm_event, new_state); FIELD(fm_event, flags);
+	FIELD(fm_event, ts_ns); FIELD(fm_event, sock_cookie); FIELD(fm_event, cgroup_id);
+	FIELD(fm_event, netns_ino); FIELD(fm_event, pid); FIELD(fm_event, tgid);
+	FIELD(fm_event, local_port); FIELD(fm_event, remote_port);
+	FIELD(fm_event, local_addr); FIELD(fm_event, remote_addr); FIELD(fm_event, comm);
+	FIELD(fm_event, isn_local); FIELD(fm_event, isn_remote);
+	FIELD(fm_event, bytes_acked); FIELD(fm_event, bytes_received);
+	FIELD(fm_event, segs_out); FIELD(fm_event, segs_in);
+	FIELD(fm_event, srtt_us); FIELD(fm_event, total_retrans);
+	printf("}},\n");
+
+	first = 1;
+	printf(" \"fm_counters\": {\"size\": %zu, \"fields\": {", sizeof(struct fm_counters));
+	FIELD(fm_counters, emitted); FIELD(fm_counters, reserve_failed);
+	FIELD(fm_counters, no_ring); FIELD(fm_counters, storage_failed);
+	printf("}},\n");
+
+	first = 1;
+	printf(" \"fm_config\": {\"size\": %zu, \"fields\": {", sizeof(struct fm_config));
+	FIELD(fm_config, netns_ino); FIELD(fm_config, self_tgid); FIELD(fm_config, wakeup_bytes);
+	FIELD(fm_config, n_include); FIELD(fm_config, n_exclude);
+	FIELD(fm_config, include_ports); FIELD(fm_config, exclude_ports);
+	printf("}}\n}\n");
+	return 0;
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs, idempotently, the Debian packages FlowMesh needs to build, test and run.
+# Usage: scripts/install-deps.sh [--quiet]
+# Packages already present are left alone; apt is only touched when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+  clang llvm libbpf-dev bpftool make gcc libc6-dev   # BPF objects and the layout probe
+  iproute2 nftables                                 # network namespaces, veth, NAT in tests
+  redis-server                                      # cluster state (started by tests/scripts, never as a service)
+  procps                                            # pgrep/pkill used by scripts
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  [[ "${1:-}" == "--quiet" ]] || echo "install-deps: all packages present"
+else
+  if [[ $EUID -ne 0 ]]; then
+    if command -v sudo >/dev/null; then SUDO=sudo; else
+      echo "install-deps: missing packages (${missing[*]}) and not root; run as root or install them" >&2
+      exit 1
+    fi
+  else
+    SUDO=
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  # redis-server's postinst would start a system-wide service; policy-rc.d keeps it stopped.
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The Debian package enables a system redis on port 6379; FlowMesh starts its own instances.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
+    $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+  fi
+fi
+
+if ! command -v dotnet >/dev/null; then
+  echo "install-deps: the .NET 10 SDK is required (https://learn.microsoft.com/dotnet/core/install/linux-debian)" >&2
+  exit 1
+fi
