@@ -331,6 +331,10 @@ static __always_inline struct sock_info *sock_info_of(const struct sock *sk)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(fm_state, const struct sock *sk, const int oldstate, const int newstate)
 {
+#ifdef FM_VERIFIER_REJECT_FOR_TESTS
+	/* Built only into capture-rejected.bpf.o: a write through a scalar the verifier refuses. */
+	*(volatile __u64 *)(unsigned long)oldstate = 0;
+#endif
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
 	const struct sock_common *skc = &sk->__sk_common;

@@ -57,6 +57,11 @@ internal static class CaptureCommand
             HelpName = "BYTES",
         };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Also print libbpf's messages." };
+        var bpfObject = new Option<string?>("--bpf-object")
+        {
+            Description = "The BPF object to load (default: capture.bpf.o beside this program).",
+            HelpName = "PATH",
+        };
 
         duration.Validators.Add(r =>
         {
@@ -78,7 +83,7 @@ internal static class CaptureCommand
               sudo flowmesh-node capture --json --netns blue --duration 10 | jq .
             """)
         {
-            json, netns, ports, excludePorts, duration, noExisting, ringSize, pollMs, wakeupBytes, verbose,
+            json, netns, ports, excludePorts, duration, noExisting, ringSize, pollMs, wakeupBytes, verbose, bpfObject,
         };
 
         command.SetAction(async (parse, cancellation) =>
@@ -92,6 +97,7 @@ internal static class CaptureCommand
                 PollMs = parse.GetValue(pollMs),
                 WakeupBytes = parse.GetValue(wakeupBytes),
                 ReportExistingSockets = !parse.GetValue(noExisting),
+                BpfObjectPath = parse.GetValue(bpfObject),
             };
             var seconds = parse.GetValue(duration);
             return await RunAsync(options, parse.GetValue(json), parse.GetValue(verbose),
@@ -109,6 +115,7 @@ internal static class CaptureCommand
             LibBpfLog.Echo = message => status.WriteLine($"libbpf: {message}");
         }
 
+        using var shutdown = new ShutdownSignal(cancellation);
         var sink = new ConsoleSink();
         CaptureSession session;
         try
@@ -139,7 +146,7 @@ internal static class CaptureCommand
 
             try
             {
-                await Task.Delay(duration ?? Timeout.InfiniteTimeSpan, cancellation).ConfigureAwait(false);
+                await Task.Delay(duration ?? Timeout.InfiniteTimeSpan, shutdown.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {

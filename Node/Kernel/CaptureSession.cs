@@ -63,6 +63,8 @@ public sealed class CaptureSession : IDisposable
             return _final;
         _kernel.Detach();
         foreach (var reader in _readers)
+            reader.RequestStop();
+        foreach (var reader in _readers)
             reader.StopAndDrain();
         _final = BuildSummary();
         return _final;

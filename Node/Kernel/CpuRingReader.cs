@@ -17,6 +17,7 @@ internal sealed unsafe class CpuRingReader : IDisposable
     private readonly int _pollMs;
     private readonly int _batchSize;
     private readonly int _epollFd;
+    private readonly int _wakeFd;
     private readonly Thread _thread;
     private volatile bool _stopping;
 
@@ -35,22 +36,47 @@ internal sealed unsafe class CpuRingReader : IDisposable
         _epollFd = LibC.epoll_create1(LibC.EPOLL_CLOEXEC);
         if (_epollFd < 0)
             throw new IOException($"epoll_create1 failed: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
-        var ev = new LibC.EpollEvent { Events = LibC.EPOLLIN, Data = (ulong)cpu };
-        if (LibC.epoll_ctl(_epollFd, LibC.EPOLL_CTL_ADD, ring.Fd, &ev) < 0)
-        {
-            var errno = Marshal.GetLastPInvokeError();
-            LibC.close(_epollFd);
-            throw new IOException($"epoll_ctl on ring buffer {cpu} failed: {LibC.ErrorText(errno)}");
-        }
         _thread = new Thread(Run) { IsBackground = true, Name = $"flowmesh-ring-{cpu}" };
+        // Stopping writes to this eventfd so the thread leaves epoll_wait at once instead of after a poll interval.
+        _wakeFd = LibC.eventfd(0, LibC.EFD_CLOEXEC | LibC.EFD_NONBLOCK);
+        try
+        {
+            if (_wakeFd < 0)
+                throw new IOException($"eventfd failed: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
+            Watch(_wakeFd, "its wake-up eventfd");
+            if (ring.Fd >= 0) // a ring over plain memory (tests) has nothing to wait on
+                Watch(ring.Fd, "its ring buffer");
+        }
+        catch
+        {
+            if (_wakeFd >= 0)
+                LibC.close(_wakeFd);
+            LibC.close(_epollFd);
+            throw;
+        }
+    }
+
+    private void Watch(int fd, string what)
+    {
+        var ev = new LibC.EpollEvent { Events = LibC.EPOLLIN, Data = (ulong)fd };
+        if (LibC.epoll_ctl(_epollFd, LibC.EPOLL_CTL_ADD, fd, &ev) < 0)
+            throw new IOException($"epoll_ctl for CPU {Cpu}'s reader on {what} failed: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
     }
 
     public void Start() => _thread.Start();
 
+    /// <summary>Asks the thread to stop and wakes it; <see cref="StopAndDrain"/> waits for it.</summary>
+    public void RequestStop()
+    {
+        _stopping = true;
+        ulong one = 1;
+        _ = LibC.write(_wakeFd, (byte*)&one, sizeof(ulong));
+    }
+
     /// <summary>Stops the thread, then drains whatever the kernel committed before it was detached.</summary>
     public void StopAndDrain()
     {
-        _stopping = true;
+        RequestStop();
         if (_thread.IsAlive)
             _thread.Join();
         DrainAll();
@@ -66,7 +92,8 @@ internal sealed unsafe class CpuRingReader : IDisposable
         }
     }
 
-    private int DrainAll()
+    /// <summary>Reads until the ring is empty (or the kernel is mid-write); returns the records consumed.</summary>
+    internal int DrainAll()
     {
         var handler = new DecodingHandler(this);
         var total = 0;
@@ -84,9 +111,10 @@ internal sealed unsafe class CpuRingReader : IDisposable
 
     public void Dispose()
     {
-        _stopping = true;
+        RequestStop();
         if (_thread.IsAlive)
             _thread.Join();
+        LibC.close(_wakeFd);
         LibC.close(_epollFd);
     }
 

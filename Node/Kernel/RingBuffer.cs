@@ -34,15 +34,31 @@ internal sealed unsafe class RingBuffer : IDisposable
     private readonly ulong* _producerPos;
     private readonly byte* _data;
     private readonly ulong _mask;
+    private readonly bool _ownsMappings;
     private bool _disposed;
 
     public int Fd { get; }
     public uint Size { get; }
 
+    /// <summary>
+    /// Over plain memory laid out as the kernel's mapping (for tests): <paramref name="data"/>
+    /// holds 2 x <paramref name="size"/> bytes, the second half mirroring the first.
+    /// </summary>
+    internal RingBuffer(ulong* consumerPos, ulong* producerPos, byte* data, uint size)
+    {
+        ValidateSize(size);
+        Fd = -1;
+        Size = size;
+        _mask = size - 1;
+        _consumerPos = consumerPos;
+        _producerPos = producerPos;
+        _data = data;
+    }
+
     public RingBuffer(int fd, uint size)
     {
-        if (size == 0 || (size & (size - 1)) != 0)
-            throw new ArgumentOutOfRangeException(nameof(size), "ring buffer size must be a power of two");
+        ValidateSize(size);
+        _ownsMappings = true;
         Fd = fd;
         Size = size;
         _pageSize = (nuint)LibC.getpagesize();
@@ -107,11 +123,19 @@ internal sealed unsafe class RingBuffer : IDisposable
         return consumed;
     }
 
+    private static void ValidateSize(uint size)
+    {
+        if (size == 0 || (size & (size - 1)) != 0)
+            throw new ArgumentOutOfRangeException(nameof(size), "ring buffer size must be a power of two");
+    }
+
     public void Dispose()
     {
         if (_disposed)
             return;
         _disposed = true;
+        if (!_ownsMappings)
+            return;
         LibC.munmap(_producerMapping, _producerMappingLength);
         LibC.munmap(_consumerMapping, _pageSize);
         LibC.close(Fd);

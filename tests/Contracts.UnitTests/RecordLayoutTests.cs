@@ -1,0 +1,125 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using FlowMesh.Contracts.Capture;
+
+namespace FlowMesh.Contracts.UnitTests;
+
+/// <summary>
+/// The C# mirrors of bpf/capture.h must match the C compiler's layout to the byte.
+/// layout.json is produced at build time by compiling and running bpf/layout.c.
+/// </summary>
+public sealed class RecordLayoutTests
+{
+    private static readonly JsonElement Layout = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "layout.json"))).RootElement;
+
+    private static JsonElement Struct(string name) => Layout.GetProperty(name);
+
+    private static int CField(string structName, string field) => Struct(structName).GetProperty("fields").GetProperty(field).GetInt32();
+
+    [Fact]
+    public void Record_version_matches_the_header()
+    {
+        Assert.Equal(TcpEventRecord.CurrentVersion, Layout.GetProperty("version").GetInt32());
+    }
+
+    [Fact]
+    public unsafe void Event_record_size_matches_the_header()
+    {
+        Assert.Equal(Struct("fm_event").GetProperty("size").GetInt32(), sizeof(TcpEventRecord));
+        Assert.Equal(TcpEventRecord.Size, sizeof(TcpEventRecord));
+        Assert.Equal(sizeof(TcpEventRecord), sizeof(TcpEventRecordBuilder));
+    }
+
+    [Fact]
+    public void Every_event_field_has_the_C_offset()
+    {
+        var r = default(TcpEventRecord);
+        var expected = new (string C, int CSharp)[]
+        {
+            ("version", Offset(in r, in r.Version)),
+            ("kind", Offset(in r, in r.Kind)),
+            ("family", Offset(in r, in r.Family)),
+            ("old_state", Offset(in r, in r.OldState)),
+            ("new_state", Offset(in r, in r.NewState)),
+            ("flags", Offset(in r, in r.Flags)),
+            ("ts_ns", Offset(in r, in r.TimestampNs)),
+            ("sock_cookie", Offset(in r, in r.SocketCookie)),
+            ("cgroup_id", Offset(in r, in r.CgroupId)),
+            ("netns_ino", Offset(in r, in r.NetNsInode)),
+            ("pid", Offset(in r, in r.Pid)),
+            ("tgid", Offset(in r, in r.Tgid)),
+            ("local_port", Offset(in r, in r.LocalPort)),
+            ("remote_port", Offset(in r, in r.RemotePort)),
+            ("local_addr", Offset(in r, in r.LocalAddress)),
+            ("remote_addr", Offset(in r, in r.RemoteAddress)),
+            ("comm", Offset(in r, in r.Comm)),
+            ("isn_local", Offset(in r, in r.IsnLocal)),
+            ("isn_remote", Offset(in r, in r.IsnRemote)),
+            ("bytes_acked", Offset(in r, in r.BytesAcked)),
+            ("bytes_received", Offset(in r, in r.BytesReceived)),
+            ("segs_out", Offset(in r, in r.SegmentsOut)),
+            ("segs_in", Offset(in r, in r.SegmentsIn)),
+            ("srtt_us", Offset(in r, in r.SmoothedRttUs)),
+            ("total_retrans", Offset(in r, in r.TotalRetransmissions)),
+        };
+        var cFields = Struct("fm_event").GetProperty("fields").EnumerateObject().Select(p => p.Name).ToHashSet();
+        Assert.Equal(cFields, expected.Select(e => e.C).ToHashSet());
+        foreach (var (c, cs) in expected)
+            Assert.True(CField("fm_event", c) == cs, $"fm_event.{c}: C offset {CField("fm_event", c)}, C# offset {cs}");
+    }
+
+    [Fact]
+    public void Builder_fields_have_the_record_offsets()
+    {
+        // The builder writes kernel-format bytes; every field must land where the record reads it.
+        var b = new TcpEventRecordBuilder
+        {
+            Version = 1, Kind = TcpEventKind.Retransmit, Family = 10, OldState = TcpState.SynSent, NewState = TcpState.Established,
+            Flags = TcpEventFlags.Isn | TcpEventFlags.Stats, TimestampNs = 11, SocketCookie = 12, CgroupId = 13, NetNsInode = 14,
+            Pid = 15, Tgid = 16, LocalPort = 17, RemotePort = 18, IsnLocal = 19, IsnRemote = 20, BytesAcked = 21, BytesReceived = 22,
+            SegmentsOut = 23, SegmentsIn = 24, SmoothedRttUs = 25, TotalRetransmissions = 26,
+        };
+        b.LocalAddress[15] = 27;
+        b.RemoteAddress[0] = 28;
+        b.Comm[3] = 29;
+        var bytes = new byte[TcpEventRecord.Size];
+        b.WriteTo(bytes);
+
+        Assert.Equal(RecordDecodeResult.Ok, TcpEventRecord.TryRead(bytes, out var r));
+        Assert.Equal((TcpEventKind.Retransmit, (byte)10, TcpState.SynSent, TcpState.Established), (r.Kind, r.Family, r.OldState, r.NewState));
+        Assert.Equal(TcpEventFlags.Isn | TcpEventFlags.Stats, r.Flags);
+        Assert.Equal(new ulong[] { 11, 12, 13, 21, 22 }, new[] { r.TimestampNs, r.SocketCookie, r.CgroupId, r.BytesAcked, r.BytesReceived });
+        Assert.Equal(new uint[] { 14, 15, 16, 19, 20, 23, 24, 25, 26 },
+            new[] { r.NetNsInode, r.Pid, r.Tgid, r.IsnLocal, r.IsnRemote, r.SegmentsOut, r.SegmentsIn, r.SmoothedRttUs, r.TotalRetransmissions });
+        Assert.Equal((17, 18), (r.LocalPort, r.RemotePort));
+        Assert.Equal((27, 28, 29), (r.LocalAddress[15], r.RemoteAddress[0], r.Comm[3]));
+    }
+
+    [Fact]
+    public unsafe void Config_record_matches_the_header()
+    {
+        var c = default(CaptureConfigRecord);
+        Assert.Equal(Struct("fm_config").GetProperty("size").GetInt32(), sizeof(CaptureConfigRecord));
+        Assert.Equal(CField("fm_config", "netns_ino"), Offset(in c, in c.NetNsInode));
+        Assert.Equal(CField("fm_config", "self_tgid"), Offset(in c, in c.SelfTgid));
+        Assert.Equal(CField("fm_config", "wakeup_bytes"), Offset(in c, in c.WakeupBytes));
+        Assert.Equal(CField("fm_config", "n_include"), Offset(in c, in c.IncludeCount));
+        Assert.Equal(CField("fm_config", "n_exclude"), Offset(in c, in c.ExcludeCount));
+        Assert.Equal(CField("fm_config", "include_ports"), Offset(in c, in c.IncludePorts));
+        Assert.Equal(CField("fm_config", "exclude_ports"), Offset(in c, in c.ExcludePorts));
+    }
+
+    [Fact]
+    public unsafe void Counters_record_matches_the_header()
+    {
+        var k = default(KernelCountersRecord);
+        Assert.Equal(Struct("fm_counters").GetProperty("size").GetInt32(), sizeof(KernelCountersRecord));
+        Assert.Equal(CField("fm_counters", "emitted"), Offset(in k, in k.Emitted));
+        Assert.Equal(CField("fm_counters", "reserve_failed"), Offset(in k, in k.ReserveFailed));
+        Assert.Equal(CField("fm_counters", "no_ring"), Offset(in k, in k.NoRing));
+        Assert.Equal(CField("fm_counters", "storage_failed"), Offset(in k, in k.StorageFailed));
+    }
+
+    private static int Offset<TStruct, TField>(in TStruct owner, in TField field) =>
+        (int)Unsafe.ByteOffset(ref Unsafe.As<TStruct, byte>(ref Unsafe.AsRef(in owner)), ref Unsafe.As<TField, byte>(ref Unsafe.AsRef(in field)));
+}
