@@ -348,9 +348,11 @@ int BPF_PROG(fm_state, const struct sock *sk, const int oldstate, const int news
 		return 0;
 
 	bool task = transition_in_task(oldstate, newstate);
-	if (task && fm_cfg.self_tgid && (bpf_get_current_pid_tgid() >> 32) == fm_cfg.self_tgid)
-		return 0;
-
+	/*
+	 * The capturing process's own sockets are remembered as such (SI_SELF, set
+	 * by remember_owner) before being skipped, so that their later softirq
+	 * events, which carry no process, are recognised and skipped too.
+	 */
 	struct sock_info *info = sock_info_of(sk);
 	if (info) {
 		if (newstate == TCP_SYN_RECV && oldstate != TCP_SYN_SENT) {
@@ -385,6 +387,8 @@ int BPF_PROG(fm_state, const struct sock *sk, const int oldstate, const int news
 				info->flags |= SI_ISN;
 			}
 		}
+	} else if (task && fm_cfg.self_tgid && (bpf_get_current_pid_tgid() >> 32) == fm_cfg.self_tgid) {
+		return 0; /* no storage for it: at least the task's own transitions stay out */
 	}
 
 	void *rb;
