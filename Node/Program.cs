@@ -7,6 +7,7 @@ var root = new RootCommand("""
     """)
 {
     CaptureCommand.Create(),
+    BenchCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -143,15 +143,16 @@ static __always_inline bool wanted(__u32 netns_ino, __u16 lport, __u16 rport)
  */
 static __always_inline __u16 local_port_of(const struct sock_common *skc)
 {
-	__u16 port = BPF_CORE_READ(skc, skc_num);
+	__u16 port = skc->skc_num;
 	if (port)
 		return port;
-	return bpf_ntohs(BPF_CORE_READ((struct inet_sock *)skc, inet_sport));
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)skc);
+	return tp ? bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport) : 0;
 }
 
 static __always_inline __u32 sk_netns(const struct sock_common *skc)
 {
-	return BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	return skc->skc_net.net->ns.inum;
 }
 
 /* Reserves a record in this CPU's ring, counting the failure if there is no room. */
@@ -178,16 +179,23 @@ static __always_inline struct fm_event *reserve(void **ring)
 /*
  * Wake-ups are batched: waking the reader for every record measurably slows
  * connection rates (DESIGN.md), so the reader polls, and is woken only when a
- * good part of the ring is waiting.
+ * good part of the ring is waiting. Looking at the fill level reads the
+ * reader's cache line, so it is done once every FM_FILL_CHECK_EVERY records.
  */
+#define FM_FILL_CHECK_EVERY 32
+
 static __always_inline void submit(void *rb, struct fm_event *e)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
-	if (fm_cfg.wakeup_bytes && bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= fm_cfg.wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
-	struct fm_counters *c = counters();
-	if (c)
-		__sync_fetch_and_add(&c->emitted, 1);
+	if (fm_cfg.wakeup_bytes) {
+		struct fm_counters *c = counters();
+		/* Per-CPU and only a sampling clock: a racing nested program costs at most one check. */
+		if (c && ++c->submitted >= FM_FILL_CHECK_EVERY) {
+			c->submitted = 0;
+			if (bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= fm_cfg.wakeup_bytes)
+				flags = BPF_RB_FORCE_WAKEUP;
+		}
+	}
 	bpf_ringbuf_submit(e, flags);
 }
 
@@ -220,13 +228,13 @@ static __always_inline void fill_addresses(struct fm_event *e, const struct sock
 	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
 	__builtin_memset(e->remote_addr, 0, sizeof(e->remote_addr));
 	if (family == AF_INET) {
-		__u32 l = BPF_CORE_READ(skc, skc_rcv_saddr);
-		__u32 r = BPF_CORE_READ(skc, skc_daddr);
+		__u32 l = skc->skc_rcv_saddr;
+		__u32 r = skc->skc_daddr;
 		__builtin_memcpy(e->local_addr, &l, 4);
 		__builtin_memcpy(e->remote_addr, &r, 4);
 	} else {
-		BPF_CORE_READ_INTO(&e->local_addr, skc, skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&e->remote_addr, skc, skc_v6_daddr.in6_u.u6_addr8);
+		__builtin_memcpy(e->local_addr, skc->skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
+		__builtin_memcpy(e->remote_addr, skc->skc_v6_daddr.in6_u.u6_addr8, 16);
 	}
 }
 
@@ -241,18 +249,18 @@ static __always_inline void fill_stats(struct fm_event *e, const struct sock_com
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)skc);
 	if (!tp)
 		return;
-	__u64 acked = BPF_CORE_READ(tp, bytes_acked);
-	__u64 received = BPF_CORE_READ(tp, bytes_received);
+	__u64 acked = tp->bytes_acked;
+	__u64 received = tp->bytes_received;
 	__u32 flags = info ? info->flags : 0;
 	if ((flags & SI_SYN_COUNTED) && acked)
 		acked--;
-	if ((flags & SI_FIN_SENT) && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq)) {
+	if ((flags & SI_FIN_SENT) && tp->snd_una == tp->write_seq) {
 		if (acked)
 			acked--;
 		e->flags |= FM_F_FIN_ACKED;
 	}
 	/* SOCK_DONE is set by tcp_fin() alone: the peer's FIN was processed. */
-	unsigned long sk_flags = BPF_CORE_READ(skc, skc_flags);
+	unsigned long sk_flags = skc->skc_flags;
 	if (sk_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))) {
 		if (received)
 			received--;
@@ -260,10 +268,10 @@ static __always_inline void fill_stats(struct fm_event *e, const struct sock_com
 	}
 	e->bytes_acked = acked;
 	e->bytes_received = received;
-	e->segs_out = BPF_CORE_READ(tp, segs_out);
-	e->segs_in = BPF_CORE_READ(tp, segs_in);
-	e->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3; /* the kernel keeps srtt << 3 */
-	e->total_retrans = BPF_CORE_READ(tp, total_retrans);
+	e->segs_out = tp->segs_out;
+	e->segs_in = tp->segs_in;
+	e->srtt_us = tp->srtt_us >> 3; /* the kernel keeps srtt << 3 */
+	e->total_retrans = tp->total_retrans;
 	e->flags |= FM_F_STATS;
 }
 
@@ -335,14 +343,14 @@ int BPF_PROG(fm_state, const struct sock *sk, const int oldstate, const int news
 	/* Built only into capture-rejected.bpf.o: a write through a scalar the verifier refuses. */
 	*(volatile __u64 *)(unsigned long)oldstate = 0;
 #endif
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	const struct sock_common *skc = &sk->__sk_common;
-	__u16 family = BPF_CORE_READ(skc, skc_family);
+	__u16 family = skc->skc_family;
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
 	__u16 lport = local_port_of(skc);
-	__u16 rport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	__u16 rport = bpf_ntohs(skc->skc_dport);
 	__u32 netns = sk_netns(skc);
 	if (!wanted(netns, lport, rport))
 		return 0;
@@ -382,8 +390,8 @@ int BPF_PROG(fm_state, const struct sock *sk, const int oldstate, const int news
 			 */
 			struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 			if (tp) {
-				info->isn_local = BPF_CORE_READ(tp, snd_una) - 1;
-				info->isn_remote = BPF_CORE_READ(tp, rcv_nxt) - 1;
+				info->isn_local = tp->snd_una - 1;
+				info->isn_remote = tp->rcv_nxt - 1;
 				info->flags |= SI_ISN;
 			}
 		}
@@ -419,13 +427,13 @@ int BPF_PROG(fm_state, const struct sock *sk, const int oldstate, const int news
 static __always_inline int emit_socket_event(const struct sock *sk, __u8 kind)
 {
 	const struct sock_common *skc = &sk->__sk_common;
-	__u16 family = BPF_CORE_READ(skc, skc_family);
+	__u16 family = skc->skc_family;
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
-	__u8 state = BPF_CORE_READ(skc, skc_state);
-	/* Time-wait and request sockets are not inet_socks, but they keep skc_num. */
-	__u16 lport = (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV) ? BPF_CORE_READ(skc, skc_num) : local_port_of(skc);
-	__u16 rport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	__u8 state = skc->skc_state;
+	/* Time-wait and request sockets are not tcp_socks, but they keep skc_num. */
+	__u16 lport = (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV) ? skc->skc_num : local_port_of(skc);
+	__u16 rport = bpf_ntohs(skc->skc_dport);
 	__u32 netns = sk_netns(skc);
 	if (!wanted(netns, lport, rport))
 		return 0;
@@ -574,6 +582,9 @@ int fm_existing(struct bpf_iter__tcp *ctx)
 	struct fm_event *e = reserve(&rb);
 	if (!e)
 		return 0;
+	struct fm_counters *c = counters();
+	if (c)
+		__sync_fetch_and_add(&c->existing, 1);
 	fill_header(e, FM_EV_EXISTING, family, state, state);
 	e->flags |= FM_F_MIDLIFE;
 	e->sock_cookie = bpf_get_socket_cookie(tp);

@@ -80,10 +80,11 @@ struct fm_event {
 
 /* Per-CPU counters (a BPF_MAP_TYPE_PERCPU_ARRAY with one element). */
 struct fm_counters {
-	unsigned long long emitted;         /* records committed to the ring */
+	unsigned long long existing;        /* sockets reported by the iterator (open at start) */
 	unsigned long long reserve_failed;  /* records lost because the ring was full */
 	unsigned long long no_ring;         /* records lost because this CPU has no ring */
 	unsigned long long storage_failed;  /* socket storage could not be created: owner/ISN missing */
+	unsigned long long submitted;       /* records since the last look at the ring's fill level */
 };
 
 /* Load-time settings, written into .rodata.config before the programs load. */

@@ -30,8 +30,9 @@ int main(void)
 
 	first = 1;
 	printf(" \"fm_counters\": {\"size\": %zu, \"fields\": {", sizeof(struct fm_counters));
-	FIELD(fm_counters, emitted); FIELD(fm_counters, reserve_failed);
+	FIELD(fm_counters, existing); FIELD(fm_counters, reserve_failed);
 	FIELD(fm_counters, no_ring); FIELD(fm_counters, storage_failed);
+	FIELD(fm_counters, submitted);
 	printf("}},\n");
 
 	first = 1;

@@ -29,12 +29,14 @@ public struct CaptureConfigRecord
 [StructLayout(LayoutKind.Sequential)]
 public readonly struct KernelCountersRecord
 {
-    /// <summary>Records committed to the ring.</summary>
-    public readonly ulong Emitted;
+    /// <summary>Sockets reported by the iterator as open at start.</summary>
+    public readonly ulong Existing;
     /// <summary>Records lost because the ring was full.</summary>
     public readonly ulong ReserveFailed;
     /// <summary>Records lost because the CPU had no ring.</summary>
     public readonly ulong NoRing;
     /// <summary>Sockets whose storage could not be allocated (their records lack owner and ISN).</summary>
     public readonly ulong StorageFailed;
+    /// <summary>Kernel bookkeeping: records since the last check of the ring's fill level.</summary>
+    public readonly ulong Submitted;
 }

@@ -174,7 +174,6 @@ internal static class CaptureCommand
                 w.WriteNumber("records", summary.Records);
                 w.WriteNumber("drops", summary.Drops);
                 w.WriteNumber("decodeErrors", summary.DecodeErrors);
-                w.WriteNumber("emitted", summary.Emitted);
                 w.WriteNumber("storageFailures", summary.StorageFailures);
                 w.WriteNumber("existingSockets", existing);
                 w.WriteStartArray("cpus");

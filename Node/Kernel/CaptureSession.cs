@@ -53,6 +53,12 @@ public sealed class CaptureSession : IDisposable
         }
     }
 
+    /// <summary>Detaches the programs but keeps rings and readers (benchmarks compare with and without).</summary>
+    internal void Pause() => _kernel.Detach();
+
+    /// <summary>Attaches the programs again after <see cref="Pause"/>.</summary>
+    internal void Resume() => _kernel.Attach();
+
     /// <summary>Counters so far (kernel and readers), per CPU.</summary>
     public CaptureSummary Snapshot() => _final ?? BuildSummary();
 
@@ -78,7 +84,7 @@ public sealed class CaptureSession : IDisposable
         {
             var k = i < kernel.Length ? kernel[i] : default;
             var s = _readers[i].Stats;
-            cpus[i] = new CpuSummary(i, s.Records, (long)(k.ReserveFailed + k.NoRing), s.DecodeErrors, (long)k.Emitted, (long)k.StorageFailed);
+            cpus[i] = new CpuSummary(i, s.Records, (long)(k.ReserveFailed + k.NoRing), s.DecodeErrors, (long)k.StorageFailed);
         }
         return new CaptureSummary(cpus);
     }
@@ -93,14 +99,13 @@ public sealed class CaptureSession : IDisposable
 }
 
 /// <summary>One CPU's counts: delivered records, kernel drops (ring full), malformed records.</summary>
-public sealed record CpuSummary(int Cpu, long Records, long Drops, long DecodeErrors, long Emitted, long StorageFailures);
+public sealed record CpuSummary(int Cpu, long Records, long Drops, long DecodeErrors, long StorageFailures);
 
 public sealed record CaptureSummary(IReadOnlyList<CpuSummary> Cpus)
 {
     public long Records => Sum(c => c.Records);
     public long Drops => Sum(c => c.Drops);
     public long DecodeErrors => Sum(c => c.DecodeErrors);
-    public long Emitted => Sum(c => c.Emitted);
     public long StorageFailures => Sum(c => c.StorageFailures);
 
     private long Sum(Func<CpuSummary, long> f)

@@ -101,9 +101,11 @@ public sealed unsafe class KernelCapture : IDisposable
         }
     }
 
-    /// <summary>Attaches every event program: from now on the kernel writes records.</summary>
+    /// <summary>Attaches every event program: from now on the kernel writes records. Does nothing if attached.</summary>
     public void Attach()
     {
+        if (_links.Count > 0)
+            return;
         for (var prog = LibBpf.bpf_object__next_program(_object, 0); prog != 0; prog = LibBpf.bpf_object__next_program(_object, prog))
         {
             var name = LibBpf.NameOf(prog);
@@ -130,7 +132,7 @@ public sealed unsafe class KernelCapture : IDisposable
             throw new CaptureStartException($"cannot attach the socket iterator: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
         try
         {
-            var before = TotalEmitted();
+            var before = TotalExisting();
             // The iterator walks the namespace of the thread that creates its file descriptor.
             var iterFd = Namespace.RunInside(() => LibBpf.bpf_iter_create(LibBpf.bpf_link__fd(link)));
             if (iterFd < 0)
@@ -149,7 +151,7 @@ public sealed unsafe class KernelCapture : IDisposable
             {
                 LibC.close(iterFd);
             }
-            return (int)(TotalEmitted() - before);
+            return (int)(TotalExisting() - before);
         }
         finally
         {
@@ -183,11 +185,11 @@ public sealed unsafe class KernelCapture : IDisposable
         return result;
     }
 
-    private ulong TotalEmitted()
+    private ulong TotalExisting()
     {
         ulong total = 0;
         foreach (var c in ReadKernelCounters())
-            total += c.Emitted;
+            total += c.Existing;
         return total;
     }
 

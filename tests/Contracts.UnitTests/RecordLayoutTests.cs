@@ -114,10 +114,11 @@ public sealed class RecordLayoutTests
     {
         var k = default(KernelCountersRecord);
         Assert.Equal(Struct("fm_counters").GetProperty("size").GetInt32(), sizeof(KernelCountersRecord));
-        Assert.Equal(CField("fm_counters", "emitted"), Offset(in k, in k.Emitted));
+        Assert.Equal(CField("fm_counters", "existing"), Offset(in k, in k.Existing));
         Assert.Equal(CField("fm_counters", "reserve_failed"), Offset(in k, in k.ReserveFailed));
         Assert.Equal(CField("fm_counters", "no_ring"), Offset(in k, in k.NoRing));
         Assert.Equal(CField("fm_counters", "storage_failed"), Offset(in k, in k.StorageFailed));
+        Assert.Equal(CField("fm_counters", "submitted"), Offset(in k, in k.Submitted));
     }
 
     private static int Offset<TStruct, TField>(in TStruct owner, in TField field) =>

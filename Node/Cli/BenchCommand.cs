@@ -1,0 +1,90 @@
+using System.CommandLine;
+using FlowMesh.Node.Bench;
+using FlowMesh.Node.Kernel;
+
+namespace FlowMesh.Node.Cli;
+
+/// <summary>
+/// <c>bench</c>: FlowMesh's own measurements, each printing progress on stderr and,
+/// as its last line on stdout, key=value results to paste into BENCHMARKS.md.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Measure FlowMesh on this machine (needs root for the kernel benchmarks). Run with -c Release.");
+        bench.Subcommands.Add(Connections());
+        bench.Subcommands.Add(Ingest());
+        bench.Subcommands.Add(Load());
+        return bench;
+    }
+
+    private static Command Connections()
+    {
+        var rounds = new Option<int>("--rounds") { Description = "Traced/untraced pairs to run.", DefaultValueFactory = _ => 10 };
+        var seconds = new Option<double>("--seconds") { Description = "Length of each phase.", DefaultValueFactory = _ => 2 };
+        var threads = new Option<int>("--threads") { Description = "Client threads (each with a server thread).", DefaultValueFactory = _ => 1 };
+        var ringSize = new Option<uint>("--ring-size") { Description = "Bytes per CPU ring buffer.", DefaultValueFactory = _ => CaptureOptions.DefaultRingBytes };
+        var command = new Command("connections", """
+            Loopback connection rate (connect, 1 byte, close) with FlowMesh's programs attached
+            and detached, alternating in one run; prints the medians and their ratio.
+            """) { rounds, seconds, threads, ringSize };
+        command.SetAction(parse => Guard(() => ConnectionOverheadBench.Run(
+            parse.GetValue(rounds), TimeSpan.FromSeconds(parse.GetValue(seconds)), parse.GetValue(threads), parse.GetValue(ringSize), Console.Error, Console.Out)));
+        return command;
+    }
+
+    private static Command Ingest()
+    {
+        var seconds = new Option<double>("--seconds") { Description = "Length of each load level.", DefaultValueFactory = _ => 10 };
+        var threads = new Option<int[]>("--threads")
+        {
+            Description = "Load levels: client threads of the churn process (repeatable).",
+            DefaultValueFactory = _ => [1, 2],
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var command = new Command("ingest", """
+            Records per second the ring readers take in from a separate process churning loopback
+            connections, with kernel drops, this process's CPU, and kernel-to-reader delay.
+            """) { seconds, threads };
+        command.SetAction(async (parse, _) => await GuardAsync(() => IngestBench.RunAsync(
+            TimeSpan.FromSeconds(parse.GetValue(seconds)), parse.GetValue(threads) ?? [1, 2], Console.Error, Console.Out)).ConfigureAwait(false));
+        return command;
+    }
+
+    private static Command Load()
+    {
+        var port = new Option<int>("--port") { Description = "Loopback port to listen on and connect to.", Required = true };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 1, Description = "Client threads." };
+        var seconds = new Option<double>("--seconds") { DefaultValueFactory = _ => 10, Description = "How long to run." };
+        var command = new Command("load", "Churn loopback connections (the load process of `bench ingest`).") { port, threads, seconds };
+        command.SetAction(parse => LoadProcess.Run(parse.GetValue(port), parse.GetValue(threads), TimeSpan.FromSeconds(parse.GetValue(seconds)), Console.Out));
+        return command;
+    }
+
+    private static int Guard(Func<int> run)
+    {
+        try
+        {
+            return run();
+        }
+        catch (CaptureStartException ex)
+        {
+            Console.Error.WriteLine($"flowmesh: error: {ex.Message}");
+            return 1;
+        }
+    }
+
+    private static async Task<int> GuardAsync(Func<Task<int>> run)
+    {
+        try
+        {
+            return await run().ConfigureAwait(false);
+        }
+        catch (CaptureStartException ex)
+        {
+            await Console.Error.WriteLineAsync($"flowmesh: error: {ex.Message}").ConfigureAwait(false);
+            return 1;
+        }
+    }
+}
