@@ -70,17 +70,9 @@ internal static class CaptureCommand
         });
 
         var command = new Command("capture", """
-            Print every TCP connection event on this host as it happens: each state change
-            from SYN to FIN/RST, retransmissions and resets, with process, addresses, initial
-            sequence numbers and, on close, bytes, segments, RTT and retransmissions.
-            Connections open before the capture started are listed and marked mid-life.
-            At exit (Ctrl-C or --duration) it prints, per CPU, the records read, the
-            records the kernel dropped because a ring was full, and malformed records.
-            Needs root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN. No cluster, no Redis.
-
-            Examples:
-              sudo flowmesh-node capture --port 443
-              sudo flowmesh-node capture --json --netns blue --duration 10 | jq .
+            Print every TCP connection event on this host as it happens (state changes from SYN
+            to FIN/RST, retransmissions, resets), then per-CPU counts of records, drops and
+            malformed records. Needs root. Example: capture --port 443 --json --duration 10
             """)
         {
             json, netns, ports, excludePorts, duration, noExisting, ringSize, pollMs, wakeupBytes, verbose, bpfObject,

@@ -43,9 +43,7 @@ public sealed class InProcessCaptureTests
         using var listener = Sockets.Listen(IPAddress.Loopback, port);
         var (ownClient, ownServer) = Sockets.Connect(listener);
         var own = new[] { Sockets.Cookie(listener), Sockets.Cookie(ownClient), Sockets.Cookie(ownServer) };
-        ownClient.Close();
-        Sockets.ReceiveUntilClosed(ownServer);
-        ownServer.Close();
+        Sockets.CloseClientFirst(ownClient, ownServer);
 
         // Another process connects to our listener: its end is reported, ours is not.
         var accept = Task.Run(() =>
@@ -82,9 +80,7 @@ public sealed class InProcessCaptureTests
         using var listener = Sockets.Listen(IPAddress.Loopback, port);
         var (client, server) = Sockets.Connect(listener);
         var c = Sockets.Cookie(client);
-        client.Close();
-        Sockets.ReceiveUntilClosed(server);
-        server.Close();
+        Sockets.CloseClientFirst(client, server);
 
         await WaitFor(sink, rs => rs.Any(r => r.SocketCookie == c && r.NewState == TcpState.Close), "our own client to close");
         var summary = session.Stop();

@@ -25,26 +25,30 @@ public sealed class LoopbackLifecycleTests
         ["LISTEN->SYN_RECV", "SYN_RECV->ESTABLISHED", "ESTABLISHED->FIN_WAIT1", "FIN_WAIT1->FIN_WAIT2", "FIN_WAIT2->CLOSE"];
 
     [Fact]
-    public async Task Client_closes_first()
+    public Task Client_closes_first() => ClientClosesFirst(IPAddress.Loopback, "ipv4");
+
+    [Fact]
+    public Task IPv6_connections_are_captured() => ClientClosesFirst(IPAddress.IPv6Loopback, "ipv6");
+
+    private static async Task ClientClosesFirst(IPAddress address, string family)
     {
-        var port = Sockets.FreePort(IPAddress.Loopback);
+        var port = Sockets.FreePort(address);
         await using var capture = await CaptureProcess.StartAsync("--port", $"{port}");
-        using var listener = Sockets.Listen(IPAddress.Loopback, port);
+        using var listener = Sockets.Listen(address, port);
         var (client, server) = Sockets.Connect(listener);
         var (c, s) = (Sockets.Cookie(client), Sockets.Cookie(server));
         var (request, response) = Exchange(client, server, 5000, 3000);
 
-        client.Close();
-        Sockets.ReceiveUntilClosed(server);
-        server.Close();
+        Sockets.CloseClientFirst(client, server);
         await capture.WaitClosedAsync(c, s);
 
         Assert.Equal(ClientActiveClose, capture.StepsOf(c));
         Assert.Equal(ServerPassiveClose, capture.StepsOf(s));
+        Assert.All(capture.Of(c).Concat(capture.Of(s)), e => Assert.Equal(family, e.Family));
         AssertBytes(capture, c, sent: request.Length, received: response.Length);
         AssertBytes(capture, s, sent: response.Length, received: request.Length);
         AssertIsnsAgree(capture, c, s);
-        AssertEndpoints(capture, c, s, IPAddress.Loopback, port);
+        AssertEndpoints(capture, c, s, address, port);
     }
 
     [Fact]
@@ -111,29 +115,6 @@ public sealed class LoopbackLifecycleTests
     }
 
     [Fact]
-    public async Task IPv6_connections_are_captured()
-    {
-        var port = Sockets.FreePort(IPAddress.IPv6Loopback);
-        await using var capture = await CaptureProcess.StartAsync("--port", $"{port}");
-        using var listener = Sockets.Listen(IPAddress.IPv6Loopback, port);
-        var (client, server) = Sockets.Connect(listener);
-        var (c, s) = (Sockets.Cookie(client), Sockets.Cookie(server));
-        var (request, response) = Exchange(client, server, 1234, 4321);
-
-        client.Close();
-        Sockets.ReceiveUntilClosed(server);
-        server.Close();
-        await capture.WaitClosedAsync(c, s);
-
-        Assert.Equal(ClientActiveClose, capture.StepsOf(c));
-        Assert.Equal(ServerPassiveClose, capture.StepsOf(s));
-        Assert.All(capture.Of(c).Concat(capture.Of(s)), e => Assert.Equal("ipv6", e.Family));
-        AssertBytes(capture, c, sent: request.Length, received: response.Length);
-        AssertIsnsAgree(capture, c, s);
-        AssertEndpoints(capture, c, s, IPAddress.IPv6Loopback, port);
-    }
-
-    [Fact]
     public async Task Only_the_requested_ports_are_captured_and_processes_are_named()
     {
         var port = Sockets.FreePort(IPAddress.Loopback);
@@ -145,10 +126,8 @@ public sealed class LoopbackLifecycleTests
         var (c, s, l) = (Sockets.Cookie(client), Sockets.Cookie(server), Sockets.Cookie(listener));
         var ignored = new[] { Sockets.Cookie(otherClient), Sockets.Cookie(otherServer), Sockets.Cookie(other) };
 
-        otherClient.Close();
-        otherServer.Close();
-        client.Close();
-        server.Close();
+        Sockets.CloseClientFirst(otherClient, otherServer);
+        Sockets.CloseClientFirst(client, server);
         listener.Close();
         await capture.WaitClosedAsync(c, s, l);
 

@@ -24,9 +24,7 @@ public sealed class MidLifeTests
         // A new connection through the old listener is a whole, fresh lifecycle.
         var (client, server) = Sockets.Connect(listener);
         var (c, s) = (Sockets.Cookie(client), Sockets.Cookie(server));
-        client.Close();
-        Sockets.ReceiveUntilClosed(server);
-        server.Close();
+        Sockets.CloseClientFirst(client, server);
         await capture.WaitClosedAsync(c, s);
         Assert.Equal(["LISTEN->SYN_RECV", "SYN_RECV->ESTABLISHED", "ESTABLISHED->CLOSE_WAIT", "CLOSE_WAIT->LAST_ACK", "LAST_ACK->CLOSE"], capture.StepsOf(s));
         Assert.All(capture.Of(c).Concat(capture.Of(s)), e => Assert.False(e.MidLife));
@@ -36,9 +34,7 @@ public sealed class MidLifeTests
         var data = Sockets.Pattern(777, 5);
         Sockets.SendAll(oldServer, data);
         Assert.Equal(data, Sockets.ReceiveExactly(oldClient, data.Length));
-        oldServer.Close();
-        Sockets.ReceiveUntilClosed(oldClient);
-        oldClient.Close();
+        Sockets.CloseClientFirst(oldServer, oldClient); // here the accepted end closes first
         await capture.WaitClosedAsync(oc, os);
         Assert.Equal(["existing@ESTABLISHED", "ESTABLISHED->FIN_WAIT1", "FIN_WAIT1->FIN_WAIT2", "FIN_WAIT2->CLOSE"], capture.StepsOf(os));
         Assert.Equal(["existing@ESTABLISHED", "ESTABLISHED->CLOSE_WAIT", "CLOSE_WAIT->LAST_ACK", "LAST_ACK->CLOSE"], capture.StepsOf(oc));

@@ -14,10 +14,8 @@ public sealed class NamespaceTests
     [Fact]
     public async Task Each_host_sees_only_its_own_end_of_a_cross_host_connection()
     {
-        using var hostA = TestNamespace.Create("a");
-        using var hostB = TestNamespace.Create("b");
-        var (addressA, addressB) = Addresses();
-        TestNamespace.Link(hostA, addressA, hostB, addressB);
+        using var hosts = TwoHosts.Create();
+        var (hostA, hostB, addressA, addressB) = (hosts.A, hosts.B, hosts.AddressA, hosts.AddressB);
         const int Port = 8080;
 
         await using var captureA = await CaptureProcess.StartAsync("--netns", hostA.Name, "--port", $"{Port}");
@@ -25,15 +23,13 @@ public sealed class NamespaceTests
         using var listener = hostB.Inside(() => Sockets.Listen(IPAddress.Parse(addressB), Port));
         using var client = hostA.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
         client.Connect(IPAddress.Parse(addressB), Port);
-        using var server = listener.Accept();
+        var server = listener.Accept();
         var (c, s) = (Sockets.Cookie(client), Sockets.Cookie(server));
         var request = Sockets.Pattern(20_000, 3);
         Sockets.SendAll(client, request);
         Assert.Equal(request, Sockets.ReceiveExactly(server, request.Length));
 
-        client.Close();
-        Sockets.ReceiveUntilClosed(server);
-        server.Close();
+        Sockets.CloseClientFirst(client, server);
         await captureA.WaitClosedAsync(c);
         await captureB.WaitClosedAsync(s);
 
@@ -57,10 +53,8 @@ public sealed class NamespaceTests
     [Fact]
     public async Task Both_ends_closing_at_once_pass_through_CLOSING()
     {
-        using var hostA = TestNamespace.Create("a");
-        using var hostB = TestNamespace.Create("b");
-        var (addressA, addressB) = Addresses();
-        TestNamespace.Link(hostA, addressA, hostB, addressB);
+        using var hosts = TwoHosts.Create();
+        var (hostA, hostB, addressB) = (hosts.A, hosts.B, hosts.AddressB);
         const int Port = 9090;
 
         await using var capture = await CaptureProcess.StartAsync("--netns", "all", "--port", $"{Port}");
@@ -106,11 +100,49 @@ public sealed class NamespaceTests
         // "2: fma1234@if3: <...>" -> fma1234
         return line.Split(':')[1].Trim().Split('@')[0];
     }
+}
 
-    /// <summary>Addresses for a test's own veth pair; they exist only inside its namespaces.</summary>
-    private static (string A, string B) Addresses()
+/// <summary>Two hosts (namespaces) joined by a veth pair, with an address each; both removed on dispose.</summary>
+internal sealed class TwoHosts : IDisposable
+{
+    private TwoHosts(TestNamespace a, TestNamespace b, string addressA, string addressB) =>
+        (A, B, AddressA, AddressB) = (a, b, addressA, addressB);
+
+    public TestNamespace A { get; }
+    public TestNamespace B { get; }
+    public string AddressA { get; }
+    public string AddressB { get; }
+
+    public static TwoHosts Create()
     {
+        // Addresses that exist only inside this test's own namespaces.
         var net = Random.Shared.Next(1, 250);
-        return ($"10.213.{net}.1", $"10.213.{net}.2");
+        var a = TestNamespace.Create("a");
+        try
+        {
+            var b = TestNamespace.Create("b");
+            var hosts = new TwoHosts(a, b, $"10.213.{net}.1", $"10.213.{net}.2");
+            try
+            {
+                TestNamespace.Link(a, hosts.AddressA, b, hosts.AddressB);
+                return hosts;
+            }
+            catch
+            {
+                hosts.Dispose();
+                throw;
+            }
+        }
+        catch
+        {
+            a.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        B.Dispose();
+        A.Dispose();
     }
 }

@@ -21,9 +21,7 @@ public sealed class RingOverflowTests
         for (var i = 0; i < Connections; i++)
         {
             var (client, server) = Sockets.Connect(listener);
-            client.Close();
-            Sockets.ReceiveUntilClosed(server);
-            server.Close();
+            Sockets.CloseClientFirst(client, server);
         }
         listener.Close();
         await WaitUntilNoLiveSocketOn(port);

@@ -75,6 +75,14 @@ internal static class Sockets
         }
     }
 
+    /// <summary>The client closes; the server reads to the end, then closes: the ordinary close of a request/response.</summary>
+    public static void CloseClientFirst(Socket client, Socket server)
+    {
+        client.Close();
+        ReceiveUntilClosed(server);
+        server.Close();
+    }
+
     /// <summary>SO_LINGER with timeout 0: Close sends RST instead of FIN.</summary>
     public static void CloseAbortively(Socket s)
     {
