@@ -1,0 +1,110 @@
+using FlowMesh.Cluster.Membership;
+using FlowMesh.Cluster.Placement;
+using FlowMesh.Cluster.Redis;
+using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Messages;
+using Microsoft.Extensions.Logging;
+using Proto;
+using Proto.Cluster;
+using Proto.Remote;
+using Proto.Remote.GrpcNet;
+
+namespace FlowMesh.Cluster;
+
+/// <summary>
+/// One process's place in the FlowMesh cluster: its actor system with remote and
+/// cluster started, its Redis connection, the membership provider and the placement.
+/// Nodes and Aggregators start as members (hosting kinds), tools and gateways as clients.
+/// </summary>
+public sealed class ClusterMember : IAsyncDisposable
+{
+    private ClusterMember(ActorSystem system, RedisConnection redis, RedisKeys keys, RedisClusterProvider provider, HostAffinityLookup lookup)
+    {
+        System = system;
+        Redis = redis;
+        Keys = keys;
+        Provider = provider;
+        Lookup = lookup;
+    }
+
+    public ActorSystem System { get; }
+    public Proto.Cluster.Cluster Cluster => System.Cluster();
+    public RedisConnection Redis { get; }
+    public RedisKeys Keys { get; }
+    public RedisClusterProvider Provider { get; }
+    public HostAffinityLookup Lookup { get; }
+
+    /// <summary>Starts a member hosting <paramref name="kinds"/> and returns once it is in the cluster.</summary>
+    /// <param name="settings">Where Redis is, where to listen.</param>
+    /// <param name="hostId">The host this member captures (Nodes), or empty.</param>
+    /// <param name="role">node or aggregator.</param>
+    /// <param name="kinds">The virtual actor kinds it hosts.</param>
+    /// <param name="registries">Per-kind activation registries (see <see cref="IActivationRegistry"/>).</param>
+    /// <param name="loggers">Logging for FlowMesh and Proto.Actor.</param>
+    /// <param name="cancellation">Gives up joining (Redis never answering, say).</param>
+    public static Task<ClusterMember> StartMemberAsync(ClusterSettings settings, string hostId, string role, IReadOnlyList<ClusterKind> kinds,
+        IReadOnlyDictionary<string, IActivationRegistry>? registries, ILoggerFactory loggers, CancellationToken cancellation = default) =>
+        StartAsync(settings, hostId, role, kinds, registries, loggers, client: false, cancellation);
+
+    /// <summary>Starts a client: it can reach any virtual actor but hosts none.</summary>
+    public static Task<ClusterMember> StartClientAsync(ClusterSettings settings, ILoggerFactory loggers, CancellationToken cancellation = default) =>
+        StartAsync(settings, "", ClusterKinds.ClientRole, [], null, loggers, client: true, cancellation);
+
+    private static async Task<ClusterMember> StartAsync(ClusterSettings settings, string hostId, string role, IReadOnlyList<ClusterKind> kinds,
+        IReadOnlyDictionary<string, IActivationRegistry>? registries, ILoggerFactory loggers, bool client, CancellationToken cancellation)
+    {
+        Log.SetLoggerFactory(loggers);
+        var logger = loggers.CreateLogger("FlowMesh.Cluster");
+        var redis = await RedisConnection.ConnectAsync(settings.Redis, logger).ConfigureAwait(false);
+        var keys = new RedisKeys(settings.Name);
+        var provider = new RedisClusterProvider(redis, keys, new RedisMembershipOptions { MemberTtl = settings.MemberTtl }, hostId, role, logger);
+        var lookup = new HostAffinityLookup(provider, registries);
+
+        var remote = RemoteConfig.BindTo(settings.BindAddress, settings.Port)
+            .WithProtoMessages(FlowsReflection.Descriptor, ClusterReflection.Descriptor);
+        if (!string.IsNullOrEmpty(settings.AdvertisedAddress))
+            remote = remote.WithAdvertisedHost(settings.AdvertisedAddress);
+
+        var clusterConfig = ClusterConfig.Setup(settings.Name, provider, lookup)
+            .WithClusterKinds(kinds.ToArray())
+            .WithActorRequestTimeout(settings.RequestTimeout)
+            // Gossip notices a member that stopped answering even if Redis cannot be read; the
+            // default (zero) would never remove a crashed member.
+            .WithHeartbeatExpiration(settings.MemberTtl * 2)
+            .WithExitOnShutdown(false);
+
+        var system = new ActorSystem(ActorSystemConfig.Setup().WithDeadLetterThrottleInterval(TimeSpan.FromSeconds(10)))
+            .WithRemote(remote)
+            .WithCluster(clusterConfig);
+
+        try
+        {
+            if (client)
+                await system.Cluster().StartClientAsync().WaitAsync(cancellation).ConfigureAwait(false);
+            else
+                await system.Cluster().StartMemberAsync().WaitAsync(cancellation).ConfigureAwait(false);
+        }
+        catch
+        {
+            await system.DisposeAsync().ConfigureAwait(false);
+            provider.Dispose();
+            await redis.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return new ClusterMember(system, redis, keys, provider, lookup);
+    }
+
+    /// <summary>Leaves the cluster (announcing it, when graceful) and stops the actor system.</summary>
+    public async Task ShutdownAsync(bool graceful = true, string reason = "shutting down")
+    {
+        await Cluster.ShutdownAsync(graceful, reason).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!System.Shutdown.IsCancellationRequested)
+            await ShutdownAsync(graceful: true).ConfigureAwait(false);
+        Provider.Dispose();
+        await Redis.DisposeAsync().ConfigureAwait(false);
+    }
+}

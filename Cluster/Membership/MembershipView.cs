@@ -1,0 +1,91 @@
+using FlowMesh.Contracts.Messages;
+
+namespace FlowMesh.Cluster.Membership;
+
+/// <summary>
+/// Who is in the cluster, as this process believes, built from what it reads in Redis.
+///
+/// Proto.Cluster blocks a member for good once a topology update leaves it out, so
+/// this view removes a member only when that is certain: it left and said so, or
+/// its lease ran out on this process's own clock. A member whose entry merely
+/// vanished (Redis restarted empty) stays until its last known lease ends, which
+/// gives it time to register again; while Redis cannot be read nobody expires,
+/// and after an outage every lease is extended by one full lease before the
+/// rules apply again.
+///
+/// Pure logic, no I/O: times are this process's monotonic milliseconds.
+/// </summary>
+public sealed class MembershipView(TimeSpan leaseDuration)
+{
+    private readonly Dictionary<string, Entry> _members = [];
+    private readonly long _leaseMs = (long)leaseDuration.TotalMilliseconds;
+    private bool _outage;
+
+    private sealed class Entry(MemberRegistration registration, long deadlineMs)
+    {
+        public MemberRegistration Registration { get; set; } = registration;
+        public long DeadlineMs { get; set; } = deadlineMs;
+    }
+
+    /// <summary>Members currently believed alive, by member id.</summary>
+    public IReadOnlyCollection<MemberRegistration> Members => _members.Values.Select(e => e.Registration).ToList();
+
+    public bool Contains(string memberId) => _members.ContainsKey(memberId);
+
+    /// <summary>
+    /// Applies one successful read of Redis: live leases with the time each has left
+    /// (by Redis's clock, so clocks of the machines never need to agree), and the ids
+    /// that left gracefully.
+    /// </summary>
+    public void ApplyRead(long nowMs, IEnumerable<(MemberRegistration Registration, long RemainingMs)> leases, IEnumerable<string> departed)
+    {
+        if (_outage)
+        {
+            // Redis was unreachable (and may have restarted empty): give everyone one
+            // full lease from now to renew before anyone can expire.
+            foreach (var e in _members.Values)
+                e.DeadlineMs = Math.Max(e.DeadlineMs, nowMs + _leaseMs);
+            _outage = false;
+        }
+
+        foreach (var (registration, remaining) in leases)
+        {
+            var deadline = nowMs + remaining;
+            if (_members.TryGetValue(registration.MemberId, out var known))
+            {
+                known.Registration = registration;
+                known.DeadlineMs = Math.Max(known.DeadlineMs, deadline);
+            }
+            else
+            {
+                _members[registration.MemberId] = new Entry(registration, deadline);
+            }
+        }
+
+        foreach (var id in departed)
+            _members.Remove(id);
+
+        Expire(nowMs);
+    }
+
+    /// <summary>A read failed: nothing can be learned, so nobody expires until a read succeeds.</summary>
+    public void ReadFailed() => _outage = true;
+
+    /// <summary>A member announced it is leaving: remove it now.</summary>
+    public bool Depart(string memberId) => _members.Remove(memberId);
+
+    private void Expire(long nowMs)
+    {
+        List<string>? expired = null;
+        foreach (var (id, e) in _members)
+        {
+            if (e.DeadlineMs <= nowMs)
+                (expired ??= []).Add(id);
+        }
+        if (expired is not null)
+        {
+            foreach (var id in expired)
+                _members.Remove(id);
+        }
+    }
+}

@@ -1,0 +1,38 @@
+namespace FlowMesh.Contracts.Cluster;
+
+/// <summary>
+/// Every Redis key FlowMesh uses, in one place. All keys of one cluster share the
+/// prefix <c>fm:{cluster}:</c>, so several clusters can share a Redis.
+/// </summary>
+public sealed class RedisKeys(string clusterName)
+{
+    public string ClusterName { get; } = clusterName;
+    private string Prefix { get; } = $"fm:{clusterName}:";
+
+    /// <summary>ZSET: member id, scored by its lease expiry (Redis server time, ms).</summary>
+    public string MemberLeases => Prefix + "members";
+
+    /// <summary>HASH: member id to its <c>MemberRegistration</c> (protobuf).</summary>
+    public string MemberRegistrations => Prefix + "member-info";
+
+    /// <summary>ZSET: member ids that left gracefully, scored by when (ms); read by members that missed the notice.</summary>
+    public string MemberDepartures => Prefix + "left";
+
+    /// <summary>Pub/sub channel: a member joined, renewed after a gap, or left.</summary>
+    public string MembershipChannel => Prefix + "membership";
+
+    /// <summary>HASH: a Node's <c>NodeStatus</c> counters, refreshed every second, expiring when the Node is gone.</summary>
+    public string NodeStatus(string hostId) => Prefix + "node:" + hostId;
+
+    /// <summary>SET: host ids that have published a status.</summary>
+    public string Nodes => Prefix + "nodes";
+
+    /// <summary>HASH {etag, view}: the saved state of an open flow whose actor was passivated.</summary>
+    public string FlowState(string hostId, ulong cookie) => Prefix + "flow-state:" + hostId + "/" + cookie.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>STRING: a closed flow's <c>FlowView</c> (protobuf), kept for history with a TTL.</summary>
+    public string ClosedFlow(string hostId, ulong cookie) => Prefix + "flow:" + hostId + "/" + cookie.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>ZSET: closed flow identities scored by close time (Unix ms), for listing; trimmed with the TTL.</summary>
+    public string ClosedFlowIndex => Prefix + "flows-closed";
+}

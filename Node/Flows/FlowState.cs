@@ -1,0 +1,505 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+using FlowMesh.Contracts.Capture;
+using FlowMesh.Contracts.Messages;
+
+namespace FlowMesh.Node.Flows;
+
+/// <summary>
+/// Everything FlowMesh knows about one connection on one host, kept compact (a few
+/// hundred bytes) because a Node holds one per live connection.
+///
+/// Events of one socket can reach it out of order (they come through one ring per
+/// CPU) or twice; <see cref="Apply"/> never throws on them. The current state is the
+/// one reached by the latest event by kernel time; milestones keep their earliest
+/// time; counters come from the latest sample; anomalies are counted.
+/// </summary>
+internal sealed class FlowState
+{
+    /// <summary>How many events are kept for the view: transitions, resets, the mid-life start (a plain connection makes 5); retransmissions are counted, not kept.</summary>
+    public const int MaxSteps = 12;
+
+    public ulong Cookie { get; private set; }
+    public uint NetNs { get; private set; }
+    public byte Family { get; private set; }
+    public ushort LocalPort { get; private set; }
+    public ushort RemotePort { get; private set; }
+    private AddressBytes _localAddress;
+    private AddressBytes _remoteAddress;
+
+    public FlowRole Role { get; private set; }
+    public bool MidLife { get; private set; }
+    public TcpState State { get; private set; }
+    public bool Closed { get; private set; }
+    private TcpState _closedFrom;
+
+    public ulong FirstSeenNs { get; private set; }
+    public ulong SynNs { get; private set; }
+    public ulong EstablishedNs { get; private set; }
+    public ulong LocalFinNs { get; private set; }
+    public ulong RemoteFinNs { get; private set; }
+    public ulong ClosedNs { get; private set; }
+    public ulong LastEventNs { get; private set; }
+    private ulong _firstResetNs;
+    private FlowSide _firstResetBy;
+    private uint _synAckRttUs;
+
+    private ulong _statsNs;
+    public ulong BytesSent { get; private set; }
+    public ulong BytesReceived { get; private set; }
+    private uint _segmentsOut;
+    private uint _segmentsIn;
+    private uint _srttUs;
+    private uint _retransmissions;
+    public uint ResetsSent { get; private set; }
+    public uint ResetsReceived { get; private set; }
+
+    private bool _isnKnown;
+    private uint _isnLocal;
+    private uint _isnRemote;
+
+    private uint _pid;
+    private CommBytes _comm;
+    private ulong _cgroupId;
+    private bool _processFromTask;
+
+    public uint Events { get; private set; }
+    public uint Reordered { get; private set; }
+    public uint Duplicates { get; private set; }
+    private uint _unexpectedBeyondSteps;
+
+    private StepArray _steps;
+    private byte _stepCount;
+    private bool _stepsTruncated;
+
+    [StructLayout(LayoutKind.Sequential, Pack = 4)]
+    private struct Step
+    {
+        public ulong Ns;
+        public TcpEventKind Kind;
+        public TcpState Old;
+        public TcpState New;
+    }
+
+    [InlineArray(MaxSteps)]
+    private struct StepArray
+    {
+        private Step _element0;
+    }
+
+    public FlowState(ulong cookie) => Cookie = cookie;
+
+    /// <summary>The result of applying one event.</summary>
+    public enum Outcome
+    {
+        Applied,
+        /// <summary>The same event had been applied already; nothing changed.</summary>
+        Duplicate,
+        /// <summary>Applied, and with it the connection reached TCP_CLOSE.</summary>
+        ClosedNow,
+    }
+
+    public Outcome Apply(in TcpEventRecord r)
+    {
+        if (IsDuplicate(r))
+        {
+            Duplicates++;
+            return Outcome.Duplicate;
+        }
+        Events++;
+        var ts = r.TimestampNs;
+        var reordered = Events > 1 && ts < LastEventNs;
+        if (reordered)
+            Reordered++;
+        if (r.Kind != TcpEventKind.Retransmit)
+            RecordStep(r);
+        if (FirstSeenNs == 0 || ts < FirstSeenNs)
+            FirstSeenNs = ts;
+        LearnIdentity(r);
+        LearnProcess(r);
+        if (r.Has(TcpEventFlags.MidLife))
+            MidLife = true;
+
+        var wasClosed = Closed;
+        switch (r.Kind)
+        {
+            case TcpEventKind.State:
+                ApplyTransition(r, reordered);
+                break;
+            case TcpEventKind.Existing:
+                MidLife = true;
+                if (!reordered)
+                    State = r.NewState;
+                break;
+            case TcpEventKind.ResetSent:
+                ResetsSent++;
+                NoteReset(ts, FlowSide.Local);
+                break;
+            case TcpEventKind.ResetReceived:
+                ResetsReceived++;
+                NoteReset(ts, FlowSide.Remote);
+                break;
+            case TcpEventKind.Retransmit:
+                break;
+        }
+        if (r.Has(TcpEventFlags.Stats) && ts >= _statsNs)
+        {
+            _statsNs = ts;
+            BytesSent = r.BytesAcked;
+            BytesReceived = r.BytesReceived;
+            _segmentsOut = r.SegmentsOut;
+            _segmentsIn = r.SegmentsIn;
+            _srttUs = r.SmoothedRttUs;
+            _retransmissions = r.TotalRetransmissions;
+            if (r.Has(TcpEventFlags.FinReceived) && RemoteFinNs == 0)
+                RemoteFinNs = ts;
+        }
+        if (r.Has(TcpEventFlags.Isn))
+        {
+            _isnKnown = true;
+            _isnLocal = r.IsnLocal;
+            _isnRemote = r.IsnRemote;
+        }
+        if (ts > LastEventNs)
+            LastEventNs = ts;
+        return !wasClosed && Closed ? Outcome.ClosedNow : Outcome.Applied;
+    }
+
+    private void ApplyTransition(in TcpEventRecord r, bool reordered)
+    {
+        var ts = r.TimestampNs;
+        // Past the kept steps, check against the state reached so far (in kernel order
+        // within the steps, see Unexpected).
+        if (_stepsTruncated && !reordered && (!TcpTransitions.IsAllowed(r.OldState, r.NewState) || r.OldState != State))
+            _unexpectedBeyondSteps++;
+        if (!reordered)
+            State = r.NewState;
+
+        switch (r.OldState, r.NewState)
+        {
+            case (TcpState.Close, TcpState.SynSent):
+                Role = FlowRole.Client;
+                SynNs = Earliest(SynNs, ts);
+                break;
+            case (TcpState.SynSent, TcpState.SynRecv): // simultaneous open
+                Role = FlowRole.Client;
+                break;
+            case (TcpState.Listen, TcpState.SynRecv):
+                Role = FlowRole.Server;
+                SynNs = Earliest(SynNs, ts);
+                break;
+            case (TcpState.SynSent or TcpState.SynRecv, TcpState.Established):
+                EstablishedNs = Earliest(EstablishedNs, ts);
+                if (r.Has(TcpEventFlags.Stats) && _synAckRttUs == 0)
+                    _synAckRttUs = r.SmoothedRttUs;
+                break;
+            case (_, TcpState.FinWait1):
+            case (TcpState.CloseWait, TcpState.LastAck):
+                LocalFinNs = Earliest(LocalFinNs, ts);
+                break;
+        }
+        if (r.NewState is TcpState.CloseWait || (r.OldState == TcpState.FinWait1 && r.NewState == TcpState.Closing))
+            RemoteFinNs = Earliest(RemoteFinNs, ts);
+        if (r.NewState == TcpState.Close && r.OldState != TcpState.Listen && !Closed)
+        {
+            Closed = true;
+            ClosedNs = ts;
+            _closedFrom = r.OldState;
+        }
+    }
+
+    private void NoteReset(ulong ts, FlowSide side)
+    {
+        if (_firstResetNs == 0 || ts < _firstResetNs)
+        {
+            _firstResetNs = ts;
+            _firstResetBy = side;
+        }
+    }
+
+    /// <summary>Why the connection ended, derived from what was seen (events may arrive in any order).</summary>
+    public CloseReason CloseReason
+    {
+        get
+        {
+            if (!Closed)
+                return CloseReason.Open;
+            if (_closedFrom == TcpState.SynSent)
+                return ResetsReceived > 0 ? CloseReason.Refused : CloseReason.ConnectTimeout;
+            // A FIN handshake that completed before any reset is a normal close, even if a
+            // stray reset (from TIME-WAIT, say) follows.
+            var finished = _closedFrom is TcpState.FinWait2 or TcpState.Closing or TcpState.LastAck;
+            if (finished && (_firstResetNs == 0 || _firstResetNs > ClosedNs))
+                return CloseReason.Normal;
+            if (_firstResetBy == FlowSide.Local)
+                return CloseReason.ResetSent;
+            if (_firstResetBy == FlowSide.Remote)
+                return CloseReason.ResetReceived;
+            return LocalFinNs != 0 || RemoteFinNs != 0 ? CloseReason.Normal : CloseReason.Aborted;
+        }
+    }
+
+    public FlowSide ResetBy => _firstResetBy;
+
+    /// <summary>
+    /// Transitions that do not follow from the state before them in kernel order, or that
+    /// TCP never makes: each means an event was missed. Computed over the kept steps when
+    /// read, so events that merely arrived late are not counted.
+    /// </summary>
+    public uint Unexpected
+    {
+        get
+        {
+            var count = _unexpectedBeyondSteps;
+            var state = TcpState.Unknown;
+            for (var i = 0; i < _stepCount; i++)
+            {
+                ref readonly var s = ref _steps[i];
+                if (s.Kind == TcpEventKind.State)
+                {
+                    if (!TcpTransitions.IsAllowed(s.Old, s.New) || (state != TcpState.Unknown && s.Old != state))
+                        count++;
+                    state = s.New;
+                }
+                else if (s.Kind == TcpEventKind.Existing)
+                {
+                    state = s.New;
+                }
+            }
+            return count;
+        }
+    }
+
+    /// <summary>
+    /// Client: connect() to established. Server: the SYN-ACK's round trip, the kernel's
+    /// first RTT sample (the SYN itself arrived on the listener's request socket, which
+    /// has no cookie of its own). Computed when read: the events may arrive in any order.
+    /// </summary>
+    public ulong HandshakeUs =>
+        Role == FlowRole.Client && SynNs != 0 && EstablishedNs >= SynNs ? (EstablishedNs - SynNs) / 1000 : _synAckRttUs;
+
+    public FlowSide FirstFinBy =>
+        LocalFinNs == 0 && RemoteFinNs == 0 ? FlowSide.None
+        : RemoteFinNs == 0 || (LocalFinNs != 0 && LocalFinNs <= RemoteFinNs) ? FlowSide.Local
+        : FlowSide.Remote;
+
+    private void LearnIdentity(in TcpEventRecord r)
+    {
+        if (Family == 0)
+        {
+            Family = r.Family;
+            NetNs = r.NetNsInode;
+            RemotePort = r.RemotePort;
+            _localAddress = r.LocalAddress;
+            _remoteAddress = r.RemoteAddress;
+        }
+        // connect() reports port 0 until the kernel picks one just after SYN_SENT.
+        if (LocalPort == 0 && r.LocalPort != 0)
+        {
+            LocalPort = r.LocalPort;
+            _localAddress = r.LocalAddress;
+        }
+        if (RemotePort == 0 && r.RemotePort != 0)
+        {
+            RemotePort = r.RemotePort;
+            _remoteAddress = r.RemoteAddress;
+        }
+    }
+
+    private void LearnProcess(in TcpEventRecord r)
+    {
+        // The task that made a transition in a syscall is the best source; the owner
+        // remembered by the kernel fills in until one is seen.
+        var fromTask = r.Has(TcpEventFlags.Task);
+        if (!r.HasProcess || (_processFromTask && !fromTask) || (_pid != 0 && !fromTask))
+            return;
+        _pid = r.Tgid;
+        _comm = r.Comm;
+        _cgroupId = r.CgroupId;
+        _processFromTask = fromTask;
+    }
+
+    private bool IsDuplicate(in TcpEventRecord r)
+    {
+        for (var i = 0; i < _stepCount; i++)
+        {
+            ref readonly var s = ref _steps[i];
+            if (s.Ns == r.TimestampNs && s.Kind == r.Kind && s.Old == r.OldState && s.New == r.NewState)
+                return true;
+        }
+        return false;
+    }
+
+    private void RecordStep(in TcpEventRecord r)
+    {
+        if (_stepCount == MaxSteps)
+        {
+            // Keep the earliest events (the opening); note the rest were cut.
+            _stepsTruncated = true;
+            return;
+        }
+        // Keep the steps in kernel order even when an event arrives late.
+        var i = (int)_stepCount;
+        while (i > 0 && _steps[i - 1].Ns > r.TimestampNs)
+        {
+            _steps[i] = _steps[i - 1];
+            i--;
+        }
+        _steps[i] = new Step { Ns = r.TimestampNs, Kind = r.Kind, Old = r.OldState, New = r.NewState };
+        _stepCount++;
+    }
+
+    private static ulong Earliest(ulong current, ulong ts) => current == 0 || ts < current ? ts : current;
+
+    /// <summary>The full view, for queries, history and persistence.</summary>
+    public FlowView ToView(string hostId, long wallClockOffsetNs)
+    {
+        var view = new FlowView
+        {
+            HostId = hostId,
+            Cookie = Cookie,
+            Netns = NetNs,
+            Family = Family == TcpEventRecord.AfInet6 ? "ipv6" : "ipv4",
+            LocalAddress = Address(_localAddress),
+            LocalPort = LocalPort,
+            RemoteAddress = Address(_remoteAddress),
+            RemotePort = RemotePort,
+            Role = Role,
+            MidLife = MidLife,
+            State = State.KernelName(),
+            Closed = Closed,
+            CloseReason = CloseReason,
+            ResetBy = ResetBy,
+            FirstFinBy = FirstFinBy,
+            WallClockOffsetNs = wallClockOffsetNs,
+            FirstSeenNs = FirstSeenNs,
+            SynNs = SynNs,
+            EstablishedNs = EstablishedNs,
+            LocalFinNs = LocalFinNs,
+            RemoteFinNs = RemoteFinNs,
+            ClosedNs = ClosedNs,
+            LastEventNs = LastEventNs,
+            HandshakeUs = HandshakeUs,
+            BytesSent = BytesSent,
+            BytesReceived = BytesReceived,
+            SegmentsOut = _segmentsOut,
+            SegmentsIn = _segmentsIn,
+            SrttUs = _srttUs,
+            Retransmissions = _retransmissions,
+            ResetsSent = ResetsSent,
+            ResetsReceived = ResetsReceived,
+            IsnKnown = _isnKnown,
+            IsnLocal = _isnLocal,
+            IsnRemote = _isnRemote,
+            Pid = _pid,
+            Comm = Comm,
+            CgroupId = _cgroupId,
+            Events = Events,
+            Reordered = Reordered,
+            Duplicates = Duplicates,
+            Unexpected = Unexpected,
+            StepsTruncated = _stepsTruncated,
+        };
+        for (var i = 0; i < _stepCount; i++)
+        {
+            ref readonly var s = ref _steps[i];
+            view.Steps.Add(new FlowStep { MonotonicNs = s.Ns, Event = s.Kind.Name(), OldState = s.Old.KernelName(), NewState = s.New.KernelName() });
+        }
+        return view;
+    }
+
+    public string Comm
+    {
+        get
+        {
+            ReadOnlySpan<byte> bytes = _comm;
+            var end = bytes.IndexOf((byte)0);
+            return Encoding.UTF8.GetString(end < 0 ? bytes : bytes[..end]);
+        }
+    }
+
+    private string Address(in AddressBytes bytes)
+    {
+        ReadOnlySpan<byte> span = bytes;
+        return Family == TcpEventRecord.AfInet6 ? new IPAddress(span).ToString() : new IPAddress(span[..4]).ToString();
+    }
+
+    /// <summary>Rebuilds the state of a passivated flow from its saved view.</summary>
+    public static FlowState FromView(FlowView v)
+    {
+        var s = new FlowState(v.Cookie)
+        {
+            NetNs = v.Netns,
+            Family = v.Family == "ipv6" ? TcpEventRecord.AfInet6 : TcpEventRecord.AfInet,
+            LocalPort = (ushort)v.LocalPort,
+            RemotePort = (ushort)v.RemotePort,
+            Role = v.Role,
+            MidLife = v.MidLife,
+            Closed = v.Closed,
+            FirstSeenNs = v.FirstSeenNs,
+            SynNs = v.SynNs,
+            EstablishedNs = v.EstablishedNs,
+            LocalFinNs = v.LocalFinNs,
+            RemoteFinNs = v.RemoteFinNs,
+            ClosedNs = v.ClosedNs,
+            LastEventNs = v.LastEventNs,
+            BytesSent = v.BytesSent,
+            BytesReceived = v.BytesReceived,
+            ResetsSent = v.ResetsSent,
+            ResetsReceived = v.ResetsReceived,
+            Events = v.Events,
+            Reordered = v.Reordered,
+            Duplicates = v.Duplicates,
+        };
+        s.State = TcpStateNames.TryParseKernelName(v.State, out var state) ? state : TcpState.Unknown;
+        s._synAckRttUs = (uint)Math.Min(v.HandshakeUs, uint.MaxValue);
+        s._statsNs = v.LastEventNs;
+        s._segmentsOut = v.SegmentsOut;
+        s._segmentsIn = v.SegmentsIn;
+        s._srttUs = v.SrttUs;
+        s._retransmissions = v.Retransmissions;
+        s._isnKnown = v.IsnKnown;
+        s._isnLocal = v.IsnLocal;
+        s._isnRemote = v.IsnRemote;
+        s._pid = v.Pid;
+        s._cgroupId = v.CgroupId;
+        Encoding.UTF8.GetBytes(v.Comm.AsSpan(0, Math.Min(v.Comm.Length, 15)), s._comm);
+        if (IPAddress.TryParse(v.LocalAddress, out var local))
+            local.TryWriteBytes(s._localAddress, out _);
+        if (IPAddress.TryParse(v.RemoteAddress, out var remote))
+            remote.TryWriteBytes(s._remoteAddress, out _);
+        s._firstResetBy = v.ResetBy;
+        if (v.ResetBy != FlowSide.None)
+            s._firstResetNs = v.ClosedNs != 0 ? v.ClosedNs : v.LastEventNs;
+        s._closedFrom = v.CloseReason switch
+        {
+            CloseReason.Refused or CloseReason.ConnectTimeout => TcpState.SynSent,
+            CloseReason.Normal => TcpState.LastAck,
+            _ => TcpState.Established,
+        };
+        foreach (var step in v.Steps)
+        {
+            if (s._stepCount == MaxSteps)
+                break;
+            // An unreadable name (a newer writer) keeps the step, as TCP_UNKNOWN.
+            _ = TcpStateNames.TryParseKernelName(step.OldState, out var o);
+            _ = TcpStateNames.TryParseKernelName(step.NewState, out var n);
+            s._steps[s._stepCount++] = new Step { Ns = step.MonotonicNs, Kind = KindOf(step.Event), Old = o, New = n };
+        }
+        s._stepsTruncated = v.StepsTruncated;
+        // Whatever the restored steps do not explain is carried as counted beyond them.
+        s._unexpectedBeyondSteps = v.Unexpected > s.Unexpected ? v.Unexpected - s.Unexpected : 0;
+        return s;
+    }
+
+    private static TcpEventKind KindOf(string name) => name switch
+    {
+        "retransmit" => TcpEventKind.Retransmit,
+        "reset-sent" => TcpEventKind.ResetSent,
+        "reset-received" => TcpEventKind.ResetReceived,
+        "existing" => TcpEventKind.Existing,
+        _ => TcpEventKind.State,
+    };
+}
