@@ -6,6 +6,9 @@ var root = new RootCommand("""
     SYN to FIN/RST with eBPF, without touching applications.
     """)
 {
+    RunCommand.Create(),
+    ClientCommands.Flow(),
+    ClientCommands.ClusterStatus(),
     CaptureCommand.Create(),
     BenchCommand.Create(),
 };

@@ -124,8 +124,8 @@ internal static class CaptureCommand
         using (session)
         {
             using EventFormatter formatter = json
-                ? new JsonFormatter(Console.OpenStandardOutput(), session.Clock)
-                : new TableFormatter(new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false }, session.Clock,
+                ? new JsonEventFormatter(Console.OpenStandardOutput(), session.Clock)
+                : new TableEventFormatter(new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false }, session.Clock,
                     color: !Console.IsOutputRedirected && Environment.GetEnvironmentVariable("NO_COLOR") is null);
             formatter.WriteHeader();
             var printing = Task.Run(() => sink.PrintAsync(formatter), CancellationToken.None);

@@ -31,7 +31,7 @@ internal abstract class EventFormatter(MonotonicClock clock) : IDisposable
 }
 
 /// <summary>The default output: aligned columns people can read as events scroll by.</summary>
-internal sealed class TableFormatter(TextWriter output, MonotonicClock clock, bool color) : EventFormatter(clock)
+internal sealed class TableEventFormatter(TextWriter output, MonotonicClock clock, bool color) : EventFormatter(clock)
 {
     private static readonly CompositeFormat Format = CompositeFormat.Parse("{0,-15} {1,3} {2,7} {3,-15} {4,-22} {5,-22} {6,-26} {7}");
     private readonly StringBuilder _line = new(256);
@@ -96,13 +96,13 @@ internal sealed class TableFormatter(TextWriter output, MonotonicClock clock, bo
 }
 
 /// <summary>--json: one object per line, states named as in the kernel.</summary>
-internal sealed class JsonFormatter : EventFormatter
+internal sealed class JsonEventFormatter : EventFormatter
 {
     private static readonly byte[] NewLine = "\n"u8.ToArray();
     private readonly Stream _output;
     private readonly Utf8JsonWriter _writer;
 
-    public JsonFormatter(Stream output, MonotonicClock clock) : base(clock)
+    public JsonEventFormatter(Stream output, MonotonicClock clock) : base(clock)
     {
         _output = output;
         _writer = new Utf8JsonWriter(output, new JsonWriterOptions { SkipValidation = true });

@@ -25,6 +25,9 @@ public readonly struct MonotonicClock
         return ToNs(mono);
     }
 
+    /// <summary>Add to a monotonic timestamp (ns) to get Unix time (ns).</summary>
+    public long RealtimeMinusMonotonicNs => _realtimeMinusMonotonicNs;
+
     public DateTimeOffset ToWallClock(ulong monotonicNs) =>
         DateTimeOffset.UnixEpoch.AddTicks(((long)monotonicNs + _realtimeMinusMonotonicNs) / 100);
 

@@ -7,12 +7,12 @@ using FlowMesh.Node.Kernel;
 
 namespace FlowMesh.Node.UnitTests;
 
-public sealed class JsonFormatterTests
+public sealed class JsonEventFormatterTests
 {
     private static JsonElement Format(TcpEventRecordBuilder b, int cpu = 1)
     {
         using var output = new MemoryStream();
-        using (var formatter = new JsonFormatter(output, MonotonicClock.Sample()))
+        using (var formatter = new JsonEventFormatter(output, MonotonicClock.Sample()))
         {
             formatter.Write(b.ToRecord(), cpu);
             formatter.Flush();

@@ -1,0 +1,192 @@
+using FlowMesh.Cluster.Redis;
+using FlowMesh.Contracts.Capture;
+using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Messages;
+using FlowMesh.Node.Flows;
+using Proto;
+using Proto.Cluster;
+
+namespace FlowMesh.Node.Actors;
+
+/// <summary>
+/// One connection on one host (ClusterKind <c>flow</c>, identity <c>{hostId}/{cookie}</c>):
+/// follows it from SYN to FIN/RST and answers queries from any member.
+///
+/// Lifecycle: a closed flow records itself in Redis at once, lingers for queries,
+/// then passivates; an open flow with no events for a while saves its state (etag
+/// compare-and-set) and passivates, and the next event or query brings it back.
+/// Events are applied synchronously; only restoring and saving await Redis.
+/// </summary>
+internal sealed class FlowActor(FlowServices services) : IActor
+{
+    private string _hostId = "";
+    private ulong _cookie;
+    private FlowState? _state;
+    private bool _restoreTried;
+    private string? _etag;
+    private bool _unsaved;
+    private uint _anomaliesReported;
+
+    public Task ReceiveAsync(IContext context) => context.Message switch
+    {
+        FlowRecords records => OnRecords(context, records),
+        FlowQuery => OnQueryAsync(context),
+        ReceiveTimeout => OnIdleAsync(context),
+        Started => OnStarted(context),
+        Stopping => OnStoppingAsync(),
+        Stopped => OnStopped(),
+        _ => Task.CompletedTask,
+    };
+
+    private Task OnStarted(IContext context)
+    {
+        // Spawned by the cluster with a flow identity; anything else has no flow to follow.
+        if (!ClusterKinds.TryParseFlowIdentity(context.ClusterIdentity()?.Identity ?? "", out _hostId, out _cookie))
+            context.Stop(context.Self);
+        services.Counters.FlowStarted();
+        context.SetReceiveTimeout(services.Options.Idle);
+        return Task.CompletedTask;
+    }
+
+    private Task OnStopped()
+    {
+        services.Counters.FlowStopped();
+        return Task.CompletedTask;
+    }
+
+    private Task OnRecords(IContext context, FlowRecords message)
+    {
+        if (_state is null)
+        {
+            // A connection that starts here cannot have saved state (a cookie is never
+            // reused); anything else may be a passivated flow coming back.
+            var first = message.Records[0];
+            if (!_restoreTried && !TcpTransitions.IsOpening(first.OldState, first.NewState))
+                return RestoreThenApplyAsync(context, message);
+            StartFresh();
+        }
+        Apply(context, message.Records);
+        return Task.CompletedTask;
+    }
+
+    private async Task RestoreThenApplyAsync(IContext context, FlowRecords message)
+    {
+        await TryRestoreAsync().ConfigureAwait(false);
+        if (_state is null)
+            StartFresh();
+        Apply(context, message.Records);
+    }
+
+    private void StartFresh()
+    {
+        _state = new FlowState(_cookie);
+        services.Counters.FlowOpened();
+    }
+
+    private void Apply(IContext context, TcpEventRecord[] records)
+    {
+        var state = _state!;
+        foreach (ref readonly var r in records.AsSpan())
+        {
+            if (state.Apply(r) == FlowState.Outcome.ClosedNow)
+                OnClosed(context);
+        }
+        services.Counters.FlowEventsApplied(records.Length);
+        _unsaved = true;
+        var anomalies = state.Reordered + state.Duplicates + state.Unexpected;
+        if (anomalies != _anomaliesReported)
+        {
+            services.Counters.Anomaly(anomalies - _anomaliesReported);
+            _anomaliesReported = anomalies;
+        }
+    }
+
+    private void OnClosed(IContext context)
+    {
+        services.Counters.FlowClosed();
+        var view = View();
+        // Recorded at once for history; a Redis failure is counted by the connection.
+        _ = services.Store.SaveClosedAsync(view, hadSavedState: _etag is not null);
+        _etag = null;
+        services.OnClosed?.Invoke(view);
+        context.SetReceiveTimeout(services.Options.Linger);
+    }
+
+    private async Task OnQueryAsync(IContext context)
+    {
+        if (_state is null && !_restoreTried)
+            await TryRestoreAsync().ConfigureAwait(false);
+        if (_state is not null)
+        {
+            context.Respond(new FlowQueryResponse { Found = true, Flow = View() });
+            return;
+        }
+        // Not open here: it may have closed and passivated (its record is in Redis), or never existed.
+        FlowView? closed = null;
+        try
+        {
+            closed = await services.Store.LoadClosedAsync(_hostId, _cookie).ConfigureAwait(false);
+        }
+        catch (Exception e) when (RedisConnection.IsOutage(e))
+        {
+            // counted by the connection; answered as not found
+        }
+        context.Respond(closed is null ? new FlowQueryResponse { Found = false } : new FlowQueryResponse { Found = true, Flow = closed });
+        context.Stop(context.Self); // nothing to keep alive for
+    }
+
+    private async Task TryRestoreAsync()
+    {
+        _restoreTried = true;
+        try
+        {
+            if (await services.Store.LoadAsync(_hostId, _cookie).ConfigureAwait(false) is { } saved)
+            {
+                _state = FlowState.FromView(saved.View);
+                _etag = saved.Etag;
+                _anomaliesReported = saved.View.Reordered + saved.View.Duplicates + saved.View.Unexpected;
+                services.Counters.FlowRestored();
+            }
+        }
+        catch (Exception e) when (RedisConnection.IsOutage(e))
+        {
+            // Redis is away (counted by the connection): carry on from what the events say.
+        }
+    }
+
+    private async Task OnIdleAsync(IContext context)
+    {
+        if (_state is { Closed: false } && _unsaved && !await SaveAsync().ConfigureAwait(false))
+            return; // Redis could not take it: stay up and try at the next timeout
+        services.Counters.FlowPassivated();
+        context.Stop(context.Self);
+    }
+
+    private async Task OnStoppingAsync()
+    {
+        // Stopped for another reason than idleness (the Node is shutting down): keep what an open flow knows.
+        if (_state is { Closed: false } && _unsaved)
+            await SaveAsync().ConfigureAwait(false);
+    }
+
+    private async Task<bool> SaveAsync()
+    {
+        var (result, etag) = await services.Store.SaveOpenAsync(View(), _etag).ConfigureAwait(false);
+        switch (result)
+        {
+            case FlowStore.SaveResult.Saved:
+                _etag = etag;
+                _unsaved = false;
+                return true;
+            case FlowStore.SaveResult.Conflict:
+                // Another activation of this flow saved a newer state: ours is stale, let it go.
+                services.Counters.StateConflict();
+                _unsaved = false;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private FlowView View() => _state!.ToView(_hostId, services.Clock.RealtimeMinusMonotonicNs);
+}

@@ -1,0 +1,27 @@
+using FlowMesh.Contracts.Messages;
+using FlowMesh.Node.Kernel;
+
+namespace FlowMesh.Node.Actors;
+
+/// <summary>What every flow actor of a Node shares.</summary>
+public sealed record FlowServices(FlowStore Store, NodeCounters Counters, FlowOptions Options, MonotonicClock Clock)
+{
+    /// <summary>Called with a flow's view when it closes (the session hand-off plugs in here).</summary>
+    public Action<FlowView>? OnClosed { get; init; }
+}
+
+/// <summary>Flow actor lifecycle settings.</summary>
+public sealed record FlowOptions
+{
+    /// <summary>A closed flow stays queryable in memory this long, then passivates (its record stays in Redis).</summary>
+    public TimeSpan Linger { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>An open flow with no event for this long saves its state to Redis and passivates.</summary>
+    public TimeSpan Idle { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Closed flow records are kept in Redis this long.</summary>
+    public TimeSpan ClosedTtl { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary>Saved state of a passivated open flow is kept this long.</summary>
+    public TimeSpan OpenStateTtl { get; init; } = TimeSpan.FromDays(7);
+}

@@ -1,0 +1,103 @@
+using FlowMesh.Cluster.Redis;
+using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Messages;
+using Google.Protobuf;
+
+namespace FlowMesh.Node.Actors;
+
+/// <summary>
+/// Flows in Redis: the saved state of open flows whose actors were passivated
+/// (compare-and-set on an etag, the pattern of Orleans' Redis grain storage, so a
+/// stale activation cannot overwrite a newer state), and closed flows kept for
+/// history with a TTL and an index by close time.
+/// </summary>
+public sealed class FlowStore(RedisConnection redis, RedisKeys keys, TimeSpan closedFlowTtl, TimeSpan openStateTtl)
+{
+    // KEYS[1] state hash; ARGV: expected etag ('' = must not exist), new etag, view, ttl seconds.
+    private const string CompareAndSet = """
+        local current = redis.call('HGET', KEYS[1], 'etag')
+        if (current or '') ~= ARGV[1] then return 0 end
+        redis.call('HSET', KEYS[1], 'etag', ARGV[2], 'view', ARGV[3])
+        redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+        return 1
+        """;
+
+    /// <summary>The saved state of an open flow, or null. Throws on Redis failure (counted by the caller).</summary>
+    public async Task<(FlowView View, string Etag)?> LoadAsync(string hostId, ulong cookie)
+    {
+        try
+        {
+            var fields = await redis.Database.HashGetAsync(keys.FlowState(hostId, cookie), ["etag", "view"]).ConfigureAwait(false);
+            redis.Succeeded();
+            if (fields[0].IsNull || fields[1].IsNull)
+                return null;
+            return (FlowView.Parser.ParseFrom((byte[])fields[1]!), (string)fields[0]!);
+        }
+        catch (Exception e) when (RedisConnection.IsOutage(e))
+        {
+            redis.Failed(e, "load a passivated flow");
+            throw;
+        }
+    }
+
+    /// <summary>The closed record of a flow, or null.</summary>
+    public async Task<FlowView?> LoadClosedAsync(string hostId, ulong cookie)
+    {
+        try
+        {
+            var bytes = await redis.Database.StringGetAsync(keys.ClosedFlow(hostId, cookie)).ConfigureAwait(false);
+            redis.Succeeded();
+            return bytes.IsNull ? null : FlowView.Parser.ParseFrom((byte[])bytes!);
+        }
+        catch (Exception e) when (RedisConnection.IsOutage(e))
+        {
+            redis.Failed(e, "load a closed flow");
+            throw;
+        }
+    }
+
+    public enum SaveResult { Saved, Conflict, Failed }
+
+    /// <summary>Saves an open flow's state if the stored etag is still <paramref name="expectedEtag"/>; returns the new etag when saved.</summary>
+    public async Task<(SaveResult Result, string? Etag)> SaveOpenAsync(FlowView view, string? expectedEtag)
+    {
+        var etag = Guid.NewGuid().ToString("N");
+        try
+        {
+            var saved = (long)await redis.Database.ScriptEvaluateAsync(CompareAndSet, [keys.FlowState(view.HostId, view.Cookie)],
+                [expectedEtag ?? "", etag, view.ToByteArray(), (long)openStateTtl.TotalSeconds]).ConfigureAwait(false);
+            redis.Succeeded(write: true);
+            return saved == 1 ? (SaveResult.Saved, etag) : (SaveResult.Conflict, null);
+        }
+        catch (Exception e) when (RedisConnection.IsOutage(e))
+        {
+            redis.Failed(e, "save a passivated flow");
+            return (SaveResult.Failed, null);
+        }
+    }
+
+    /// <summary>Writes a closed flow for history (and drops any saved open state of it). False if Redis failed.</summary>
+    public async Task<bool> SaveClosedAsync(FlowView view, bool hadSavedState)
+    {
+        var identity = ClusterKinds.FlowIdentity(view.HostId, view.Cookie);
+        var closedUnixMs = (view.ClosedNs != 0 ? (long)view.ClosedNs + view.WallClockOffsetNs : DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000) / 1_000_000;
+        try
+        {
+            var batch = redis.Database.CreateBatch();
+            var set = batch.StringSetAsync(keys.ClosedFlow(view.HostId, view.Cookie), view.ToByteArray(), closedFlowTtl);
+            var index = batch.SortedSetAddAsync(keys.ClosedFlowIndex, identity, closedUnixMs);
+            var trim = batch.SortedSetRemoveRangeByScoreAsync(keys.ClosedFlowIndex, double.NegativeInfinity,
+                DateTimeOffset.UtcNow.Subtract(closedFlowTtl).ToUnixTimeMilliseconds());
+            var drop = hadSavedState ? batch.KeyDeleteAsync(keys.FlowState(view.HostId, view.Cookie)) : Task.FromResult(true);
+            batch.Execute();
+            await Task.WhenAll(set, index, trim, drop).ConfigureAwait(false);
+            redis.Succeeded(write: true);
+            return true;
+        }
+        catch (Exception e) when (RedisConnection.IsOutage(e))
+        {
+            redis.Failed(e, "record a closed flow");
+            return false;
+        }
+    }
+}

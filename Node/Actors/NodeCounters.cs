@@ -1,0 +1,52 @@
+namespace FlowMesh.Node.Actors;
+
+/// <summary>
+/// Per-stage counters of one Node, written from any thread. Together with the
+/// kernel's and the readers' counters they account for every record: delivered to
+/// a flow, about a listener, or counted as lost with the reason.
+/// </summary>
+public sealed class NodeCounters
+{
+    private long _flowEvents;
+    private long _listenerEvents;
+    private long _socketlessResets;
+    private long _flowsActive;
+    private long _flowsOpened;
+    private long _flowsClosed;
+    private long _flowsPassivated;
+    private long _flowsRestored;
+    private long _redelivered;
+    private long _undeliverable;
+    private long _deadLetters;
+    private long _anomalies;
+    private long _stateConflicts;
+
+    public long FlowEvents => Interlocked.Read(ref _flowEvents);
+    public long ListenerEvents => Interlocked.Read(ref _listenerEvents);
+    public long SocketlessResets => Interlocked.Read(ref _socketlessResets);
+    public long FlowsActive => Interlocked.Read(ref _flowsActive);
+    public long FlowsOpened => Interlocked.Read(ref _flowsOpened);
+    public long FlowsClosed => Interlocked.Read(ref _flowsClosed);
+    public long FlowsPassivated => Interlocked.Read(ref _flowsPassivated);
+    public long FlowsRestored => Interlocked.Read(ref _flowsRestored);
+    public long Redelivered => Interlocked.Read(ref _redelivered);
+    public long Undeliverable => Interlocked.Read(ref _undeliverable);
+    public long DeadLetters => Interlocked.Read(ref _deadLetters);
+    public long Anomalies => Interlocked.Read(ref _anomalies);
+    public long StateConflicts => Interlocked.Read(ref _stateConflicts);
+
+    public void FlowEventsApplied(int n) => Interlocked.Add(ref _flowEvents, n);
+    public void ListenerEvent() => Interlocked.Increment(ref _listenerEvents);
+    public void SocketlessReset() => Interlocked.Increment(ref _socketlessResets);
+    public void FlowStarted() => Interlocked.Increment(ref _flowsActive);
+    public void FlowStopped() => Interlocked.Decrement(ref _flowsActive);
+    public void FlowOpened() => Interlocked.Increment(ref _flowsOpened);
+    public void FlowClosed() => Interlocked.Increment(ref _flowsClosed);
+    public void FlowPassivated() => Interlocked.Increment(ref _flowsPassivated);
+    public void FlowRestored() => Interlocked.Increment(ref _flowsRestored);
+    public void Redelivery() => Interlocked.Increment(ref _redelivered);
+    public void UndeliverableMessage() => Interlocked.Increment(ref _undeliverable);
+    public void DeadLetter() => Interlocked.Increment(ref _deadLetters);
+    public void Anomaly(long n) => Interlocked.Add(ref _anomalies, n);
+    public void StateConflict() => Interlocked.Increment(ref _stateConflicts);
+}

@@ -1,0 +1,87 @@
+using System.CommandLine;
+using FlowMesh.Cluster;
+using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Messages;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging.Abstractions;
+using Proto.Cluster;
+
+namespace FlowMesh.Node.Cli;
+
+/// <summary>
+/// Commands that join the cluster as a client (hosting nothing) to ask it something:
+/// <c>flow get HOST/COOKIE</c> and <c>cluster status</c>. No root needed.
+/// </summary>
+internal static class ClientCommands
+{
+    private static readonly JsonFormatter Json = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(true));
+
+    public static Command Flow()
+    {
+        var redis = RedisOption();
+        var cluster = ClusterOption();
+        var identity = new Argument<string>("flow") { Description = "The flow: HOST_ID/COOKIE (the cookie as printed by capture)." };
+        var get = new Command("get", "Ask a flow actor, wherever its host runs, for its full view (JSON).") { identity, redis, cluster };
+        get.SetAction(async (parse, ct) =>
+        {
+            if (!ClusterKinds.TryParseFlowIdentity(parse.GetValue(identity)!, out var host, out var cookie))
+            {
+                await Console.Error.WriteLineAsync("flowmesh: error: a flow is HOST_ID/COOKIE, e.g. node-1/4097").ConfigureAwait(false);
+                return 2;
+            }
+            await using var client = await ClusterMember.StartClientAsync(Settings(parse.GetValue(redis)!, parse.GetValue(cluster)!), NullLoggerFactory.Instance, ct).ConfigureAwait(false);
+            var response = await client.Cluster.RequestAsync<FlowQueryResponse>(
+                ClusterKinds.FlowIdentity(host, cookie), ClusterKinds.Flow, new FlowQuery(), ct).ConfigureAwait(false);
+            if (response is not { Found: true })
+            {
+                await Console.Error.WriteLineAsync($"flowmesh: flow {host}/{cookie} not found (no such connection on that host, or its record expired)").ConfigureAwait(false);
+                return 3;
+            }
+            Console.WriteLine(Json.Format(response.Flow));
+            return 0;
+        });
+        return new Command("flow", "Query flows through the cluster.") { get };
+    }
+
+    public static Command ClusterStatus()
+    {
+        var redis = RedisOption();
+        var cluster = ClusterOption();
+        var status = new Command("status", "List the cluster's members and each Node's counters (from Redis).") { redis, cluster };
+        status.SetAction(async (parse, ct) =>
+        {
+            var settings = Settings(parse.GetValue(redis)!, parse.GetValue(cluster)!);
+            await using var client = await ClusterMember.StartClientAsync(settings, NullLoggerFactory.Instance, ct).ConfigureAwait(false);
+            Console.WriteLine("MEMBER                            ROLE        HOST             ADDRESS");
+            foreach (var m in client.Provider.Registrations.Values.OrderBy(m => m.Role).ThenBy(m => m.HostId))
+                Console.WriteLine($"{m.MemberId,-33} {m.Role,-11} {m.HostId,-16} {m.Host}:{m.Port}");
+            var db = client.Redis.Database;
+            foreach (var host in (await db.SetMembersAsync(client.Keys.Nodes).ConfigureAwait(false)).Select(h => (string)h!).Order())
+            {
+                var fields = await db.HashGetAllAsync(client.Keys.NodeStatus(host)).ConfigureAwait(false);
+                if (fields.Length == 0)
+                    continue;
+                Console.WriteLine();
+                Console.WriteLine($"node {host}: " + string.Join(" ", fields.Where(f => f.Name != "host_id" && f.Name != "member_id").Select(f => $"{f.Name}={f.Value}")));
+            }
+            return 0;
+        });
+        return new Command("cluster", "Look at the cluster.") { status };
+    }
+
+    private static Option<string> RedisOption() => new("--redis")
+    {
+        Description = "Redis endpoint of the cluster.",
+        HelpName = "HOST:PORT",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FLOWMESH_CLUSTER__REDIS") ?? "127.0.0.1:6379",
+    };
+
+    private static Option<string> ClusterOption() => new("--cluster")
+    {
+        Description = "Cluster name.",
+        HelpName = "NAME",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FLOWMESH_CLUSTER__NAME") ?? "flowmesh",
+    };
+
+    private static ClusterSettings Settings(string redis, string cluster) => new() { Redis = redis, Name = cluster };
+}

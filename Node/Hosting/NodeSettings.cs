@@ -1,0 +1,79 @@
+using FlowMesh.Cluster;
+using FlowMesh.Node.Actors;
+using FlowMesh.Node.Kernel;
+using Microsoft.Extensions.Configuration;
+
+namespace FlowMesh.Node.Hosting;
+
+/// <summary>
+/// Everything `run` reads, bound from configuration: appsettings.json, then
+/// FLOWMESH_* environment variables (FLOWMESH_NODE__HOSTID, FLOWMESH_CLUSTER__REDIS...),
+/// then command-line flags, each overriding the one before.
+/// </summary>
+public sealed class NodeSettings
+{
+    /// <summary>This host's id in the fleet (default: the machine's host name).</summary>
+    public string HostId { get; set; } = Environment.MachineName;
+
+    /// <summary>The network namespace to capture (see capture --netns).</summary>
+    public string Netns { get; set; } = "self";
+
+    /// <summary>Only connections with these ports (empty: all).</summary>
+    public List<ushort> Ports { get; set; } = [];
+
+    /// <summary>Never connections with these ports.</summary>
+    public List<ushort> ExcludePorts { get; set; } = [];
+
+    public uint RingBytes { get; set; } = CaptureOptions.DefaultRingBytes;
+
+    /// <summary>How often (seconds) the node status entry in Redis is refreshed.</summary>
+    public double StatusIntervalSeconds { get; set; } = 1;
+
+    public static NodeSettings From(IConfiguration configuration)
+    {
+        var settings = new NodeSettings();
+        configuration.GetSection("Node").Bind(settings);
+        return settings;
+    }
+
+    public CaptureOptions ToCaptureOptions() => new()
+    {
+        NetNs = Netns,
+        IncludePorts = Ports,
+        ExcludePorts = ExcludePorts,
+        RingBytes = RingBytes,
+    };
+}
+
+/// <summary>Binding of the Cluster and Flows sections.</summary>
+public static class SettingsBinding
+{
+    public static ClusterSettings Cluster(IConfiguration configuration)
+    {
+        var s = configuration.GetSection("Cluster");
+        var defaults = new ClusterSettings();
+        return new ClusterSettings
+        {
+            Name = s["Name"] ?? defaults.Name,
+            Redis = s["Redis"] ?? defaults.Redis,
+            BindAddress = s["BindAddress"] ?? defaults.BindAddress,
+            Port = s.GetValue("Port", defaults.Port),
+            AdvertisedAddress = s["AdvertisedAddress"],
+            MemberTtl = TimeSpan.FromSeconds(s.GetValue("MemberTtlSeconds", defaults.MemberTtl.TotalSeconds)),
+            RequestTimeout = TimeSpan.FromSeconds(s.GetValue("RequestTimeoutSeconds", defaults.RequestTimeout.TotalSeconds)),
+        };
+    }
+
+    public static FlowOptions Flows(IConfiguration configuration)
+    {
+        var s = configuration.GetSection("Flows");
+        var defaults = new FlowOptions();
+        return new FlowOptions
+        {
+            Linger = TimeSpan.FromSeconds(s.GetValue("LingerSeconds", defaults.Linger.TotalSeconds)),
+            Idle = TimeSpan.FromSeconds(s.GetValue("IdleSeconds", defaults.Idle.TotalSeconds)),
+            ClosedTtl = TimeSpan.FromHours(s.GetValue("ClosedTtlHours", defaults.ClosedTtl.TotalHours)),
+            OpenStateTtl = TimeSpan.FromHours(s.GetValue("OpenStateTtlHours", defaults.OpenStateTtl.TotalHours)),
+        };
+    }
+}
