@@ -101,7 +101,7 @@ internal sealed class NodeService(
     private NodeStatus Status()
     {
         var capture = _capture?.Snapshot();
-        return new NodeStatus
+        var status = new NodeStatus
         {
             HostId = settings.HostId,
             MemberId = _member?.System.Id ?? "",
@@ -126,6 +126,9 @@ internal sealed class NodeService(
             RedisWrites = _redis?.Writes ?? 0,
             StateConflicts = _counters.StateConflicts,
         };
+        if (_member is not null)
+            status.Members.AddRange(_member.Cluster.MemberList.GetAllMembers().Select(m => m.Id).Order(StringComparer.Ordinal));
+        return status;
     }
 
     public async ValueTask DisposeAsync()

@@ -90,9 +90,11 @@ internal sealed class NodeStatusReporter(RedisConnection redis, RedisKeys keys, 
         foreach (var field in NodeStatus.Descriptor.Fields.InFieldNumberOrder())
         {
             var value = field.Accessor.GetValue(status);
-            entries.Add(field.FieldType == FieldType.String
-                ? new HashEntry(field.Name, (string)value)
-                : new HashEntry(field.Name, Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture)));
+            entries.Add(field.IsRepeated
+                ? new HashEntry(field.Name, string.Join(',', ((System.Collections.IEnumerable)value).Cast<object>()))
+                : field.FieldType == FieldType.String
+                    ? new HashEntry(field.Name, (string)value)
+                    : new HashEntry(field.Name, Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture)));
         }
         return [.. entries];
     }

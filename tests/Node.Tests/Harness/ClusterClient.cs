@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using FlowMesh.Cluster;
+using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Messages;
+using Microsoft.Extensions.Logging.Abstractions;
+using Proto;
+using Proto.Cluster;
+using Xunit.Sdk;
+
+namespace FlowMesh.Node.Tests.Harness;
+
+/// <summary>The test's own place in the cluster: a real client (hosting nothing) that asks members and flows.</summary>
+internal sealed class ClusterClient : IAsyncDisposable
+{
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
+
+    private ClusterClient(ClusterMember member) => Member = member;
+
+    public ClusterMember Member { get; }
+
+    public static async Task<ClusterClient> JoinAsync(RedisServer redis, string cluster) =>
+        new(await ClusterMember.StartClientAsync(
+            new ClusterSettings { Redis = redis.Endpoint, Name = cluster, MemberTtl = TimeSpan.FromSeconds(4) }, NullLoggerFactory.Instance));
+
+    /// <summary>Member ids in this client's view (Proto.Cluster's member list).</summary>
+    public IReadOnlySet<string> MemberIds => Member.Cluster.MemberList.GetAllMembers().Select(m => m.Id).ToHashSet();
+
+    /// <summary>Asks a flow directly through the cluster.</summary>
+    public async Task<FlowQueryResponse> QueryAsync(string hostId, ulong cookie)
+    {
+        using var timeout = new CancellationTokenSource(RequestTimeout);
+        return await Member.Cluster.RequestAsync<FlowQueryResponse>(ClusterKinds.FlowIdentity(hostId, cookie), ClusterKinds.Flow, new FlowQuery(), timeout.Token)
+            ?? new FlowQueryResponse { Found = false };
+    }
+
+    /// <summary>Asks <paramref name="via"/> to query the flow through the cluster from where it runs.</summary>
+    public async Task<FlowQueryResponse> QueryViaAsync(NodeProcess via, string hostId, ulong cookie)
+    {
+        using var timeout = new CancellationTokenSource(RequestTimeout);
+        return await Member.System.Root.RequestAsync<FlowQueryResponse>(
+            PID.FromAddress(via.Address, ClusterKinds.NodeControlActor), new QueryFlowRequest { HostId = hostId, Cookie = cookie }, timeout.Token);
+    }
+
+    /// <summary>A Node's status, from the Node itself.</summary>
+    public async Task<NodeStatus> StatusAsync(NodeProcess node)
+    {
+        using var timeout = new CancellationTokenSource(RequestTimeout);
+        var response = await Member.System.Root.RequestAsync<NodeStatusResponse>(
+            PID.FromAddress(node.Address, ClusterKinds.NodeControlActor), new NodeStatusRequest(), timeout.Token);
+        return response.Status;
+    }
+
+    public static async Task<T> WaitForAsync<T>(Func<Task<T>> probe, Func<T, bool> condition, string what, TimeSpan deadline)
+    {
+        var clock = Stopwatch.StartNew();
+        T last = default!;
+        while (clock.Elapsed < deadline)
+        {
+            try
+            {
+                last = await probe();
+                if (condition(last))
+                    return last;
+            }
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException or DeadLetterException)
+            {
+                // not there yet
+            }
+            await Task.Delay(50);
+        }
+        throw new XunitException($"timed out after {deadline.TotalSeconds} s waiting for {what}; last: {last}");
+    }
+
+    public async ValueTask DisposeAsync() => await Member.DisposeAsync();
+}
