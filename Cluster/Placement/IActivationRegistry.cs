@@ -24,6 +24,17 @@ public interface IActivationRegistry
     IEnumerable<PID> All { get; }
 }
 
+/// <summary>
+/// A registry that also spawns its kind's actors, for kinds whose actors are started
+/// without Proto's per-actor context store (it costs ~400 bytes per actor): such a
+/// registry passes the identity to the actor itself and removes the actor when it stops.
+/// </summary>
+public interface ISelfActivatingRegistry : IActivationRegistry
+{
+    /// <summary>The actor for <paramref name="identity"/>, spawned if it has none (thread-safe).</summary>
+    PID Activate(ClusterIdentity identity);
+}
+
 /// <summary>The default registry: a concurrent map from identity to PID.</summary>
 public sealed class DictionaryActivationRegistry : IActivationRegistry
 {

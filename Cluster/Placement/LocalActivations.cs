@@ -43,6 +43,8 @@ public sealed class LocalActivations
     public PID Activate(ClusterIdentity identity)
     {
         var registry = RegistryOf(identity.Kind);
+        if (registry is ISelfActivatingRegistry self)
+            return self.Activate(identity);
         if (registry.TryGet(identity, out var pid))
             return pid;
         lock (_spawnLock)

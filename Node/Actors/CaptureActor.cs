@@ -1,10 +1,7 @@
-using FlowMesh.Cluster.Placement;
 using FlowMesh.Contracts.Capture;
-using FlowMesh.Contracts.Cluster;
 using FlowMesh.Node.Flows;
 using FlowMesh.Node.Kernel;
 using Proto;
-using Proto.Cluster;
 
 namespace FlowMesh.Node.Actors;
 
@@ -20,7 +17,7 @@ internal sealed class CaptureBatch(RecordBatch batch)
 /// in kernel order. Events of listening sockets and resets sent with no socket are
 /// not connections: they are counted, not routed.
 /// </summary>
-internal sealed class CaptureActor(FlowRegistry flows, LocalActivations activations, NodeCounters counters, CaptureBacklog backlog) : IActor
+internal sealed class CaptureActor(FlowRegistry flows, NodeCounters counters, CaptureBacklog backlog) : IActor
 {
     private readonly Dictionary<ulong, int> _slotOfCookie = [];
     private Slot[] _slots = new Slot[64];
@@ -74,7 +71,7 @@ internal sealed class CaptureActor(FlowRegistry flows, LocalActivations activati
         {
             ref var slot = ref _slots[i];
             var message = new FlowRecords(slot.Cookie, slot.Buffer.AsSpan(0, slot.Count).ToArray());
-            context.Send(Resolve(flows, activations, slot.Cookie), message);
+            context.Send(flows.ActivateOwn(slot.Cookie), message);
             slot.Count = 0;
         }
         _slotCount = 0;
@@ -95,12 +92,6 @@ internal sealed class CaptureActor(FlowRegistry flows, LocalActivations activati
         slot.Buffer ??= new TcpEventRecord[8];
         return ref slot;
     }
-
-    /// <summary>The flow actor of a cookie of this host, activated if it has none.</summary>
-    internal static PID Resolve(FlowRegistry flows, LocalActivations activations, ulong cookie) =>
-        flows.TryGetOwn(cookie, out var pid)
-            ? pid
-            : activations.Activate(ClusterIdentity.Create(ClusterKinds.FlowIdentity(flows.HostId, cookie), ClusterKinds.Flow));
 }
 
 /// <summary>
@@ -143,7 +134,7 @@ internal static class DeadLetterRedelivery
 {
     public const int MaxRedeliveries = 2;
 
-    public static void Subscribe(ActorSystem system, FlowRegistry flows, LocalActivations activations, NodeCounters counters) =>
+    public static void Subscribe(ActorSystem system, FlowRegistry flows, NodeCounters counters) =>
         system.EventStream.Subscribe<DeadLetterEvent>(dead =>
         {
             counters.DeadLetter();
@@ -156,6 +147,6 @@ internal static class DeadLetterRedelivery
             }
             records.Redeliveries++;
             counters.Redelivery();
-            system.Root.Send(CaptureActor.Resolve(flows, activations, records.Cookie), records);
+            system.Root.Send(flows.ActivateOwn(records.Cookie), records);
         });
 }

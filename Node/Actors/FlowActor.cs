@@ -1,10 +1,8 @@
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Capture;
-using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using FlowMesh.Node.Flows;
 using Proto;
-using Proto.Cluster;
 
 namespace FlowMesh.Node.Actors;
 
@@ -12,15 +10,16 @@ namespace FlowMesh.Node.Actors;
 /// One connection on one host (ClusterKind <c>flow</c>, identity <c>{hostId}/{cookie}</c>):
 /// follows it from SYN to FIN/RST and answers queries from any member.
 ///
-/// Lifecycle: a closed flow records itself in Redis at once, lingers for queries,
-/// then passivates; an open flow with no events for a while saves its state (etag
-/// compare-and-set) and passivates, and the next event or query brings it back.
+/// Lifecycle: a closed flow hands its record to the writer at once, lingers for
+/// queries, then passivates; an open flow with no events for a while saves its state
+/// (etag compare-and-set) and passivates, and the next event or query brings it
+/// back. The <see cref="FlowSweeper"/> decides when, from <see cref="FlowHandle"/>.
 /// Events are applied synchronously; only restoring and saving await Redis.
 /// </summary>
-internal sealed class FlowActor(FlowServices services) : IActor
+internal sealed class FlowActor(FlowServices services, FlowRegistry registry, FlowHandle handle) : IActor
 {
-    private string _hostId = "";
-    private ulong _cookie;
+    private readonly string _hostId = handle.HostId;
+    private readonly ulong _cookie = handle.Cookie;
     private FlowState? _state;
     private bool _restoreTried;
     private string? _etag;
@@ -31,31 +30,29 @@ internal sealed class FlowActor(FlowServices services) : IActor
     {
         FlowRecords records => OnRecords(context, records),
         FlowQuery => OnQueryAsync(context),
-        ReceiveTimeout => OnIdleAsync(context),
-        Started => OnStarted(context),
+        Passivate => OnPassivateAsync(context),
+        Started => OnStarted(),
         Stopping => OnStoppingAsync(),
         Stopped => OnStopped(),
         _ => Task.CompletedTask,
     };
 
-    private Task OnStarted(IContext context)
+    private Task OnStarted()
     {
-        // Spawned by the cluster with a flow identity; anything else has no flow to follow.
-        if (!ClusterKinds.TryParseFlowIdentity(context.ClusterIdentity()?.Identity ?? "", out _hostId, out _cookie))
-            context.Stop(context.Self);
         services.Counters.FlowStarted();
-        context.SetReceiveTimeout(services.Options.Idle);
         return Task.CompletedTask;
     }
 
     private Task OnStopped()
     {
+        registry.Remove(handle);
         services.Counters.FlowStopped();
         return Task.CompletedTask;
     }
 
     private Task OnRecords(IContext context, FlowRecords message)
     {
+        handle.LastActivityMs = Environment.TickCount64;
         if (_state is null)
         {
             // A connection that starts here cannot have saved state (a cookie is never
@@ -86,10 +83,12 @@ internal sealed class FlowActor(FlowServices services) : IActor
     private void Apply(IContext context, TcpEventRecord[] records)
     {
         var state = _state!;
+        var probe = services.OnApplied;
         foreach (ref readonly var r in records.AsSpan())
         {
             if (state.Apply(r) == FlowState.Outcome.ClosedNow)
                 OnClosed(context);
+            probe?.Invoke(r.TimestampNs);
         }
         services.Counters.FlowEventsApplied(records.Length);
         _unsaved = true;
@@ -105,15 +104,16 @@ internal sealed class FlowActor(FlowServices services) : IActor
     {
         services.Counters.FlowClosed();
         var view = View();
-        // Recorded at once for history; a Redis failure is counted by the connection.
-        _ = services.Store.SaveClosedAsync(view, hadSavedState: _etag is not null);
+        // Recorded for history in the writer's next batch (a write Redis refuses is counted there).
+        services.ClosedFlows.Enqueue(view, hadSavedState: _etag is not null);
         _etag = null;
         services.OnClosed?.Invoke(view);
-        context.SetReceiveTimeout(services.Options.Linger);
+        handle.Closed = true;
     }
 
     private async Task OnQueryAsync(IContext context)
     {
+        handle.LastActivityMs = Environment.TickCount64;
         if (_state is null && !_restoreTried)
             await TryRestoreAsync().ConfigureAwait(false);
         if (_state is not null)
@@ -154,10 +154,23 @@ internal sealed class FlowActor(FlowServices services) : IActor
         }
     }
 
-    private async Task OnIdleAsync(IContext context)
+    private async Task OnPassivateAsync(IContext context)
     {
+        // Something arrived after the sweeper looked: not idle any more (it may ask again later).
+        var quiet = Environment.TickCount64 - handle.LastActivityMs;
+        if (quiet < (handle.Closed ? services.Options.Linger : services.Options.Idle).TotalMilliseconds)
+        {
+            handle.PassivationRequested = false;
+            return;
+        }
         if (_state is { Closed: false } && _unsaved && !await SaveAsync().ConfigureAwait(false))
-            return; // Redis could not take it: stay up and try at the next timeout
+        {
+            // Redis could not take it: stay up, try after another idle period.
+            handle.LastActivityMs = Environment.TickCount64;
+            handle.PassivationRequested = false;
+            return;
+        }
+        // PassivationRequested stays set: the actor is stopping and must not be asked again.
         services.Counters.FlowPassivated();
         context.Stop(context.Self);
     }

@@ -4,10 +4,13 @@ using FlowMesh.Node.Kernel;
 namespace FlowMesh.Node.Actors;
 
 /// <summary>What every flow actor of a Node shares.</summary>
-public sealed record FlowServices(FlowStore Store, NodeCounters Counters, FlowOptions Options, MonotonicClock Clock)
+public sealed record FlowServices(FlowStore Store, ClosedFlowWriter ClosedFlows, NodeCounters Counters, FlowOptions Options, MonotonicClock Clock)
 {
     /// <summary>Called with a flow's view when it closes (the session hand-off plugs in here).</summary>
-    public Action<FlowView>? OnClosed { get; init; }
+    public Action<FlowView>? OnClosed { get; set; }
+
+    /// <summary>When set, told the kernel timestamp of every event as it is applied (the benchmark measures latency here).</summary>
+    public Action<ulong>? OnApplied { get; set; }
 }
 
 /// <summary>Flow actor lifecycle settings.</summary>

@@ -8,10 +8,10 @@ namespace FlowMesh.Node.Actors;
 /// <summary>
 /// Flows in Redis: the saved state of open flows whose actors were passivated
 /// (compare-and-set on an etag, the pattern of Orleans' Redis grain storage, so a
-/// stale activation cannot overwrite a newer state), and closed flows kept for
-/// history with a TTL and an index by close time.
+/// stale activation cannot overwrite a newer state), and closed flows kept for history
+/// (written by <see cref="ClosedFlowWriter"/>).
 /// </summary>
-public sealed class FlowStore(RedisConnection redis, RedisKeys keys, TimeSpan closedFlowTtl, TimeSpan openStateTtl)
+public sealed class FlowStore(RedisConnection redis, RedisKeys keys, TimeSpan openStateTtl)
 {
     // KEYS[1] state hash; ARGV: expected etag ('' = must not exist), new etag, view, ttl seconds.
     private const string CompareAndSet = """
@@ -73,31 +73,6 @@ public sealed class FlowStore(RedisConnection redis, RedisKeys keys, TimeSpan cl
         {
             redis.Failed(e, "save a passivated flow");
             return (SaveResult.Failed, null);
-        }
-    }
-
-    /// <summary>Writes a closed flow for history (and drops any saved open state of it). False if Redis failed.</summary>
-    public async Task<bool> SaveClosedAsync(FlowView view, bool hadSavedState)
-    {
-        var identity = ClusterKinds.FlowIdentity(view.HostId, view.Cookie);
-        var closedUnixMs = (view.ClosedNs != 0 ? (long)view.ClosedNs + view.WallClockOffsetNs : DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000) / 1_000_000;
-        try
-        {
-            var batch = redis.Database.CreateBatch();
-            var set = batch.StringSetAsync(keys.ClosedFlow(view.HostId, view.Cookie), view.ToByteArray(), closedFlowTtl);
-            var index = batch.SortedSetAddAsync(keys.ClosedFlowIndex, identity, closedUnixMs);
-            var trim = batch.SortedSetRemoveRangeByScoreAsync(keys.ClosedFlowIndex, double.NegativeInfinity,
-                DateTimeOffset.UtcNow.Subtract(closedFlowTtl).ToUnixTimeMilliseconds());
-            var drop = hadSavedState ? batch.KeyDeleteAsync(keys.FlowState(view.HostId, view.Cookie)) : Task.FromResult(true);
-            batch.Execute();
-            await Task.WhenAll(set, index, trim, drop).ConfigureAwait(false);
-            redis.Succeeded(write: true);
-            return true;
-        }
-        catch (Exception e) when (RedisConnection.IsOutage(e))
-        {
-            redis.Failed(e, "record a closed flow");
-            return false;
         }
     }
 }

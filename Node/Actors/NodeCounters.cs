@@ -20,6 +20,7 @@ public sealed class NodeCounters
     private long _deadLetters;
     private long _anomalies;
     private long _stateConflicts;
+    private long _flowsNotRecorded;
 
     public long FlowEvents => Interlocked.Read(ref _flowEvents);
     public long ListenerEvents => Interlocked.Read(ref _listenerEvents);
@@ -34,6 +35,8 @@ public sealed class NodeCounters
     public long DeadLetters => Interlocked.Read(ref _deadLetters);
     public long Anomalies => Interlocked.Read(ref _anomalies);
     public long StateConflicts => Interlocked.Read(ref _stateConflicts);
+    /// <summary>Closed flows whose record could not be written to Redis.</summary>
+    public long FlowsUnrecorded => Interlocked.Read(ref _flowsNotRecorded);
 
     public void FlowEventsApplied(int n) => Interlocked.Add(ref _flowEvents, n);
     public void ListenerEvent() => Interlocked.Increment(ref _listenerEvents);
@@ -49,4 +52,5 @@ public sealed class NodeCounters
     public void DeadLetter() => Interlocked.Increment(ref _deadLetters);
     public void Anomaly(long n) => Interlocked.Add(ref _anomalies, n);
     public void StateConflict() => Interlocked.Increment(ref _stateConflicts);
+    public void FlowsNotRecorded(int n) => Interlocked.Add(ref _flowsNotRecorded, n);
 }

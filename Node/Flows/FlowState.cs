@@ -19,7 +19,7 @@ namespace FlowMesh.Node.Flows;
 internal sealed class FlowState
 {
     /// <summary>How many events are kept for the view: transitions, resets, the mid-life start (a plain connection makes 5); retransmissions are counted, not kept.</summary>
-    public const int MaxSteps = 12;
+    public const int MaxSteps = 8;
 
     public ulong Cookie { get; private set; }
     public uint NetNs { get; private set; }
@@ -74,6 +74,7 @@ internal sealed class FlowState
     private byte _stepCount;
     private bool _stepsTruncated;
 
+    // 12 bytes: packed so eight steps cost 96 bytes of every live flow, not 128.
     [StructLayout(LayoutKind.Sequential, Pack = 4)]
     private struct Step
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using FlowMesh.Node.Bench;
 using FlowMesh.Contracts.Messages;
 using FlowMesh.Node.Tests.Harness;
 
@@ -19,7 +20,7 @@ public sealed class ClusterTests
     [Fact]
     public async Task Members_join_leave_gracefully_at_once_and_a_crashed_one_is_removed_within_the_ttl()
     {
-        await using var redis = await RedisServer.StartAsync();
+        await using var redis = await LocalRedisServer.StartAsync();
         var cluster = NewCluster();
         var started = await Task.WhenAll(
             NodeProcess.StartAsync("host-a", redis, cluster, ["--capture-port", UnusedPort()]),
@@ -57,7 +58,7 @@ public sealed class ClusterTests
     [Fact]
     public async Task Flows_of_a_connection_between_two_hosts_are_queried_from_the_member_that_does_not_host_them()
     {
-        await using var redis = await RedisServer.StartAsync();
+        await using var redis = await LocalRedisServer.StartAsync();
         using var hosts = TwoHosts.Create();
         var cluster = NewCluster();
         const int Port = 8443;
@@ -119,7 +120,7 @@ public sealed class ClusterTests
     [Fact]
     public async Task An_idle_open_flow_is_passivated_to_Redis_and_comes_back_on_its_next_event()
     {
-        await using var redis = await RedisServer.StartAsync();
+        await using var redis = await LocalRedisServer.StartAsync();
         var cluster = NewCluster();
         var port = Sockets.FreePort(IPAddress.Loopback);
         await using var node = await NodeProcess.StartAsync("host-a", redis, cluster, ["--capture-port", $"{port}"],
@@ -153,7 +154,7 @@ public sealed class ClusterTests
     [Fact]
     public async Task A_Redis_restart_is_counted_and_membership_and_flows_resume()
     {
-        await using var redis = await RedisServer.StartAsync();
+        await using var redis = await LocalRedisServer.StartAsync();
         var cluster = NewCluster();
         var (portA, portB) = (Sockets.FreePort(IPAddress.Loopback), Sockets.FreePort(IPAddress.Loopback));
         var started = await Task.WhenAll(

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FlowMesh.Node.Bench;
 using FlowMesh.Cluster;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
@@ -18,7 +19,7 @@ internal sealed class ClusterClient : IAsyncDisposable
 
     public ClusterMember Member { get; }
 
-    public static async Task<ClusterClient> JoinAsync(RedisServer redis, string cluster) =>
+    public static async Task<ClusterClient> JoinAsync(LocalRedisServer redis, string cluster) =>
         new(await ClusterMember.StartClientAsync(
             new ClusterSettings { Redis = redis.Endpoint, Name = cluster, MemberTtl = TimeSpan.FromSeconds(4) }, NullLoggerFactory.Instance));
 

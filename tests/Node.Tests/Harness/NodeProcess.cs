@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FlowMesh.Node.Bench;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using Xunit.Sdk;
@@ -39,7 +40,7 @@ internal sealed partial class NodeProcess : IAsyncDisposable
     }
 
     /// <summary>Starts `run` with these flags and returns once the Node is a member.</summary>
-    public static async Task<NodeProcess> StartAsync(string hostId, RedisServer redis, string cluster, IEnumerable<string> flags, IReadOnlyDictionary<string, string>? environment = null)
+    public static async Task<NodeProcess> StartAsync(string hostId, LocalRedisServer redis, string cluster, IEnumerable<string> flags, IReadOnlyDictionary<string, string>? environment = null)
     {
         KernelTestRequirements.Require();
         var info = NodeCommand.StartInfo(["run", "--host-id", hostId, "--redis", redis.Endpoint, "--cluster", cluster, "--member-ttl", "4", .. flags]);

@@ -1,0 +1,92 @@
+using FlowMesh.Cluster;
+using FlowMesh.Cluster.Placement;
+using FlowMesh.Cluster.Redis;
+using FlowMesh.Contracts.Cluster;
+using FlowMesh.Node.Actors;
+using FlowMesh.Node.Kernel;
+using Microsoft.Extensions.Logging;
+using Proto;
+using Proto.Cluster;
+
+namespace FlowMesh.Node.Hosting;
+
+/// <summary>
+/// Everything between the ring readers and the flow actors, as one unit: the cluster
+/// member hosting kind <c>flow</c>, one capture actor per CPU, dead-letter
+/// redelivery. Fed through <see cref="Sink"/> by the kernel capture (the Node) or by
+/// a synthetic source (the benchmark).
+/// </summary>
+internal sealed class FlowPipeline : IAsyncDisposable
+{
+    private const int MaxBatchesWaiting = 4096;
+    private readonly CaptureBacklog _backlog = new(MaxBatchesWaiting);
+
+    private FlowPipeline(ClusterMember member, NodeCounters counters, ClosedFlowWriter writer, FlowSweeper sweeper, FlowRegistry flows)
+    {
+        Member = member;
+        Counters = counters;
+        _writer = writer;
+        _sweeper = sweeper;
+        Flows = flows;
+        Sink = null!;
+    }
+
+    private readonly ClosedFlowWriter _writer;
+    private readonly FlowSweeper _sweeper;
+
+    public ClusterMember Member { get; }
+    public NodeCounters Counters { get; }
+    public FlowRegistry Flows { get; }
+    public IRecordBatchSink Sink { get; private set; }
+
+    public static async Task<FlowPipeline> StartAsync(RedisConnection redis, ClusterSettings cluster, string hostId, int cpus,
+        FlowOptions flowOptions, ILoggerFactory loggers, Action<FlowServices>? configure = null, CancellationToken cancellation = default)
+    {
+        var counters = new NodeCounters();
+        var keys = new RedisKeys(cluster.Name);
+        var writer = new ClosedFlowWriter(redis, keys, flowOptions.ClosedTtl, counters);
+        var services = new FlowServices(new FlowStore(redis, keys, flowOptions.OpenStateTtl), writer, counters, flowOptions, MonotonicClock.Sample());
+        configure?.Invoke(services);
+        var flows = new FlowRegistry(hostId);
+        // The kind's props serve Proto's bookkeeping; the registry spawns flow actors itself (see FlowRegistry).
+        var flowKind = new ClusterKind(ClusterKinds.Flow, Props.FromProducer(() => throw new InvalidOperationException("flows are spawned by FlowRegistry")));
+        var member = await ClusterMember.StartMemberAsync(redis, cluster, hostId, ClusterKinds.NodeRole, [flowKind],
+            new Dictionary<string, IActivationRegistry> { [ClusterKinds.Flow] = flows }, loggers, cancellation).ConfigureAwait(false);
+
+        var system = member.System;
+        flows.Attach(system, handle => new FlowActor(services, flows, handle));
+        DeadLetterRedelivery.Subscribe(system, flows, counters);
+        var sweeper = new FlowSweeper(flows, system.Root, flowOptions);
+        sweeper.Start();
+        var pipeline = new FlowPipeline(member, counters, writer, sweeper, flows);
+        // One capture actor per CPU ring; the readers (their own threads) hand them batches.
+        var captureActors = Enumerable.Range(0, Math.Max(1, cpus))
+            .Select(cpu => system.Root.SpawnNamed(Props.FromProducer(() => new CaptureActor(flows, counters, pipeline._backlog)).WithLightMailbox(), $"capture-{cpu}"))
+            .ToList();
+        pipeline.Sink = new CaptureActorSink(system.Root, captureActors, pipeline._backlog);
+        return pipeline;
+    }
+
+    /// <summary>Waits (bounded) until the capture actors have handled every batch handed to them.</summary>
+    public async Task DrainAsync(TimeSpan limit)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        while (_backlog.Waiting > 0 && DateTime.UtcNow < deadline)
+            await Task.Delay(5).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops the flow actors (open ones save their state), writes the last closed flows and leaves the cluster.</summary>
+    public async Task ShutdownAsync(string reason)
+    {
+        await _sweeper.DisposeAsync().ConfigureAwait(false);
+        await Member.ShutdownAsync(graceful: true, reason).ConfigureAwait(false);
+        await _writer.FlushAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _sweeper.DisposeAsync().ConfigureAwait(false);
+        await _writer.DisposeAsync().ConfigureAwait(false);
+        await Member.DisposeAsync().ConfigureAwait(false);
+    }
+}
