@@ -1,6 +1,5 @@
 using System.Net;
 using System.Runtime.InteropServices;
-using System.Text;
 
 namespace FlowMesh.Contracts.Capture;
 
@@ -89,26 +88,12 @@ public readonly struct TcpEventRecord
 
     public bool IsIPv6 => Family == AfInet6;
 
-    public IPAddress LocalIPAddress => ToAddress(LocalAddress);
+    public IPAddress LocalIPAddress => LocalAddress.ToAddress(IsIPv6);
 
-    public IPAddress RemoteIPAddress => ToAddress(RemoteAddress);
+    public IPAddress RemoteIPAddress => RemoteAddress.ToAddress(IsIPv6);
 
     /// <summary>The task name (comm), or an empty string when no process is known.</summary>
-    public string CommText
-    {
-        get
-        {
-            ReadOnlySpan<byte> bytes = Comm;
-            var end = bytes.IndexOf((byte)0);
-            return Encoding.UTF8.GetString(end < 0 ? bytes : bytes[..end]);
-        }
-    }
-
-    private IPAddress ToAddress(in AddressBytes bytes)
-    {
-        ReadOnlySpan<byte> span = bytes;
-        return IsIPv6 ? new IPAddress(span) : new IPAddress(span[..4]);
-    }
+    public string CommText => Comm.ToText();
 
     /// <summary>
     /// Reads and validates one record. Never throws: a record that is short, of an

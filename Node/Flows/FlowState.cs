@@ -411,21 +411,9 @@ internal sealed class FlowState
         return view;
     }
 
-    public string Comm
-    {
-        get
-        {
-            ReadOnlySpan<byte> bytes = _comm;
-            var end = bytes.IndexOf((byte)0);
-            return Encoding.UTF8.GetString(end < 0 ? bytes : bytes[..end]);
-        }
-    }
+    public string Comm => _comm.ToText();
 
-    private string Address(in AddressBytes bytes)
-    {
-        ReadOnlySpan<byte> span = bytes;
-        return Family == TcpEventRecord.AfInet6 ? new IPAddress(span).ToString() : new IPAddress(span[..4]).ToString();
-    }
+    private string Address(in AddressBytes bytes) => bytes.ToAddress(Family == TcpEventRecord.AfInet6).ToString();
 
     /// <summary>Rebuilds the state of a passivated flow from its saved view.</summary>
     public static FlowState FromView(FlowView v)

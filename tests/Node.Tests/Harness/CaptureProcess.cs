@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Xunit.Sdk;
 
@@ -9,7 +8,7 @@ namespace FlowMesh.Node.Tests.Harness;
 /// Runs the real `capture --json` command as a separate process, the way a user
 /// would, and collects what it prints. Waits are on conditions, with deadlines.
 /// </summary>
-internal sealed partial class CaptureProcess : IAsyncDisposable
+internal sealed class CaptureProcess : IAsyncDisposable
 {
     private static readonly TimeSpan DefaultDeadline = TimeSpan.FromSeconds(20);
     private readonly Process _process;
@@ -123,8 +122,7 @@ internal sealed partial class CaptureProcess : IAsyncDisposable
     /// <summary>Ctrl-C, then the exit code and the summary printed at exit.</summary>
     public async Task<(int ExitCode, JsonElement Summary)> StopAsync()
     {
-        if (!_process.HasExited)
-            _ = Kill(_process.Id, 2); // SIGINT, as Ctrl-C
+        ProcessControl.Signal(_process, ProcessControl.SigInt); // as Ctrl-C
         using var timeout = new CancellationTokenSource(DefaultDeadline);
         await _process.WaitForExitAsync(timeout.Token);
         await Task.WhenAll(_stdoutClosed.Task, _stderrClosed.Task).WaitAsync(DefaultDeadline);
@@ -135,16 +133,9 @@ internal sealed partial class CaptureProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (!_process.HasExited)
-        {
-            _process.Kill();
-            await _process.WaitForExitAsync();
-        }
+        await ProcessControl.KillAsync(_process);
         _process.Dispose();
     }
-
-    [LibraryImport("libc", EntryPoint = "kill")]
-    private static partial int Kill(int pid, int signal);
 }
 
 /// <summary>How the tests launch the Node binary.</summary>

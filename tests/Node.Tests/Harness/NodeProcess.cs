@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using FlowMesh.Node.Bench;
-using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using Xunit.Sdk;
 
@@ -82,30 +81,18 @@ internal sealed partial class NodeProcess : IAsyncDisposable
     /// <summary>SIGTERM, as systemd or Kubernetes stops it; waits for it to exit.</summary>
     public async Task<int> TerminateAsync()
     {
-        if (!_process.HasExited)
-            _ = Kill(_process.Id, 15);
+        ProcessControl.Signal(_process, ProcessControl.SigTerm);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(40));
         await _process.WaitForExitAsync(timeout.Token);
         return _process.ExitCode;
     }
 
     /// <summary>kill -9: no chance to say goodbye.</summary>
-    public async Task CrashAsync()
-    {
-        _process.Kill();
-        await _process.WaitForExitAsync();
-    }
+    public Task CrashAsync() => ProcessControl.KillAsync(_process);
 
     public async ValueTask DisposeAsync()
     {
-        if (!_process.HasExited)
-        {
-            _process.Kill();
-            await _process.WaitForExitAsync();
-        }
+        await ProcessControl.KillAsync(_process);
         _process.Dispose();
     }
-
-    [LibraryImport("libc", EntryPoint = "kill")]
-    private static partial int Kill(int pid, int signal);
 }
