@@ -11,7 +11,9 @@ namespace FlowMesh.Cluster.Membership;
 /// vanished (Redis restarted empty) stays until its last known lease ends, which
 /// gives it time to register again; while Redis cannot be read nobody expires,
 /// and after an outage every lease is extended by one full lease before the
-/// rules apply again.
+/// rules apply again. An outage is a failed read, or simply a long gap since the
+/// last successful one: a read queued by the Redis client during an outage can
+/// succeed, against an empty Redis, without any read having failed first.
 ///
 /// Pure logic, no I/O: times are this process's monotonic milliseconds.
 /// </summary>
@@ -20,6 +22,7 @@ public sealed class MembershipView(TimeSpan leaseDuration)
     private readonly Dictionary<string, Entry> _members = [];
     private readonly long _leaseMs = (long)leaseDuration.TotalMilliseconds;
     private bool _outage;
+    private long? _lastReadMs;
 
     private sealed class Entry(MemberRegistration registration, long deadlineMs)
     {
@@ -39,14 +42,16 @@ public sealed class MembershipView(TimeSpan leaseDuration)
     /// </summary>
     public void ApplyRead(long nowMs, IEnumerable<(MemberRegistration Registration, long RemainingMs)> leases, IEnumerable<string> departed)
     {
-        if (_outage)
+        // Healthy reads come every poll interval; half a lease without one means Redis (or
+        // this process) was away, and leases could not be renewed or seen meanwhile.
+        if (_outage || (_lastReadMs is { } last && nowMs - last > _leaseMs / 2))
         {
-            // Redis was unreachable (and may have restarted empty): give everyone one
-            // full lease from now to renew before anyone can expire.
+            // Give everyone one full lease from now to renew before anyone can expire.
             foreach (var e in _members.Values)
                 e.DeadlineMs = Math.Max(e.DeadlineMs, nowMs + _leaseMs);
             _outage = false;
         }
+        _lastReadMs = nowMs;
 
         foreach (var (registration, remaining) in leases)
         {

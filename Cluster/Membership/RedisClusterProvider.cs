@@ -264,6 +264,10 @@ public sealed class RedisClusterProvider : IClusterProvider, IMemberDirectory, I
     private void PublishTopology()
     {
         var registrations = _view.Members.ToDictionary(r => r.MemberId);
+        // A running member is alive whatever Redis says: leaving itself out of its own
+        // topology would make Proto.Cluster block it for good.
+        if (_self is not null && !_stop.IsCancellationRequested)
+            registrations.TryAdd(_self.MemberId, _self);
         _registrations = registrations;
         if (_cluster is null)
             return;

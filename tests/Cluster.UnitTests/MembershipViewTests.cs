@@ -11,6 +11,13 @@ public sealed class MembershipViewTests
 
     private static string[] Ids(MembershipView view) => view.Members.Select(m => m.MemberId).Order().ToArray();
 
+    /// <summary>Reads once a second from <paramref name="fromMs"/> to <paramref name="toMs"/>, as the provider polls, seeing only <paramref name="renewing"/>.</summary>
+    private static void Poll(MembershipView view, long fromMs, long toMs, params string[] renewing)
+    {
+        for (var t = fromMs; t <= toMs; t += 1000)
+            view.ApplyRead(t, renewing.Select(Lease8), []);
+    }
+
     [Fact]
     public void Members_with_live_leases_are_in_the_view()
     {
@@ -24,9 +31,9 @@ public sealed class MembershipViewTests
     {
         var view = new MembershipView(Lease);
         view.ApplyRead(0, [Lease8("a"), Lease8("b")], []);
-        view.ApplyRead(7_999, [Lease8("a")], []); // b's entry gone from Redis, its lease not over
+        Poll(view, 1000, 7000, "a"); // b's entry gone from Redis, its lease not over
         Assert.Equal(["a", "b"], Ids(view));
-        view.ApplyRead(8_000, [Lease8("a")], []);
+        Poll(view, 8000, 8000, "a");
         Assert.Equal(["a"], Ids(view));
     }
 
@@ -55,15 +62,29 @@ public sealed class MembershipViewTests
     public void After_an_outage_an_empty_Redis_gives_everyone_a_full_lease_to_register_again()
     {
         var view = new MembershipView(Lease);
-        view.ApplyRead(0, [Lease8("a"), Lease8("b")], []);
-        view.ReadFailed(); // Redis down for 30 s, then back empty
+        Poll(view, 0, 3000, "a", "b");
+        view.ReadFailed(); // Redis down until 30 s, then back empty
         view.ApplyRead(30_000, [], []);
         Assert.Equal(["a", "b"], Ids(view));
 
-        view.ApplyRead(31_000, [Lease8("a")], []); // a registered again, b never did
-        view.ApplyRead(37_999, [Lease8("a")], []);
+        Poll(view, 31_000, 37_000, "a"); // a registered again, b never did
         Assert.Equal(["a", "b"], Ids(view));
-        view.ApplyRead(38_000, [Lease8("a")], []);
+        Poll(view, 38_000, 38_000, "a");
+        Assert.Equal(["a"], Ids(view));
+    }
+
+    [Fact]
+    public void A_read_after_a_long_gap_counts_as_an_outage_even_if_no_read_failed()
+    {
+        // A read queued by the Redis client during an outage succeeds against the
+        // restarted, empty Redis, and no read ever failed.
+        var view = new MembershipView(Lease);
+        Poll(view, 0, 3000, "a", "b");
+        view.ApplyRead(20_000, [], []);
+        Assert.Equal(["a", "b"], Ids(view));
+        Poll(view, 21_000, 27_000, "a");
+        Assert.Equal(["a", "b"], Ids(view));
+        Poll(view, 28_000, 28_000, "a");
         Assert.Equal(["a"], Ids(view));
     }
 
@@ -71,11 +92,10 @@ public sealed class MembershipViewTests
     public void A_renewed_lease_pushes_the_deadline()
     {
         var view = new MembershipView(Lease);
-        view.ApplyRead(0, [Lease8("a")], []);
-        view.ApplyRead(6_000, [Lease8("a")], []);
-        view.ApplyRead(13_000, [], []);
+        Poll(view, 0, 6000, "a");
+        Poll(view, 7000, 13_000);
         Assert.Equal(["a"], Ids(view));
-        view.ApplyRead(14_000, [], []);
+        Poll(view, 14_000, 14_000);
         Assert.Empty(view.Members);
     }
 }

@@ -157,9 +157,10 @@ public sealed class ClusterTests
         await using var redis = await LocalRedisServer.StartAsync();
         var cluster = NewCluster();
         var (portA, portB) = (Sockets.FreePort(IPAddress.Loopback), Sockets.FreePort(IPAddress.Loopback));
+        var protoLogs = new Dictionary<string, string> { ["FLOWMESH_LOGGING__LOGLEVEL__PROTO"] = "Information" };
         var started = await Task.WhenAll(
-            NodeProcess.StartAsync("host-a", redis, cluster, ["--capture-port", $"{portA}"]),
-            NodeProcess.StartAsync("host-b", redis, cluster, ["--capture-port", $"{portB}"]));
+            NodeProcess.StartAsync("host-a", redis, cluster, ["--capture-port", $"{portA}"], protoLogs),
+            NodeProcess.StartAsync("host-b", redis, cluster, ["--capture-port", $"{portB}"], protoLogs));
         await using var a = started[0];
         await using var b = started[1];
         await using var client = await ClusterClient.JoinAsync(redis, cluster);
@@ -190,9 +191,17 @@ public sealed class ClusterTests
 
         await redis.StartAgainAsync(); // empty: no registrations, no flows
         await ClusterClient.WaitForAsync(() => client.StatusAsync(a), st => st.Members.ToHashSet().SetEquals(both), "host-a to see both members", TimeSpan.FromSeconds(15));
-        var redisMembers = await ClusterClient.WaitForAsync(
-            async () => (await client.Member.Redis.Database.SortedSetRangeByRankAsync(client.Member.Keys.MemberLeases)).Select(v => (string)v!).ToHashSet(),
-            ids => ids.SetEquals(both), "both Nodes to register again in the new Redis", TimeSpan.FromSeconds(15));
+        HashSet<string> redisMembers;
+        try
+        {
+            redisMembers = await ClusterClient.WaitForAsync(
+                async () => (await client.Member.Redis.Database.SortedSetRangeByRankAsync(client.Member.Keys.MemberLeases)).Select(v => (string)v!).ToHashSet(),
+                ids => ids.SetEquals(both), "both Nodes to register again in the new Redis", TimeSpan.FromSeconds(20));
+        }
+        catch (Xunit.Sdk.XunitException e)
+        {
+            throw new Xunit.Sdk.XunitException($"{e.Message}\nhost-a:\n  {string.Join("\n  ", a.Log.Where(l => !l.Contains("rose from", StringComparison.Ordinal)).TakeLast(40))}\nhost-b:\n  {string.Join("\n  ", b.Log.Where(l => !l.Contains("rose from", StringComparison.Ordinal)).TakeLast(40))}");
+        }
         Assert.Equal(both, redisMembers);
 
         // The flow that closed during the outage is still answered from memory; a new one is recorded in Redis again.

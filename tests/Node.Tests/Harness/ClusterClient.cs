@@ -69,7 +69,8 @@ internal sealed class ClusterClient : IAsyncDisposable
             }
             await Task.Delay(50);
         }
-        throw new XunitException($"timed out after {deadline.TotalSeconds} s waiting for {what}; last: {last}");
+        var shown = last is System.Collections.IEnumerable items and not string ? "[" + string.Join(", ", items.Cast<object>()) + "]" : $"{last}";
+        throw new XunitException($"timed out after {deadline.TotalSeconds} s waiting for {what}; last: {shown}");
     }
 
     public async ValueTask DisposeAsync() => await Member.DisposeAsync();
