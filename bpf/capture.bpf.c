@@ -7,7 +7,9 @@
  *   tp_btf/tcp_retransmit_skb    retransmitted segments
  *   tp_btf/tcp_send_reset        RSTs this host sends (with or without a socket)
  *   tp_btf/tcp_receive_reset     RSTs a socket accepts
- *   iter/tcp                     reports sockets that were open before capture started
+ *   iter/tcp                     reports sockets that were open before capture started,
+ *                                and arms their listeners for the trace tag
+ *   sockops (cgroup)             writes the trace tag into SYNs, echoes it in SYN-ACKs
  *
  * Records go to one BPF ring buffer per CPU (an ARRAY_OF_MAPS indexed by CPU,
  * filled by user space). A record that cannot be reserved is counted in the
@@ -25,6 +27,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
+#define SOL_TCP 6
+#define TCP_SAVE_SYN 27
+#define TCP_BPF_SOCK_OPS_CB_FLAGS 1008
+#define TCPHDR_SYN 0x02
+#define TCPHDR_ACK 0x10
 
 /* Filled by user space before load; volatile so clang keeps the reads. */
 const volatile struct fm_config fm_cfg SEC(".rodata.config") = {};
@@ -64,6 +71,10 @@ enum sock_info_flags {
 };
 
 struct sock_info {
+	__u64 trace_tag;
+	__u16 tag_flags; /* FM_F_TAG_* */
+	__u16 _pad0;
+	__u32 _pad1;
 	__u64 cgroup_id;
 	__u32 pid;
 	__u32 tgid;
@@ -221,6 +232,7 @@ static __always_inline void fill_header(struct fm_event *e, __u8 kind, __u8 fami
 	e->segs_in = 0;
 	e->srtt_us = 0;
 	e->total_retrans = 0;
+	e->trace_tag = 0;
 }
 
 static __always_inline void fill_addresses(struct fm_event *e, const struct sock_common *skc, __u16 family)
@@ -310,6 +322,10 @@ static __always_inline void fill_from_info(struct fm_event *e, const struct sock
 		e->isn_remote = info->isn_remote;
 		e->flags |= FM_F_ISN;
 	}
+	if (info->tag_flags) {
+		e->trace_tag = info->trace_tag;
+		e->flags |= info->tag_flags;
+	}
 }
 
 static __always_inline void remember_owner(struct sock_info *info)
@@ -367,6 +383,8 @@ int BPF_PROG(fm_state, const struct sock *sk, const int oldstate, const int news
 			/* A new connection accepted from a listener: the entry is the listener's clone. */
 			info->flags &= ~(SI_MIDLIFE | SI_ISN | SI_SYN_COUNTED | SI_FIN_SENT);
 			info->flags |= SI_SEEN;
+			info->tag_flags = 0;
+			info->trace_tag = 0;
 		} else if (!(info->flags & SI_SEEN)) {
 			/* First sight of a socket that was not fresh: it was open before capture started. */
 			if (oldstate != TCP_CLOSE)
@@ -567,6 +585,18 @@ int fm_existing(struct bpf_iter__tcp *ctx)
 	if (!wanted(netns, lport, rport))
 		return 0;
 
+	if (state == TCP_LISTEN) {
+		/*
+		 * A listener opened before FlowMesh never passed TCP_LISTEN_CB: arm it now
+		 * so it echoes trace tags in its SYN-ACKs and keeps SYNs for its accepted
+		 * sockets to read theirs (the same as fm_sockops does for new listeners).
+		 */
+		int flags = BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG;
+		int one = 1;
+		bpf_setsockopt(tp, SOL_TCP, TCP_BPF_SOCK_OPS_CB_FLAGS, &flags, sizeof(flags));
+		bpf_setsockopt(tp, SOL_TCP, TCP_SAVE_SYN, &one, sizeof(one));
+	}
+
 	struct sock_info *info = bpf_sk_storage_get(&fm_sock_info, tp, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (info) {
 		if (info->flags & SI_SELF)
@@ -596,4 +626,129 @@ int fm_existing(struct bpf_iter__tcp *ctx)
 	fill_stats(e, skc, info);
 	submit(rb, e);
 	return 0;
+}
+
+/* The trace tag option as it appears on the wire (RFC 6994 experimental option). */
+struct fm_tag_opt {
+	__u8 kind;
+	__u8 len;
+	__u8 exid_hi;
+	__u8 exid_lo;
+	__u8 tag[8];
+} __attribute__((packed));
+
+/*
+ * Looks for FlowMesh's option in the SYN (BPF_LOAD_HDR_OPT_TCP_SYN) or the current
+ * segment. For experimental kinds the search key must hold the ExID: {kind, 4, exid}.
+ */
+static __always_inline bool load_tag(struct bpf_sock_ops *skops, __u64 flags, __u64 *tag)
+{
+	struct fm_tag_opt opt = {
+		.kind = FM_TAG_KIND,
+		.len = 4,
+		.exid_hi = FM_TAG_EXID >> 8,
+		.exid_lo = FM_TAG_EXID & 0xff,
+	};
+	if (bpf_load_hdr_opt(skops, &opt, sizeof(opt), flags) != FM_TAG_OPT_LEN)
+		return false;
+	__builtin_memcpy(tag, opt.tag, sizeof(*tag));
+	return true;
+}
+
+static __always_inline long store_tag(struct bpf_sock_ops *skops, __u64 tag)
+{
+	struct fm_tag_opt opt = {
+		.kind = FM_TAG_KIND,
+		.len = FM_TAG_OPT_LEN,
+		.exid_hi = FM_TAG_EXID >> 8,
+		.exid_lo = FM_TAG_EXID & 0xff,
+	};
+	__builtin_memcpy(opt.tag, &tag, sizeof(tag));
+	return bpf_store_hdr_opt(skops, &opt, sizeof(opt), 0);
+}
+
+static __always_inline struct sock_info *tag_info(struct bpf_sock_ops *skops, __u64 create)
+{
+	struct bpf_sock *sk = skops->sk;
+	if (!sk)
+		return NULL;
+	return bpf_sk_storage_get(&fm_sock_info, sk, 0, create);
+}
+
+/*
+ * The trace tag (cgroup sock_ops, attached at the cgroup v2 root: every socket of
+ * the kernel passes here, so act only on this Node's namespace). Active side:
+ * a random tag written into the SYN when injection is on, and noted when the
+ * SYN-ACK brings it back. Passive side, always (so a Node without injection
+ * still reads tags other hosts write): the listener echoes a tag found in a SYN
+ * in its SYN-ACK, and the accepted socket reads it from the saved SYN. An option
+ * is written on a SYN-ACK only as an echo, never on its own.
+ */
+SEC("sockops")
+int fm_sockops(struct bpf_sock_ops *skops)
+{
+	if (fm_cfg.netns_cookie && bpf_get_netns_cookie(skops) != fm_cfg.netns_cookie)
+		return 1;
+	__u64 tag;
+	struct sock_info *info;
+
+	switch (skops->op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		if (!fm_cfg.inject_tag)
+			break;
+		info = tag_info(skops, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!info)
+			break;
+		info->trace_tag = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32();
+		info->tag_flags = FM_F_TAG_SENT;
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+		break;
+
+	case BPF_SOCK_OPS_TCP_LISTEN_CB: {
+		int one = 1;
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+		bpf_setsockopt(skops, SOL_TCP, TCP_SAVE_SYN, &one, sizeof(one));
+		break;
+	}
+
+	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
+	case BPF_SOCK_OPS_WRITE_HDR_OPT_CB:
+		if (!(skops->skb_tcp_flags & TCPHDR_SYN))
+			break;
+		if (skops->skb_tcp_flags & TCPHDR_ACK) {
+			/* SYN-ACK: echo the client's tag, if its SYN carried one. */
+			if (!load_tag(skops, BPF_LOAD_HDR_OPT_TCP_SYN, &tag))
+				break;
+		} else {
+			info = tag_info(skops, 0);
+			if (!info || !(info->tag_flags & FM_F_TAG_SENT))
+				break;
+			tag = info->trace_tag;
+		}
+		if (skops->op == BPF_SOCK_OPS_HDR_OPT_LEN_CB)
+			bpf_reserve_hdr_opt(skops, FM_TAG_OPT_LEN, 0);
+		else
+			store_tag(skops, tag);
+		break;
+
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		/* Options only matter in the handshake: no callback for the connection's other segments. */
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+		if (!load_tag(skops, BPF_LOAD_HDR_OPT_TCP_SYN, &tag))
+			break;
+		info = tag_info(skops, BPF_SK_STORAGE_GET_F_CREATE);
+		if (info) {
+			info->trace_tag = tag;
+			info->tag_flags = FM_F_TAG_RECEIVED;
+		}
+		break;
+
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+		info = tag_info(skops, 0);
+		if (info && (info->tag_flags & FM_F_TAG_SENT) && load_tag(skops, 0, &tag) && tag == info->trace_tag)
+			info->tag_flags |= FM_F_TAG_ECHOED;
+		break;
+	}
+	return 1;
 }

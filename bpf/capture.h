@@ -14,7 +14,7 @@
 #ifndef FLOWMESH_CAPTURE_H
 #define FLOWMESH_CAPTURE_H
 
-#define FM_RECORD_VERSION 1
+#define FM_RECORD_VERSION 2
 #define FM_COMM_LEN 16
 #define FM_MAX_PORTS 16
 
@@ -37,7 +37,19 @@ enum fm_event_flags {
 	FM_F_NO_SOCKET = 1 << 5, /* a RST sent for a segment no socket wanted (e.g. connect to a closed port) */
 	FM_F_FIN_RECEIVED = 1 << 6, /* the peer's FIN has been received (FM_F_STATS) */
 	FM_F_FIN_ACKED = 1 << 7,    /* this end's FIN has been sent and acknowledged (FM_F_STATS) */
+	FM_F_TAG_SENT = 1 << 8,     /* this end wrote trace_tag into its SYN */
+	FM_F_TAG_ECHOED = 1 << 9,   /* the peer's SYN-ACK carried trace_tag back: the peer is instrumented */
+	FM_F_TAG_RECEIVED = 1 << 10,/* the peer's SYN carried trace_tag to this end (which echoed it) */
 };
+
+/*
+ * The trace tag travels in the SYN (and back in the SYN-ACK) as an RFC 6994
+ * experimental option: kind 253, length 12, FlowMesh's 16-bit experiment id,
+ * then the 8-byte tag.
+ */
+#define FM_TAG_KIND 253
+#define FM_TAG_EXID 0x464D /* "FM" */
+#define FM_TAG_OPT_LEN 12
 
 /*
  * One record. Addresses are in network byte order, IPv4 in the first 4 bytes;
@@ -76,6 +88,8 @@ struct fm_event {
 	unsigned int segs_in;
 	unsigned int srtt_us;       /* smoothed RTT in microseconds */
 	unsigned int total_retrans;
+	/* v2 */
+	unsigned long long trace_tag; /* FM_F_TAG_*: the connection's trace tag, 0 if none */
 };
 
 /* Per-CPU counters (a BPF_MAP_TYPE_PERCPU_ARRAY with one element). */
@@ -92,6 +106,8 @@ struct fm_config {
 	unsigned int netns_ino;     /* capture only this network namespace; 0 = all */
 	unsigned int self_tgid;     /* never report this process's own connections; 0 = none */
 	unsigned int wakeup_bytes;  /* wake the reader once this much data waits; smaller batches are polled */
+	unsigned int inject_tag;    /* write a trace tag into SYNs of this namespace's connections */
+	unsigned long long netns_cookie; /* the captured namespace's cookie, for programs that only have that (sockops); 0 = all */
 	unsigned short n_include;   /* if non-zero, only connections with a port in include_ports */
 	unsigned short n_exclude;   /* never connections with a port in exclude_ports */
 	unsigned short include_ports[FM_MAX_PORTS];

@@ -25,7 +25,7 @@ int main(void)
 	FIELD(fm_event, isn_local); FIELD(fm_event, isn_remote);
 	FIELD(fm_event, bytes_acked); FIELD(fm_event, bytes_received);
 	FIELD(fm_event, segs_out); FIELD(fm_event, segs_in);
-	FIELD(fm_event, srtt_us); FIELD(fm_event, total_retrans);
+	FIELD(fm_event, srtt_us); FIELD(fm_event, total_retrans); FIELD(fm_event, trace_tag);
 	printf("}},\n");
 
 	first = 1;
@@ -38,6 +38,7 @@ int main(void)
 	first = 1;
 	printf(" \"fm_config\": {\"size\": %zu, \"fields\": {", sizeof(struct fm_config));
 	FIELD(fm_config, netns_ino); FIELD(fm_config, self_tgid); FIELD(fm_config, wakeup_bytes);
+	FIELD(fm_config, inject_tag); FIELD(fm_config, netns_cookie);
 	FIELD(fm_config, n_include); FIELD(fm_config, n_exclude);
 	FIELD(fm_config, include_ports); FIELD(fm_config, exclude_ports);
 	printf("}}\n}\n");

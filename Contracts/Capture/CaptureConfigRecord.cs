@@ -13,6 +13,8 @@ public struct CaptureConfigRecord
     public uint NetNsInode;
     public uint SelfTgid;
     public uint WakeupBytes;
+    public uint InjectTag;
+    public ulong NetNsCookie;
     public ushort IncludeCount;
     public ushort ExcludeCount;
     public PortList IncludePorts;

@@ -31,6 +31,12 @@ public enum TcpEventFlags : ushort
     FinReceived = 1 << 6,
     /// <summary>This end's FIN has been sent and acknowledged.</summary>
     FinAcked = 1 << 7,
+    /// <summary>This end wrote the trace tag into its SYN.</summary>
+    TagSent = 1 << 8,
+    /// <summary>The peer's SYN-ACK brought the tag back: the peer is instrumented.</summary>
+    TagEchoed = 1 << 9,
+    /// <summary>The peer's SYN carried a trace tag to this end (which echoed it).</summary>
+    TagReceived = 1 << 10,
 }
 
 public static class TcpEventKindNames

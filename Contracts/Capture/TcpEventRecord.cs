@@ -13,10 +13,10 @@ namespace FlowMesh.Contracts.Capture;
 public readonly struct TcpEventRecord
 {
     /// <summary>sizeof(struct fm_event).</summary>
-    public const int Size = 136;
+    public const int Size = 144;
 
     /// <summary>FM_RECORD_VERSION: the layout this code reads.</summary>
-    public const ushort CurrentVersion = 1;
+    public const ushort CurrentVersion = 2;
 
     public const byte AfInet = 2;
     public const byte AfInet6 = 10;
@@ -50,6 +50,8 @@ public readonly struct TcpEventRecord
     public readonly uint SegmentsIn;
     public readonly uint SmoothedRttUs;
     public readonly uint TotalRetransmissions;
+    /// <summary>The connection's trace tag (see <see cref="TcpEventFlags.TagSent"/>), 0 if none.</summary>
+    public readonly ulong TraceTag;
 
     internal TcpEventRecord(in TcpEventRecordBuilder b)
     {
@@ -79,6 +81,7 @@ public readonly struct TcpEventRecord
         SegmentsIn = b.SegmentsIn;
         SmoothedRttUs = b.SmoothedRttUs;
         TotalRetransmissions = b.TotalRetransmissions;
+        TraceTag = b.TraceTag;
     }
 
     public bool Has(TcpEventFlags flag) => (Flags & flag) == flag;

@@ -57,6 +57,10 @@ internal static class CaptureCommand
             HelpName = "BYTES",
         };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Also print libbpf's messages." };
+        var injectTag = new Option<bool>("--inject-tag")
+        {
+            Description = "Write a trace tag (an experimental TCP option) into the SYNs this namespace sends. Tags from other hosts are shown either way.",
+        };
         var bpfObject = new Option<string?>("--bpf-object")
         {
             Description = "The BPF object to load (default: capture.bpf.o beside this program).",
@@ -75,7 +79,7 @@ internal static class CaptureCommand
             malformed records. Needs root. Example: capture --port 443 --json --duration 10
             """)
         {
-            json, netns, ports, excludePorts, duration, noExisting, ringSize, pollMs, wakeupBytes, verbose, bpfObject,
+            json, netns, ports, excludePorts, duration, noExisting, ringSize, pollMs, wakeupBytes, verbose, bpfObject, injectTag,
         };
 
         command.SetAction(async (parse, cancellation) =>
@@ -90,6 +94,7 @@ internal static class CaptureCommand
                 WakeupBytes = parse.GetValue(wakeupBytes),
                 ReportExistingSockets = !parse.GetValue(noExisting),
                 BpfObjectPath = parse.GetValue(bpfObject),
+                InjectTag = parse.GetValue(injectTag),
             };
             var seconds = parse.GetValue(duration);
             return await RunAsync(options, parse.GetValue(json), parse.GetValue(verbose),

@@ -74,6 +74,9 @@ internal sealed class TableEventFormatter(TextWriter output, MonotonicClock cloc
         _ => null,
     };
 
+    private static string TagState(in TcpEventRecord r) =>
+        r.Has(TcpEventFlags.TagReceived) ? "received" : r.Has(TcpEventFlags.TagEchoed) ? "echoed" : "sent";
+
     private string Detail(in TcpEventRecord r)
     {
         _line.Clear();
@@ -89,6 +92,8 @@ internal sealed class TableEventFormatter(TextWriter output, MonotonicClock cloc
             _line.Append(CultureInfo.InvariantCulture,
                 $"acked {r.BytesAcked}B recv {r.BytesReceived}B segs {r.SegmentsOut}/{r.SegmentsIn} srtt {r.SmoothedRttUs}us retrans {r.TotalRetransmissions} ");
         }
+        if (r.TraceTag != 0 && r.Kind == TcpEventKind.State && r.NewState is TcpState.Established or TcpState.Close)
+            _line.Append(CultureInfo.InvariantCulture, $"tag {r.TraceTag:x16} {TagState(r)} ");
         if (r.Has(TcpEventFlags.MidLife))
             _line.Append("(mid-life) ");
         return _line.ToString().TrimEnd();
@@ -140,6 +145,13 @@ internal sealed class JsonEventFormatter : EventFormatter
         {
             w.WriteNumber("isnLocal", r.IsnLocal);
             w.WriteNumber("isnRemote", r.IsnRemote);
+        }
+        if (r.TraceTag != 0)
+        {
+            w.WriteString("tag", r.TraceTag.ToString("x16", CultureInfo.InvariantCulture));
+            w.WriteBoolean("tagSent", r.Has(TcpEventFlags.TagSent));
+            w.WriteBoolean("tagEchoed", r.Has(TcpEventFlags.TagEchoed));
+            w.WriteBoolean("tagReceived", r.Has(TcpEventFlags.TagReceived));
         }
         if (r.Has(TcpEventFlags.Stats))
         {

@@ -30,6 +30,13 @@ public sealed record CaptureOptions
     /// <summary>Records per batch handed to the sink.</summary>
     public int BatchSize { get; init; } = 256;
 
+    /// <summary>
+    /// Write a trace tag (an RFC 6994 experimental TCP option) into the SYN of every
+    /// connection this namespace opens. Tags other hosts write are read either way.
+    /// Experimental options do not belong on the open internet: off by default.
+    /// </summary>
+    public bool InjectTag { get; init; }
+
     /// <summary>Report sockets already open when capture starts (marked mid-life).</summary>
     public bool ReportExistingSockets { get; init; } = true;
 

@@ -17,6 +17,7 @@ public sealed unsafe class KernelCapture : IDisposable
     private const string RingsMap = "fm_rings";
     private const string CountersMap = "fm_counters";
     private const string ExistingProgram = "fm_existing";
+    private const string SockOpsProgram = "fm_sockops";
     private const int VerifierLogBytes = 16 << 20;
 
     private nint _object;
@@ -101,7 +102,11 @@ public sealed unsafe class KernelCapture : IDisposable
         }
     }
 
-    /// <summary>Attaches every event program: from now on the kernel writes records. Does nothing if attached.</summary>
+    /// <summary>
+    /// Attaches every event program (from now on the kernel writes records) and the
+    /// trace-tag program, at the root of the cgroup v2 hierarchy so it sees every
+    /// socket of the kernel (it acts only on this capture's namespace). Does nothing if attached.
+    /// </summary>
     public void Attach()
     {
         if (_links.Count > 0)
@@ -111,10 +116,27 @@ public sealed unsafe class KernelCapture : IDisposable
             var name = LibBpf.NameOf(prog);
             if (name == ExistingProgram)
                 continue;
-            var link = LibBpf.bpf_program__attach(prog);
+            var link = name == SockOpsProgram ? AttachToCgroupRoot(prog) : LibBpf.bpf_program__attach(prog);
             if (link == 0)
                 throw new CaptureStartException($"cannot attach BPF program {name}: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
             _links.Add(link);
+        }
+    }
+
+    private static nint AttachToCgroupRoot(nint prog)
+    {
+        var root = CaptureRequirements.FindCgroup2Mount()
+            ?? throw new CaptureStartException("cgroup v2 is not mounted (no cgroup2 entry in /proc/mounts): mount it with `mount -t cgroup2 none /sys/fs/cgroup/unified`");
+        var fd = LibC.open(root, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_CLOEXEC);
+        if (fd < 0)
+            throw new CaptureStartException($"cannot open the cgroup v2 root {root}: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
+        try
+        {
+            return LibBpf.bpf_program__attach_cgroup(prog, fd);
+        }
+        finally
+        {
+            LibC.close(fd); // the link keeps the cgroup
         }
     }
 
@@ -232,6 +254,8 @@ public sealed unsafe class KernelCapture : IDisposable
         var config = new CaptureConfigRecord
         {
             NetNsInode = ns.Inode,
+            NetNsCookie = ns.Cookie(),
+            InjectTag = options.InjectTag ? 1u : 0u,
             SelfTgid = options.ExcludeOwnProcess ? (uint)Environment.ProcessId : 0,
             WakeupBytes = options.ResolvedWakeupBytes,
             IncludeCount = (ushort)options.IncludePorts.Count,

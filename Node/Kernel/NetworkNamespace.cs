@@ -57,6 +57,24 @@ public sealed class NetworkNamespace
     }
 
     /// <summary>
+    /// The namespace's cookie (SO_NETNS_COOKIE of a socket made inside it): what the
+    /// sockops program can compare, since it cannot see the namespace's inode.
+    /// 0 for <see cref="All"/>.
+    /// </summary>
+    public ulong Cookie()
+    {
+        if (IsAll)
+            return 0;
+        return RunInside(() =>
+        {
+            using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            Span<byte> value = stackalloc byte[8];
+            probe.GetRawSocketOption(1 /* SOL_SOCKET */, 71 /* SO_NETNS_COOKIE */, value);
+            return BitConverter.ToUInt64(value);
+        });
+    }
+
+    /// <summary>
     /// Runs <paramref name="action"/> on a thread that has joined this namespace, for
     /// kernel calls that act on the caller's namespace (the socket iterator). The
     /// thread ends afterwards, so no pooled thread is ever left in another namespace.

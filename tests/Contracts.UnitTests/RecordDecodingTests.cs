@@ -68,7 +68,7 @@ public sealed class RecordDecodingTests
     public void Unknown_version_is_rejected()
     {
         var b = Valid();
-        b.Version = 2;
+        b.Version = 3;
         Assert.Equal(RecordDecodeResult.UnsupportedVersion, TcpEventRecord.TryRead(Bytes(b), out _));
     }
 

@@ -61,6 +61,7 @@ public sealed class RecordLayoutTests
             ("segs_in", Offset(in r, in r.SegmentsIn)),
             ("srtt_us", Offset(in r, in r.SmoothedRttUs)),
             ("total_retrans", Offset(in r, in r.TotalRetransmissions)),
+            ("trace_tag", Offset(in r, in r.TraceTag)),
         };
         var cFields = Struct("fm_event").GetProperty("fields").EnumerateObject().Select(p => p.Name).ToHashSet();
         Assert.Equal(cFields, expected.Select(e => e.C).ToHashSet());
@@ -74,10 +75,10 @@ public sealed class RecordLayoutTests
         // The builder writes kernel-format bytes; every field must land where the record reads it.
         var b = new TcpEventRecordBuilder
         {
-            Version = 1, Kind = TcpEventKind.Retransmit, Family = 10, OldState = TcpState.SynSent, NewState = TcpState.Established,
+            Version = TcpEventRecord.CurrentVersion, Kind = TcpEventKind.Retransmit, Family = 10, OldState = TcpState.SynSent, NewState = TcpState.Established,
             Flags = TcpEventFlags.Isn | TcpEventFlags.Stats, TimestampNs = 11, SocketCookie = 12, CgroupId = 13, NetNsInode = 14,
             Pid = 15, Tgid = 16, LocalPort = 17, RemotePort = 18, IsnLocal = 19, IsnRemote = 20, BytesAcked = 21, BytesReceived = 22,
-            SegmentsOut = 23, SegmentsIn = 24, SmoothedRttUs = 25, TotalRetransmissions = 26,
+            SegmentsOut = 23, SegmentsIn = 24, SmoothedRttUs = 25, TotalRetransmissions = 26, TraceTag = 0x1122334455667788,
         };
         b.LocalAddress[15] = 27;
         b.RemoteAddress[0] = 28;
@@ -92,6 +93,7 @@ public sealed class RecordLayoutTests
         Assert.Equal(new uint[] { 14, 15, 16, 19, 20, 23, 24, 25, 26 },
             new[] { r.NetNsInode, r.Pid, r.Tgid, r.IsnLocal, r.IsnRemote, r.SegmentsOut, r.SegmentsIn, r.SmoothedRttUs, r.TotalRetransmissions });
         Assert.Equal((17, 18), (r.LocalPort, r.RemotePort));
+        Assert.Equal(0x1122334455667788UL, r.TraceTag);
         Assert.Equal((27, 28, 29), (r.LocalAddress[15], r.RemoteAddress[0], r.Comm[3]));
     }
 
@@ -103,6 +105,8 @@ public sealed class RecordLayoutTests
         Assert.Equal(CField("fm_config", "netns_ino"), Offset(in c, in c.NetNsInode));
         Assert.Equal(CField("fm_config", "self_tgid"), Offset(in c, in c.SelfTgid));
         Assert.Equal(CField("fm_config", "wakeup_bytes"), Offset(in c, in c.WakeupBytes));
+        Assert.Equal(CField("fm_config", "inject_tag"), Offset(in c, in c.InjectTag));
+        Assert.Equal(CField("fm_config", "netns_cookie"), Offset(in c, in c.NetNsCookie));
         Assert.Equal(CField("fm_config", "n_include"), Offset(in c, in c.IncludeCount));
         Assert.Equal(CField("fm_config", "n_exclude"), Offset(in c, in c.ExcludeCount));
         Assert.Equal(CField("fm_config", "include_ports"), Offset(in c, in c.IncludePorts));

@@ -43,6 +43,9 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Lib, SetLastError = true)]
     public static partial nint bpf_program__attach_iter(nint prog, nint opts);
 
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint bpf_program__attach_cgroup(nint prog, int cgroupFd);
+
     [LibraryImport(Lib)]
     public static partial int bpf_link__fd(nint link);
 

@@ -17,6 +17,7 @@ internal static unsafe partial class LibC
     public const uint EPOLLIN = 0x001;
 
     public const int O_RDONLY = 0;
+    public const int O_DIRECTORY = 0x10000;
     public const int O_CLOEXEC = 0x80000;
     public const int CLONE_NEWNET = 0x40000000;
 

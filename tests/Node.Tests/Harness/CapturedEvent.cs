@@ -24,7 +24,11 @@ internal sealed record CapturedEvent(
     ulong? BytesReceived,
     uint? TotalRetrans,
     string Family,
-    ulong MonotonicNs)
+    ulong MonotonicNs,
+    string? Tag,
+    bool TagSent,
+    bool TagEchoed,
+    bool TagReceived)
 {
     /// <summary>"SYN_SENT->ESTABLISHED" for transitions, "reset-sent@CLOSE" for other events.</summary>
     public string Step => Event == "state"
@@ -57,7 +61,11 @@ internal sealed record CapturedEvent(
             Optional(e, "bytesReceived", v => v.GetUInt64()),
             Optional(e, "totalRetrans", v => v.GetUInt32()),
             e.GetProperty("family").GetString()!,
-            e.GetProperty("monotonicNs").GetUInt64());
+            e.GetProperty("monotonicNs").GetUInt64(),
+            e.TryGetProperty("tag", out var tag) ? tag.GetString() : null,
+            e.TryGetProperty("tagSent", out var sent) && sent.GetBoolean(),
+            e.TryGetProperty("tagEchoed", out var echoed) && echoed.GetBoolean(),
+            e.TryGetProperty("tagReceived", out var received) && received.GetBoolean());
     }
 
     private static T? Optional<T>(JsonElement e, string name, Func<JsonElement, T> read) where T : struct =>
