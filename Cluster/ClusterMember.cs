@@ -64,7 +64,7 @@ public sealed class ClusterMember : IAsyncDisposable
         var lookup = new HostAffinityLookup(provider, registries);
 
         var remote = RemoteConfig.BindTo(settings.BindAddress, settings.Port)
-            .WithProtoMessages(FlowsReflection.Descriptor, ClusterReflection.Descriptor);
+            .WithProtoMessages(FlowsReflection.Descriptor, ClusterReflection.Descriptor, SessionsReflection.Descriptor);
         if (!string.IsNullOrEmpty(settings.AdvertisedAddress))
             remote = remote.WithAdvertisedHost(settings.AdvertisedAddress);
 

@@ -11,6 +11,12 @@ public static class ClusterKinds
     public const string AggregatorRole = "aggregator";
     public const string ClientRole = "client";
 
+    /// <summary>One virtual actor per connection seen across the fleet; identity: its session key (<see cref="SessionKeys"/>).</summary>
+    public const string Session = SessionKeys.Kind;
+
+    /// <summary>The name of every Aggregator's actor that takes flows in for its sessions.</summary>
+    public const string SessionIngressActor = "flowmesh-sessions";
+
     /// <summary>The name of every Node's control actor (status, relayed queries).</summary>
     public const string NodeControlActor = "flowmesh-node";
 

@@ -35,4 +35,13 @@ public sealed class RedisKeys(string clusterName)
 
     /// <summary>ZSET: closed flow identities scored by close time (Unix ms), for listing; trimmed with the TTL.</summary>
     public string ClosedFlowIndex => Prefix + "flows-closed";
+
+    /// <summary>STRING: a session's <c>SessionView</c> (protobuf), kept with a TTL.</summary>
+    public string Session(string id) => Prefix + "session:" + id;
+
+    /// <summary>ZSET: session ids scored by their end (or latest) time (Unix ms); trimmed with the TTL.</summary>
+    public string SessionIndex => Prefix + "sessions";
+
+    /// <summary>HASH: an Aggregator's counters, refreshed every second, expiring when it is gone.</summary>
+    public string AggregatorStatus(string memberId) => Prefix + "aggregator:" + memberId;
 }

@@ -25,12 +25,14 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
     private string? _etag;
     private bool _unsaved;
     private uint _anomaliesReported;
+    private long _dropsAtStart = -1;
 
     public Task ReceiveAsync(IContext context) => context.Message switch
     {
         FlowRecords records => OnRecords(context, records),
         FlowQuery => OnQueryAsync(context),
         Passivate => OnPassivateAsync(context),
+        ReportToSession => OnReport(),
         Started => OnStarted(),
         Stopping => OnStoppingAsync(),
         Stopped => OnStopped(),
@@ -62,7 +64,7 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
                 return RestoreThenApplyAsync(context, message);
             StartFresh();
         }
-        Apply(context, message.Records);
+        Apply(message.Records);
         return Task.CompletedTask;
     }
 
@@ -71,7 +73,7 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
         await TryRestoreAsync().ConfigureAwait(false);
         if (_state is null)
             StartFresh();
-        Apply(context, message.Records);
+        Apply(message.Records);
     }
 
     private void StartFresh()
@@ -80,16 +82,32 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
         services.Counters.FlowOpened();
     }
 
-    private void Apply(IContext context, TcpEventRecord[] records)
+    private Task OnReport()
+    {
+        if (_state is { Closed: false })
+            services.OnClosed?.Invoke(View()); // the session takes open and closed views alike
+        return Task.CompletedTask;
+    }
+
+    private void Apply(TcpEventRecord[] records)
     {
         var state = _state!;
+        if (_dropsAtStart < 0)
+            _dropsAtStart = services.KernelDrops();
         var probe = services.OnApplied;
+        var wasClosed = state.Closed;
+        var closedNow = false;
         foreach (ref readonly var r in records.AsSpan())
         {
-            if (state.Apply(r) == FlowState.Outcome.ClosedNow)
-                OnClosed(context);
+            closedNow |= state.Apply(r) == FlowState.Outcome.ClosedNow;
             probe?.Invoke(r.TimestampNs);
         }
+        // Reported once per batch, after all of it: the kernel emits the reset of an
+        // abortive close just after the move to TCP_CLOSE, and the record must carry it.
+        if (closedNow)
+            OnClosed();
+        else if (wasClosed)
+            OnLateEvents();
         services.Counters.FlowEventsApplied(records.Length);
         _unsaved = true;
         var anomalies = state.Reordered + state.Duplicates + state.Unexpected;
@@ -100,15 +118,24 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
         }
     }
 
-    private void OnClosed(IContext context)
+    private void OnClosed()
     {
         services.Counters.FlowClosed();
+        _state!.EventsLost |= services.KernelDrops() > _dropsAtStart;
         var view = View();
         // Recorded for history in the writer's next batch (a write Redis refuses is counted there).
         services.ClosedFlows.Enqueue(view, hadSavedState: _etag is not null);
         _etag = null;
         services.OnClosed?.Invoke(view);
         handle.Closed = true;
+    }
+
+    /// <summary>Events for a flow already closed (a reset a little behind its close): the record and the session are told again.</summary>
+    private void OnLateEvents()
+    {
+        var view = View();
+        services.ClosedFlows.Enqueue(view, hadSavedState: false);
+        services.OnClosed?.Invoke(view);
     }
 
     private async Task OnQueryAsync(IContext context)

@@ -23,6 +23,9 @@ internal sealed class FlowHandle(string hostId, ulong cookie)
 
     /// <summary>Set by the sweeper when it asked the actor to passivate (so it asks once).</summary>
     public bool PassivationRequested { get; set; }
+
+    /// <summary>Environment.TickCount64 when the flow last reported to its session.</summary>
+    public long LastReportMs { get; set; } = Environment.TickCount64;
 }
 
 /// <summary>
@@ -166,6 +169,12 @@ internal sealed class Passivate
     public static readonly Passivate Instance = new();
 }
 
+/// <summary>Asks an open flow to report its view to its session (sent by the sweeper to long-lived flows).</summary>
+internal sealed class ReportToSession
+{
+    public static readonly ReportToSession Instance = new();
+}
+
 /// <summary>
 /// Once a second, asks every flow that has been quiet past its deadline to passivate:
 /// closed flows after the linger time, open ones after the idle time.
@@ -194,8 +203,14 @@ internal sealed class FlowSweeper(FlowRegistry registry, IRootContext root, Flow
     {
         var linger = (long)options.Linger.TotalMilliseconds;
         var idle = (long)options.Idle.TotalMilliseconds;
+        var report = (long)options.SessionReport.TotalMilliseconds;
         foreach (var h in registry.Handles)
         {
+            if (!h.Closed && nowMs - h.LastReportMs >= report)
+            {
+                h.LastReportMs = nowMs;
+                root.Send(h.Pid, ReportToSession.Instance);
+            }
             if (h.PassivationRequested || nowMs - h.LastActivityMs < (h.Closed ? linger : idle))
                 continue;
             h.PassivationRequested = true;

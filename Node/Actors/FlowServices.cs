@@ -11,11 +11,20 @@ public sealed record FlowServices(FlowStore Store, ClosedFlowWriter ClosedFlows,
 
     /// <summary>When set, told the kernel timestamp of every event as it is applied (the benchmark measures latency here).</summary>
     public Action<ulong>? OnApplied { get; set; }
+
+    /// <summary>Open flows report their view for their session this often.</summary>
+    public TimeSpan SessionReportInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>The host's kernel drop counter, as last sampled: a flow that sees it rise while it lives may have lost events.</summary>
+    public Func<long> KernelDrops { get; set; } = () => 0;
 }
 
 /// <summary>Flow actor lifecycle settings.</summary>
 public sealed record FlowOptions
 {
+    /// <summary>An open flow reports its view for its session this often (long-lived connections).</summary>
+    public TimeSpan SessionReport { get; init; } = TimeSpan.FromMinutes(1);
+
     /// <summary>A closed flow stays queryable in memory this long, then passivates (its record stays in Redis).</summary>
     public TimeSpan Linger { get; init; } = TimeSpan.FromSeconds(30);
 

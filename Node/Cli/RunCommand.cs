@@ -1,11 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
+using FlowMesh.Cluster.Hosting;
 using FlowMesh.Node.Hosting;
 using FlowMesh.Node.Kernel;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace FlowMesh.Node.Cli;
 
@@ -29,6 +28,7 @@ internal static class RunCommand
         var memberTtl = new Option<double?>("--member-ttl") { Description = "Seconds a silent member stays in the cluster [Cluster:MemberTtlSeconds; default 8].", HelpName = "SECONDS" };
         var config = new Option<string?>("--config") { Description = "A JSON settings file (same shape as appsettings.json).", HelpName = "FILE" };
         var logFormat = new Option<string?>("--log-format") { Description = "text or json [Logging:Format].", HelpName = "FORMAT" };
+        var injectTag = new Option<bool?>("--inject-tag") { Description = "Write a trace tag (experimental TCP option) into this host's SYNs [Node:InjectTag; default false]." };
 
         var command = new Command("run", """
             Run the Node as a FlowMesh cluster member: capture every TCP connection of this host
@@ -36,28 +36,22 @@ internal static class RunCommand
             queries from any member. Ctrl-C leaves the cluster cleanly. Needs root.
             """)
         {
-            hostId, netns, capturePorts, redis, cluster, bind, port, advertise, memberTtl, config, logFormat,
+            hostId, netns, capturePorts, redis, cluster, bind, port, advertise, memberTtl, config, logFormat, injectTag,
         };
         command.SetAction(async (parse, _) =>
         {
             var flags = new Dictionary<string, string?>();
-            void Set(string key, object? value)
-            {
-                if (value is not null)
-                    flags[key] = Convert.ToString(value, CultureInfo.InvariantCulture);
-            }
-            Set("Node:HostId", parse.GetValue(hostId));
-            Set("Node:Netns", parse.GetValue(netns));
+            ProcessHost.AddClusterFlags(flags, parse.GetValue(redis), parse.GetValue(cluster), parse.GetValue(bind), parse.GetValue(port),
+                parse.GetValue(advertise), parse.GetValue(memberTtl), parse.GetValue(logFormat));
+            if (parse.GetValue(hostId) is { } id)
+                flags["Node:HostId"] = id;
+            if (parse.GetValue(netns) is { } ns)
+                flags["Node:Netns"] = ns;
             var ports = parse.GetValue(capturePorts) ?? [];
             for (var i = 0; i < ports.Length; i++)
-                Set($"Node:Ports:{i}", ports[i]);
-            Set("Cluster:Redis", parse.GetValue(redis));
-            Set("Cluster:Name", parse.GetValue(cluster));
-            Set("Cluster:BindAddress", parse.GetValue(bind));
-            Set("Cluster:Port", parse.GetValue(port));
-            Set("Cluster:AdvertisedAddress", parse.GetValue(advertise));
-            Set("Cluster:MemberTtlSeconds", parse.GetValue(memberTtl));
-            Set("Logging:Format", parse.GetValue(logFormat));
+                flags[$"Node:Ports:{i}"] = ports[i].ToString(CultureInfo.InvariantCulture);
+            if (parse.GetValue(injectTag) is { } inject)
+                flags["Node:InjectTag"] = inject ? "true" : "false";
             return await RunAsync(parse.GetValue(config), flags).ConfigureAwait(false);
         });
         return command;
@@ -65,34 +59,24 @@ internal static class RunCommand
 
     private static async Task<int> RunAsync(string? configFile, Dictionary<string, string?> flags)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        HostApplicationBuilder builder;
+        try
         {
-            DisableDefaults = true,
-            ContentRootPath = AppContext.BaseDirectory,
-        });
-        builder.Configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
-        if (configFile is not null)
-        {
-            if (!File.Exists(configFile))
-            {
-                await Console.Error.WriteLineAsync($"flowmesh: error: settings file {configFile} not found").ConfigureAwait(false);
-                return 2;
-            }
-            builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false);
+            builder = ProcessHost.CreateBuilder(configFile, flags);
         }
-        builder.Configuration.AddEnvironmentVariables("FLOWMESH_");
-        builder.Configuration.AddInMemoryCollection(flags);
-
-        ConfigureLogging(builder);
+        catch (FileNotFoundException e)
+        {
+            await Console.Error.WriteLineAsync($"flowmesh: error: {e.Message}").ConfigureAwait(false);
+            return 2;
+        }
         var nodeSettings = NodeSettings.From(builder.Configuration);
         if (string.IsNullOrWhiteSpace(nodeSettings.HostId))
             nodeSettings.HostId = Environment.MachineName;
         builder.Services.AddSingleton(nodeSettings);
-        builder.Services.AddSingleton(SettingsBinding.Cluster(builder.Configuration));
+        builder.Services.AddSingleton(ProcessHost.ClusterSettings(builder.Configuration));
         builder.Services.AddSingleton(SettingsBinding.Flows(builder.Configuration));
         builder.Services.AddSingleton<NodeService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<NodeService>());
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
 
         using var host = builder.Build();
         try
@@ -104,23 +88,6 @@ internal static class RunCommand
         {
             await Console.Error.WriteLineAsync($"flowmesh: error: {e.Message}").ConfigureAwait(false);
             return 1;
-        }
-    }
-
-    private static void ConfigureLogging(HostApplicationBuilder builder)
-    {
-        builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
-        if (string.Equals(builder.Configuration["Logging:Format"], "json", StringComparison.OrdinalIgnoreCase))
-        {
-            builder.Logging.AddJsonConsole(o => o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ");
-        }
-        else
-        {
-            builder.Logging.AddSimpleConsole(o =>
-            {
-                o.TimestampFormat = "HH:mm:ss.fff ";
-                o.SingleLine = true;
-            });
         }
     }
 }

@@ -74,6 +74,12 @@ internal sealed class FlowState
     private byte _stepCount;
     private bool _stepsTruncated;
 
+    private ulong _traceTag;
+    private TcpEventFlags _tagFlags;
+
+    /// <summary>The host's kernel dropped events while this flow lived (set by its actor from the drop counters).</summary>
+    public bool EventsLost { get; set; }
+
     // 12 bytes: packed so eight steps cost 96 bytes of every live flow, not 128.
     [StructLayout(LayoutKind.Sequential, Pack = 4)]
     private struct Step
@@ -162,6 +168,11 @@ internal sealed class FlowState
             _isnKnown = true;
             _isnLocal = r.IsnLocal;
             _isnRemote = r.IsnRemote;
+        }
+        if (r.TraceTag != 0)
+        {
+            _traceTag = r.TraceTag;
+            _tagFlags |= r.Flags & (TcpEventFlags.TagSent | TcpEventFlags.TagEchoed | TcpEventFlags.TagReceived);
         }
         if (ts > LastEventNs)
             LastEventNs = ts;
@@ -402,6 +413,11 @@ internal sealed class FlowState
             Duplicates = Duplicates,
             Unexpected = Unexpected,
             StepsTruncated = _stepsTruncated,
+            TraceTag = _traceTag,
+            TagSent = (_tagFlags & TcpEventFlags.TagSent) != 0,
+            TagEchoed = (_tagFlags & TcpEventFlags.TagEchoed) != 0,
+            TagReceived = (_tagFlags & TcpEventFlags.TagReceived) != 0,
+            EventsLost = EventsLost,
         };
         for (var i = 0; i < _stepCount; i++)
         {
@@ -478,6 +494,9 @@ internal sealed class FlowState
             s._steps[s._stepCount++] = new Step { Ns = step.MonotonicNs, Kind = KindOf(step.Event), Old = o, New = n };
         }
         s._stepsTruncated = v.StepsTruncated;
+        s._traceTag = v.TraceTag;
+        s._tagFlags = (v.TagSent ? TcpEventFlags.TagSent : 0) | (v.TagEchoed ? TcpEventFlags.TagEchoed : 0) | (v.TagReceived ? TcpEventFlags.TagReceived : 0);
+        s.EventsLost = v.EventsLost;
         // Whatever the restored steps do not explain is carried as counted beyond them.
         s._unexpectedBeyondSteps = v.Unexpected > s.Unexpected ? v.Unexpected - s.Unexpected : 0;
         return s;

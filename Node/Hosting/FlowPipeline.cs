@@ -21,18 +21,25 @@ internal sealed class FlowPipeline : IAsyncDisposable
     private const int MaxBatchesWaiting = 4096;
     private readonly CaptureBacklog _backlog = new(MaxBatchesWaiting);
 
-    private FlowPipeline(ClusterMember member, NodeCounters counters, ClosedFlowWriter writer, FlowSweeper sweeper, FlowRegistry flows)
+    private FlowPipeline(ClusterMember member, NodeCounters counters, ClosedFlowWriter writer, FlowSweeper sweeper, FlowRegistry flows,
+        SessionRouter sessions, FlowServices services)
     {
         Member = member;
         Counters = counters;
         _writer = writer;
         _sweeper = sweeper;
+        _sessions = sessions;
         Flows = flows;
+        Services = services;
         Sink = null!;
     }
 
     private readonly ClosedFlowWriter _writer;
     private readonly FlowSweeper _sweeper;
+    private readonly SessionRouter _sessions;
+
+    /// <summary>What the flow actors share (the Node sets the kernel drop source here).</summary>
+    public FlowServices Services { get; }
 
     public ClusterMember Member { get; }
     public NodeCounters Counters { get; }
@@ -54,11 +61,13 @@ internal sealed class FlowPipeline : IAsyncDisposable
             new Dictionary<string, IActivationRegistry> { [ClusterKinds.Flow] = flows }, loggers, cancellation).ConfigureAwait(false);
 
         var system = member.System;
+        var sessions = new SessionRouter(member, counters, loggers.CreateLogger("FlowMesh.Sessions"));
+        services.OnClosed ??= sessions.Deliver;
         flows.Attach(system, handle => new FlowActor(services, flows, handle));
         DeadLetterRedelivery.Subscribe(system, flows, counters);
         var sweeper = new FlowSweeper(flows, system.Root, flowOptions);
         sweeper.Start();
-        var pipeline = new FlowPipeline(member, counters, writer, sweeper, flows);
+        var pipeline = new FlowPipeline(member, counters, writer, sweeper, flows, sessions, services);
         // One capture actor per CPU ring; the readers (their own threads) hand them batches.
         var captureActors = Enumerable.Range(0, Math.Max(1, cpus))
             .Select(cpu => system.Root.SpawnNamed(Props.FromProducer(() => new CaptureActor(flows, counters, pipeline._backlog)).WithLightMailbox(), $"capture-{cpu}"))
@@ -79,6 +88,7 @@ internal sealed class FlowPipeline : IAsyncDisposable
     public async Task ShutdownAsync(string reason)
     {
         await _sweeper.DisposeAsync().ConfigureAwait(false);
+        await _sessions.FlushAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         await Member.ShutdownAsync(graceful: true, reason).ConfigureAwait(false);
         await _writer.FlushAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
     }
@@ -86,6 +96,7 @@ internal sealed class FlowPipeline : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _sweeper.DisposeAsync().ConfigureAwait(false);
+        await _sessions.DisposeAsync().ConfigureAwait(false);
         await _writer.DisposeAsync().ConfigureAwait(false);
         await Member.DisposeAsync().ConfigureAwait(false);
     }

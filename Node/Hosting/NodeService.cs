@@ -30,6 +30,7 @@ internal sealed class NodeService(
     private FlowPipeline? _pipeline;
     private CaptureSession? _capture;
     private NodeStatusReporter? _reporter;
+    private long _kernelDrops;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -42,6 +43,9 @@ internal sealed class NodeService(
         _pipeline = await FlowPipeline.StartAsync(_redis, clusterSettings, settings.HostId, LibBpf.libbpf_num_possible_cpus(), flowOptions, loggers,
             cancellation: cancellationToken).ConfigureAwait(false);
         _capture = CaptureSession.Start(captureOptions, _pipeline.Sink);
+        // Sampled once per status interval (reading the kernel counters is a syscall): a flow
+        // compares the value at its start and at its close.
+        _pipeline.Services.KernelDrops = () => Volatile.Read(ref _kernelDrops);
 
         var system = _pipeline.Member.System;
         _reporter = new NodeStatusReporter(_redis, _pipeline.Member.Keys, Status, TimeSpan.FromSeconds(settings.StatusIntervalSeconds), _logger);
@@ -74,6 +78,8 @@ internal sealed class NodeService(
     private NodeStatus Status()
     {
         var capture = _capture?.Snapshot();
+        if (capture is not null)
+            Volatile.Write(ref _kernelDrops, capture.Drops);
         var counters = _pipeline?.Counters ?? new NodeCounters();
         var status = new NodeStatus
         {
@@ -100,6 +106,8 @@ internal sealed class NodeService(
             RedisWrites = _redis?.Writes ?? 0,
             StateConflicts = counters.StateConflicts,
             FlowsUnrecorded = counters.FlowsUnrecorded,
+            SessionDelivered = counters.SessionFlowsDelivered,
+            SessionUndelivered = counters.SessionFlowsUndelivered,
         };
         if (_pipeline is not null)
             status.Members.AddRange(_pipeline.Member.Cluster.MemberList.GetAllMembers().Select(m => m.Id).Order(StringComparer.Ordinal));

@@ -1,4 +1,3 @@
-using FlowMesh.Cluster;
 using FlowMesh.Node.Actors;
 using FlowMesh.Node.Kernel;
 using Microsoft.Extensions.Configuration;
@@ -26,6 +25,9 @@ public sealed class NodeSettings
 
     public uint RingBytes { get; set; } = CaptureOptions.DefaultRingBytes;
 
+    /// <summary>Write a trace tag into the SYN of every connection this host opens (experimental TCP option; off by default).</summary>
+    public bool InjectTag { get; set; }
+
     /// <summary>How often (seconds) the node status entry in Redis is refreshed.</summary>
     public double StatusIntervalSeconds { get; set; } = 1;
 
@@ -42,28 +44,13 @@ public sealed class NodeSettings
         IncludePorts = Ports,
         ExcludePorts = ExcludePorts,
         RingBytes = RingBytes,
+        InjectTag = InjectTag,
     };
 }
 
-/// <summary>Binding of the Cluster and Flows sections.</summary>
+/// <summary>Binding of the Flows section.</summary>
 public static class SettingsBinding
 {
-    public static ClusterSettings Cluster(IConfiguration configuration)
-    {
-        var s = configuration.GetSection("Cluster");
-        var defaults = new ClusterSettings();
-        return new ClusterSettings
-        {
-            Name = s["Name"] ?? defaults.Name,
-            Redis = s["Redis"] ?? defaults.Redis,
-            BindAddress = s["BindAddress"] ?? defaults.BindAddress,
-            Port = s.GetValue("Port", defaults.Port),
-            AdvertisedAddress = s["AdvertisedAddress"],
-            MemberTtl = TimeSpan.FromSeconds(s.GetValue("MemberTtlSeconds", defaults.MemberTtl.TotalSeconds)),
-            RequestTimeout = TimeSpan.FromSeconds(s.GetValue("RequestTimeoutSeconds", defaults.RequestTimeout.TotalSeconds)),
-        };
-    }
-
     public static FlowOptions Flows(IConfiguration configuration)
     {
         var s = configuration.GetSection("Flows");
@@ -74,6 +61,7 @@ public static class SettingsBinding
             Idle = TimeSpan.FromSeconds(s.GetValue("IdleSeconds", defaults.Idle.TotalSeconds)),
             ClosedTtl = TimeSpan.FromHours(s.GetValue("ClosedTtlHours", defaults.ClosedTtl.TotalHours)),
             OpenStateTtl = TimeSpan.FromHours(s.GetValue("OpenStateTtlHours", defaults.OpenStateTtl.TotalHours)),
+            SessionReport = TimeSpan.FromSeconds(s.GetValue("SessionReportSeconds", defaults.SessionReport.TotalSeconds)),
         };
     }
 }

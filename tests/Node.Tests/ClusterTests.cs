@@ -23,9 +23,9 @@ public sealed class ClusterTests
         await using var redis = await LocalRedisServer.StartAsync();
         var cluster = NewCluster();
         var started = await Task.WhenAll(
-            NodeProcess.StartAsync("host-a", redis, cluster, ["--capture-port", UnusedPort()]),
-            NodeProcess.StartAsync("host-b", redis, cluster, ["--capture-port", UnusedPort()]),
-            NodeProcess.StartAsync("host-c", redis, cluster, ["--capture-port", UnusedPort()]));
+            MemberProcess.StartAsync("host-a", redis, cluster, ["--capture-port", UnusedPort()]),
+            MemberProcess.StartAsync("host-b", redis, cluster, ["--capture-port", UnusedPort()]),
+            MemberProcess.StartAsync("host-c", redis, cluster, ["--capture-port", UnusedPort()]));
         await using var a = started[0];
         await using var b = started[1];
         await using var c = started[2];
@@ -63,8 +63,8 @@ public sealed class ClusterTests
         var cluster = NewCluster();
         const int Port = 8443;
         var started = await Task.WhenAll(
-            NodeProcess.StartAsync("host-a", redis, cluster, ["--netns", hosts.A.Name, "--capture-port", $"{Port}"]),
-            NodeProcess.StartAsync("host-b", redis, cluster, ["--netns", hosts.B.Name, "--capture-port", $"{Port}"]));
+            MemberProcess.StartAsync("host-a", redis, cluster, ["--netns", hosts.A.Name, "--capture-port", $"{Port}"]),
+            MemberProcess.StartAsync("host-b", redis, cluster, ["--netns", hosts.B.Name, "--capture-port", $"{Port}"]));
         await using var nodeA = started[0];
         await using var nodeB = started[1];
         await using var client = await ClusterClient.JoinAsync(redis, cluster);
@@ -123,7 +123,7 @@ public sealed class ClusterTests
         await using var redis = await LocalRedisServer.StartAsync();
         var cluster = NewCluster();
         var port = Sockets.FreePort(IPAddress.Loopback);
-        await using var node = await NodeProcess.StartAsync("host-a", redis, cluster, ["--capture-port", $"{port}"],
+        await using var node = await MemberProcess.StartAsync("host-a", redis, cluster, ["--capture-port", $"{port}"],
             new Dictionary<string, string> { ["FLOWMESH_FLOWS__IDLESECONDS"] = "1" });
         await using var client = await ClusterClient.JoinAsync(redis, cluster);
 
@@ -159,8 +159,8 @@ public sealed class ClusterTests
         var (portA, portB) = (Sockets.FreePort(IPAddress.Loopback), Sockets.FreePort(IPAddress.Loopback));
         var protoLogs = new Dictionary<string, string> { ["FLOWMESH_LOGGING__LOGLEVEL__PROTO"] = "Information" };
         var started = await Task.WhenAll(
-            NodeProcess.StartAsync("host-a", redis, cluster, ["--capture-port", $"{portA}"], protoLogs),
-            NodeProcess.StartAsync("host-b", redis, cluster, ["--capture-port", $"{portB}"], protoLogs));
+            MemberProcess.StartAsync("host-a", redis, cluster, ["--capture-port", $"{portA}"], protoLogs),
+            MemberProcess.StartAsync("host-b", redis, cluster, ["--capture-port", $"{portB}"], protoLogs));
         await using var a = started[0];
         await using var b = started[1];
         await using var client = await ClusterClient.JoinAsync(redis, cluster);

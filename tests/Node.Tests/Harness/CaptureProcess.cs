@@ -124,7 +124,14 @@ internal sealed class CaptureProcess : IAsyncDisposable
     {
         ProcessControl.Signal(_process, ProcessControl.SigInt); // as Ctrl-C
         using var timeout = new CancellationTokenSource(DefaultDeadline);
-        await _process.WaitForExitAsync(timeout.Token);
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new XunitException($"capture did not exit within {DefaultDeadline.TotalSeconds} s of Ctrl-C; stderr: {string.Join(" | ", Stderr)}");
+        }
         await Task.WhenAll(_stdoutClosed.Task, _stderrClosed.Task).WaitAsync(DefaultDeadline);
         var summaryLine = Stderr.LastOrDefault(l => l.StartsWith("{\"summary\"", StringComparison.Ordinal))
             ?? throw new XunitException($"no summary at exit; stderr: {string.Join(" | ", Stderr)}");
@@ -152,6 +159,13 @@ internal static class NodeCommand
         info.ArgumentList.Add(KernelTestRequirements.NodeAssembly);
         foreach (var a in args)
             info.ArgumentList.Add(a);
+        return info;
+    }
+
+    public static ProcessStartInfo AggregatorStartInfo(IEnumerable<string> args)
+    {
+        var info = StartInfo(args);
+        info.ArgumentList[0] = KernelTestRequirements.AggregatorAssembly;
         return info;
     }
 }

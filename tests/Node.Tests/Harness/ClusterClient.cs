@@ -34,8 +34,16 @@ internal sealed class ClusterClient : IAsyncDisposable
             ?? new FlowQueryResponse { Found = false };
     }
 
+    /// <summary>Asks a session (by its key) through the cluster.</summary>
+    public async Task<SessionQueryResponse> QuerySessionAsync(string key)
+    {
+        using var timeout = new CancellationTokenSource(RequestTimeout);
+        return await Member.Cluster.RequestAsync<SessionQueryResponse>(key, ClusterKinds.Session, new SessionQuery(), timeout.Token)
+            ?? new SessionQueryResponse { Found = false };
+    }
+
     /// <summary>Asks <paramref name="via"/> to query the flow through the cluster from where it runs.</summary>
-    public async Task<FlowQueryResponse> QueryViaAsync(NodeProcess via, string hostId, ulong cookie)
+    public async Task<FlowQueryResponse> QueryViaAsync(MemberProcess via, string hostId, ulong cookie)
     {
         using var timeout = new CancellationTokenSource(RequestTimeout);
         return await Member.System.Root.RequestAsync<FlowQueryResponse>(
@@ -43,7 +51,7 @@ internal sealed class ClusterClient : IAsyncDisposable
     }
 
     /// <summary>A Node's status, from the Node itself.</summary>
-    public async Task<NodeStatus> StatusAsync(NodeProcess node)
+    public async Task<NodeStatus> StatusAsync(MemberProcess node)
     {
         using var timeout = new CancellationTokenSource(RequestTimeout);
         var response = await Member.System.Root.RequestAsync<NodeStatusResponse>(

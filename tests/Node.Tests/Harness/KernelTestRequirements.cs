@@ -14,6 +14,10 @@ internal static class KernelTestRequirements
         typeof(KernelTestRequirements).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .Single(a => a.Key == "NodeAssembly").Value!;
 
+    public static string AggregatorAssembly { get; } =
+        typeof(KernelTestRequirements).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .Single(a => a.Key == "AggregatorAssembly").Value!;
+
     public static void Require()
     {
         var missing = CaptureRequirements.MissingCapabilities(CaptureRequirements.ReadEffectiveCapabilities());

@@ -5,15 +5,15 @@ using Xunit.Sdk;
 
 namespace FlowMesh.Node.Tests.Harness;
 
-/// <summary>A real Node (`run`) in its own process, as a user starts one.</summary>
-internal sealed partial class NodeProcess : IAsyncDisposable
+/// <summary>A real cluster member (a Node or an Aggregator, `run`) in its own process, as a user starts one.</summary>
+internal sealed partial class MemberProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly Lock _gate = new();
     private readonly List<string> _log = [];
     private readonly TaskCompletionSource<string> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private NodeProcess(Process process, string hostId)
+    private MemberProcess(Process process, string hostId)
     {
         _process = process;
         HostId = hostId;
@@ -38,14 +38,22 @@ internal sealed partial class NodeProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts `run` with these flags and returns once the Node is a member.</summary>
-    public static async Task<NodeProcess> StartAsync(string hostId, LocalRedisServer redis, string cluster, IEnumerable<string> flags, IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>Starts a Node's `run` with these flags and returns once it is a member.</summary>
+    public static Task<MemberProcess> StartAsync(string hostId, LocalRedisServer redis, string cluster, IEnumerable<string> flags, IReadOnlyDictionary<string, string>? environment = null)
     {
         KernelTestRequirements.Require();
-        var info = NodeCommand.StartInfo(["run", "--host-id", hostId, "--redis", redis.Endpoint, "--cluster", cluster, "--member-ttl", "4", .. flags]);
+        return StartAsync(NodeCommand.StartInfo(["run", "--host-id", hostId, "--redis", redis.Endpoint, "--cluster", cluster, "--member-ttl", "4", .. flags]), hostId, environment);
+    }
+
+    /// <summary>Starts an Aggregator's `run` with these flags and returns once it is a member.</summary>
+    public static Task<MemberProcess> StartAggregatorAsync(LocalRedisServer redis, string cluster, IEnumerable<string> flags) =>
+        StartAsync(NodeCommand.AggregatorStartInfo(["run", "--redis", redis.Endpoint, "--cluster", cluster, "--member-ttl", "4", .. flags]), "aggregator", null);
+
+    private static async Task<MemberProcess> StartAsync(ProcessStartInfo info, string hostId, IReadOnlyDictionary<string, string>? environment)
+    {
         foreach (var (k, v) in environment ?? new Dictionary<string, string>())
             info.Environment[k] = v;
-        var node = new NodeProcess(new Process { StartInfo = info }, hostId);
+        var node = new MemberProcess(new Process { StartInfo = info }, hostId);
         node._process.OutputDataReceived += (_, e) => node.OnLine(e.Data);
         node._process.ErrorDataReceived += (_, e) => node.OnLine(e.Data);
         node._process.Start();
@@ -55,7 +63,7 @@ internal sealed partial class NodeProcess : IAsyncDisposable
         if (done != node._ready.Task)
         {
             await node.DisposeAsync();
-            throw new XunitException($"Node {hostId} did not join: {string.Join("\n", node.Log)}");
+            throw new XunitException($"{hostId} did not join: {string.Join("\n", node.Log)}");
         }
         return node;
     }

@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using FlowMesh.Aggregator.Sessions;
+using FlowMesh.Contracts.Messages;
+using OpenTelemetry;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace FlowMesh.Aggregator.Export;
+
+/// <summary>
+/// Exports every settled session as a trace over OTLP (OpenTelemetry's own SDK and
+/// exporter): a root span for the connection, and a client span and a server span,
+/// each at the real kernel timestamps of its host converted to wall-clock time. The
+/// trace id comes from the trace tag (its 8 bytes, twice: anyone holding the tag from
+/// `capture` finds the trace), or, for sessions without a tag, from a hash of the
+/// session id.
+/// </summary>
+public sealed class OtlpSessionExporter : IDisposable
+{
+    public const string SourceName = "FlowMesh.Sessions";
+
+    private readonly ActivitySource _source = new(SourceName);
+    private readonly TracerProvider _provider;
+    private readonly AggregatorCounters _counters;
+
+    // Root activities take their trace id from Activity.TraceIdGenerator; this thread's
+    // pending id is handed to it during Export only (StartActivity runs on this thread).
+    [ThreadStatic]
+    private static ActivityTraceId? t_nextTraceId;
+
+    static OtlpSessionExporter() =>
+        Activity.TraceIdGenerator = () => t_nextTraceId ?? ActivityTraceId.CreateRandom();
+
+    public OtlpSessionExporter(Uri endpoint, string serviceName, AggregatorCounters counters)
+    {
+        _counters = counters;
+        _provider = Sdk.CreateTracerProviderBuilder()
+            .AddSource(SourceName)
+            .SetSampler(new AlwaysOnSampler())
+            .SetResourceBuilder(ResourceBuilder.CreateEmpty().AddService(serviceName))
+            .AddOtlpExporter(o =>
+            {
+                o.Endpoint = endpoint;
+                o.Protocol = OtlpExportProtocol.HttpProtobuf;
+                o.BatchExportProcessorOptions.ScheduledDelayMilliseconds = 500;
+            })
+            .Build();
+    }
+
+    public void Export(SessionView session)
+    {
+        var start = new DateTime(Math.Min(Start(session.Client), Start(session.Server)) / 100 + DateTime.UnixEpoch.Ticks, DateTimeKind.Utc);
+        var end = new DateTime(Math.Max(End(session.Client), End(session.Server)) / 100 + DateTime.UnixEpoch.Ticks, DateTimeKind.Utc);
+        // A default parent context means "Activity.Current": clear it so the root is a root.
+        var ambient = Activity.Current;
+        Activity.Current = null;
+        t_nextTraceId = TraceIdOf(session);
+        Activity? root;
+        try
+        {
+            root = _source.StartActivity($"TCP {session.ClientWorkload} -> {session.ServerEndpoint}", ActivityKind.Internal, parentContext: default, startTime: start);
+        }
+        finally
+        {
+            t_nextTraceId = null;
+        }
+        if (root is null)
+        {
+            Activity.Current = ambient;
+            return; // nobody listening (no exporter)
+        }
+        root.SetTag("flowmesh.session.id", session.Id);
+        root.SetTag("flowmesh.join", session.Join.ToString().ToLowerInvariant());
+        root.SetTag("flowmesh.reset", session.Reset);
+        root.SetTag("flowmesh.complete", session.Complete);
+        root.SetTag("flowmesh.bytes_client_to_server", (long)session.BytesClientToServer);
+        root.SetTag("flowmesh.bytes_server_to_client", (long)session.BytesServerToClient);
+        if (session.TraceTag != 0)
+            root.SetTag("flowmesh.trace_tag", session.TraceTag.ToString("x16", System.Globalization.CultureInfo.InvariantCulture));
+
+        Child(root, "client", ActivityKind.Client, session.Client, session.ConnectMs);
+        Child(root, "server", ActivityKind.Server, session.Server, session.ServerHandshakeMs);
+        root.SetEndTime(end);
+        root.Stop();
+        Activity.Current = ambient;
+        _counters.SessionExported();
+    }
+
+    private void Child(Activity root, string role, ActivityKind kind, SessionSide? side, double handshakeMs)
+    {
+        if (side is null)
+            return;
+        var span = _source.StartActivity($"{role} {side.HostId}", kind, root.Context,
+            startTime: new DateTime(side.StartUnixNs / 100 + DateTime.UnixEpoch.Ticks, DateTimeKind.Utc));
+        if (span is null)
+            return;
+        span.SetTag("flowmesh.host", side.HostId);
+        span.SetTag("flowmesh.cookie", (long)side.Cookie);
+        span.SetTag("net.sock.host.addr", side.LocalAddress);
+        span.SetTag("net.sock.host.port", (long)side.LocalPort);
+        span.SetTag("net.sock.peer.addr", side.RemoteAddress);
+        span.SetTag("net.sock.peer.port", (long)side.RemotePort);
+        span.SetTag("process.pid", (long)side.Pid);
+        span.SetTag("process.executable.name", side.Comm);
+        span.SetTag("flowmesh.handshake_ms", handshakeMs);
+        span.SetTag("flowmesh.srtt_us", (long)side.SrttUs);
+        span.SetTag("flowmesh.close_reason", side.CloseReason.ToString());
+        span.SetEndTime(new DateTime(side.EndUnixNs / 100 + DateTime.UnixEpoch.Ticks, DateTimeKind.Utc));
+        span.Stop();
+    }
+
+    private static long Start(SessionSide? s) => s?.StartUnixNs ?? long.MaxValue;
+
+    private static long End(SessionSide? s) => s?.EndUnixNs ?? long.MinValue;
+
+    /// <summary>The W3C trace id of a session: the tag's 8 bytes twice, else 16 bytes of SHA-256 of the session id.</summary>
+    public static ActivityTraceId TraceIdOf(SessionView session)
+    {
+        Span<byte> id = stackalloc byte[16];
+        if (session.TraceTag != 0)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(id, session.TraceTag);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(id[8..], session.TraceTag);
+        }
+        else
+        {
+            SHA256.HashData(Encoding.UTF8.GetBytes(session.Id)).AsSpan(0, 16).CopyTo(id);
+        }
+        return ActivityTraceId.CreateFromBytes(id);
+    }
+
+    public void Dispose()
+    {
+        _provider.ForceFlush(2000);
+        _provider.Dispose();
+        _source.Dispose();
+    }
+}

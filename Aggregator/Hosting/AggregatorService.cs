@@ -1,0 +1,153 @@
+using FlowMesh.Aggregator.Export;
+using FlowMesh.Aggregator.Sessions;
+using FlowMesh.Cluster;
+using FlowMesh.Cluster.Redis;
+using FlowMesh.Contracts.Cluster;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Proto;
+using Proto.Cluster;
+using StackExchange.Redis;
+
+namespace FlowMesh.Aggregator.Hosting;
+
+/// <summary>The Aggregator's settings beyond the cluster: session timing and OTLP export.</summary>
+public sealed record AggregatorSettings(SessionOptions Sessions, Uri? OtlpEndpoint, string ServiceName)
+{
+    public static AggregatorSettings From(IConfiguration configuration)
+    {
+        var s = configuration.GetSection("Sessions");
+        var defaults = new SessionOptions();
+        var sessions = new SessionOptions
+        {
+            JoinWindow = TimeSpan.FromSeconds(s.GetValue("JoinWindowSeconds", defaults.JoinWindow.TotalSeconds)),
+            Linger = TimeSpan.FromSeconds(s.GetValue("LingerSeconds", defaults.Linger.TotalSeconds)),
+            Idle = TimeSpan.FromSeconds(s.GetValue("IdleSeconds", defaults.Idle.TotalSeconds)),
+            Ttl = TimeSpan.FromHours(s.GetValue("TtlHours", defaults.Ttl.TotalHours)),
+        };
+        var endpoint = configuration["Otlp:Endpoint"];
+        return new AggregatorSettings(sessions,
+            string.IsNullOrWhiteSpace(endpoint) ? null : TracesEndpoint(endpoint),
+            configuration["Otlp:ServiceName"] is { Length: > 0 } name ? name : "flowmesh");
+    }
+
+    /// <summary>
+    /// The traces URL for an endpoint given as a collector's base address
+    /// (http://collector:4318, as OTEL_EXPORTER_OTLP_ENDPOINT is written) or in full.
+    /// </summary>
+    public static Uri TracesEndpoint(string endpoint)
+    {
+        if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            throw new ArgumentException($"Otlp:Endpoint '{endpoint}' is not an http(s) URL (e.g. http://collector:4318)");
+        return uri.AbsolutePath is "" or "/" ? new Uri(uri, "v1/traces") : uri;
+    }
+}
+
+/// <summary>
+/// The Aggregator as a cluster member: hosts the <c>session</c> kind, takes the Nodes'
+/// flows through its ingress actor, stores settled sessions in Redis, exports them
+/// over OTLP when an endpoint is set, and publishes its counters every second.
+/// </summary>
+internal sealed class AggregatorService(ClusterSettings clusterSettings, AggregatorSettings settings, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+{
+    private readonly ILogger _logger = loggers.CreateLogger("FlowMesh.Aggregator");
+    private readonly AggregatorCounters _counters = new();
+    private readonly CancellationTokenSource _stop = new();
+    private RedisConnection? _redis;
+    private ClusterMember? _member;
+    private SessionStore? _store;
+    private OtlpSessionExporter? _exporter;
+    private Task? _status;
+
+    public AggregatorCounters Counters => _counters;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        _redis = await RedisConnection.ConnectAsync(clusterSettings.Redis, _logger).ConfigureAwait(false);
+        var keys = new RedisKeys(clusterSettings.Name);
+        _store = new SessionStore(_redis, keys, settings.Sessions.Ttl, _counters);
+        var services = new SessionServices(_store, _counters, settings.Sessions);
+        if (settings.OtlpEndpoint is { } endpoint)
+        {
+            _exporter = new OtlpSessionExporter(endpoint, settings.ServiceName, _counters);
+            services.OnSettled = _exporter.Export;
+            _logger.LogInformation("Exporting sessions as traces to {Endpoint} (OTLP/HTTP)", endpoint);
+        }
+        var sessionKind = new ClusterKind(ClusterKinds.Session, Props.FromProducer(() => new SessionActor(services)));
+        _logger.LogInformation("Joining cluster {Cluster} through Redis {Redis} as an Aggregator", clusterSettings.Name, clusterSettings.Redis);
+        _member = await ClusterMember.StartMemberAsync(_redis, clusterSettings, "", ClusterKinds.AggregatorRole, [sessionKind], null, loggers, cancellationToken)
+            .ConfigureAwait(false);
+        var activations = _member.Lookup.Local!;
+        _member.System.Root.SpawnNamed(Props.FromProducer(() => new SessionIngressActor(activations.Activate)), ClusterKinds.SessionIngressActor);
+        _status = Task.Run(() => PublishStatusAsync(keys), CancellationToken.None);
+        _logger.LogInformation("FlowMesh Aggregator is member {MemberId} at {Address}", _member.System.Id, _member.System.Address);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_status is not null)
+            await _status.ConfigureAwait(false);
+        if (_member is not null)
+            await _member.ShutdownAsync(graceful: true, "aggregator stopping").ConfigureAwait(false);
+        if (_store is not null)
+            await _store.FlushAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        _logger.LogInformation("Stopped: {Flows} flows in, {Joined} sessions joined, {OneSided} one-sided, {NotStored} not stored",
+            _counters.FlowsReceived, _counters.SessionsJoined, _counters.SessionsOneSided, _counters.NotStored);
+    }
+
+    private async Task PublishStatusAsync(RedisKeys keys)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        var lastLog = DateTime.UtcNow;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
+            {
+                var c = _counters;
+                HashEntry[] fields =
+                [
+                    new("member_id", _member!.System.Id), new("updated_unix_ms", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()),
+                    new("flows_received", c.FlowsReceived), new("sessions_active", c.ActiveSessions),
+                    new("sessions_tag", c.SessionsTag), new("sessions_isn", c.SessionsIsn), new("sessions_tuple", c.SessionsTuple),
+                    new("sessions_one_sided", c.SessionsOneSided), new("late_joins", c.LateJoins), new("ambiguous", c.Ambiguous),
+                    new("bytes_mismatch", c.BytesMismatch), new("incomplete", c.Incomplete), new("not_stored", c.NotStored),
+                    new("exported", c.Exported), new("redis_failures", _redis!.Failures),
+                ];
+                try
+                {
+                    var key = keys.AggregatorStatus(_member.System.Id);
+                    await _redis.Database.HashSetAsync(key, fields).ConfigureAwait(false);
+                    await _redis.Database.KeyExpireAsync(key, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+                    _redis.Succeeded(write: true);
+                }
+                catch (Exception e) when (RedisConnection.IsOutage(e))
+                {
+                    _redis.Failed(e, "publish the aggregator status");
+                }
+                if (DateTime.UtcNow - lastLog >= TimeSpan.FromSeconds(10))
+                {
+                    lastLog = DateTime.UtcNow;
+                    _logger.LogInformation("status: flows={Flows} sessions tag={Tag} isn={Isn} tuple={Tuple} oneSided={OneSided} active={Active} notStored={NotStored}",
+                        c.FlowsReceived, c.SessionsTag, c.SessionsIsn, c.SessionsTuple, c.SessionsOneSided, c.ActiveSessions, c.NotStored);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _exporter?.Dispose();
+        if (_store is not null)
+            await _store.DisposeAsync().ConfigureAwait(false);
+        if (_member is not null)
+            await _member.DisposeAsync().ConfigureAwait(false);
+        else if (_redis is not null)
+            await _redis.DisposeAsync().ConfigureAwait(false);
+        _stop.Dispose();
+    }
+}

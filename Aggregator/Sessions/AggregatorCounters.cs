@@ -1,0 +1,60 @@
+using FlowMesh.Contracts.Messages;
+
+namespace FlowMesh.Aggregator.Sessions;
+
+/// <summary>What one Aggregator did, written from any thread; published to Redis every second.</summary>
+public sealed class AggregatorCounters
+{
+    private long _flowsReceived;
+    private long _sessionsTag;
+    private long _sessionsIsn;
+    private long _sessionsTuple;
+    private long _sessionsOneSided;
+    private long _lateJoins;
+    private long _ambiguous;
+    private long _bytesMismatch;
+    private long _incomplete;
+    private long _notStored;
+    private long _exported;
+    private long _activeSessions;
+
+    public long FlowsReceived => Interlocked.Read(ref _flowsReceived);
+    public long SessionsTag => Interlocked.Read(ref _sessionsTag);
+    public long SessionsIsn => Interlocked.Read(ref _sessionsIsn);
+    public long SessionsTuple => Interlocked.Read(ref _sessionsTuple);
+    public long SessionsOneSided => Interlocked.Read(ref _sessionsOneSided);
+    public long SessionsJoined => SessionsTag + SessionsIsn + SessionsTuple;
+    /// <summary>A side that arrived after its session had been settled as one-sided.</summary>
+    public long LateJoins => Interlocked.Read(ref _lateJoins);
+    public long Ambiguous => Interlocked.Read(ref _ambiguous);
+    public long BytesMismatch => Interlocked.Read(ref _bytesMismatch);
+    public long Incomplete => Interlocked.Read(ref _incomplete);
+    /// <summary>Sessions Redis could not take.</summary>
+    public long NotStored => Interlocked.Read(ref _notStored);
+    public long Exported => Interlocked.Read(ref _exported);
+    public long ActiveSessions => Interlocked.Read(ref _activeSessions);
+
+    public void FlowsIn(int n) => Interlocked.Add(ref _flowsReceived, n);
+    public void SessionStarted() => Interlocked.Increment(ref _activeSessions);
+    public void SessionStopped() => Interlocked.Decrement(ref _activeSessions);
+    public void LateJoin() => Interlocked.Increment(ref _lateJoins);
+    public void SessionsNotStored(int n) => Interlocked.Add(ref _notStored, n);
+    public void SessionExported() => Interlocked.Increment(ref _exported);
+
+    public void Settled(SessionView s)
+    {
+        switch (s.Join)
+        {
+            case JoinMethod.Tag: Interlocked.Increment(ref _sessionsTag); break;
+            case JoinMethod.Isn: Interlocked.Increment(ref _sessionsIsn); break;
+            case JoinMethod.Tuple: Interlocked.Increment(ref _sessionsTuple); break;
+            default: Interlocked.Increment(ref _sessionsOneSided); break;
+        }
+        if (s.Ambiguous)
+            Interlocked.Increment(ref _ambiguous);
+        if (s.BytesMismatch)
+            Interlocked.Increment(ref _bytesMismatch);
+        if (!s.Complete)
+            Interlocked.Increment(ref _incomplete);
+    }
+}

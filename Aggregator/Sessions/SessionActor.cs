@@ -1,0 +1,165 @@
+using FlowMesh.Contracts.Messages;
+using Proto;
+using Proto.Cluster;
+
+namespace FlowMesh.Aggregator.Sessions;
+
+/// <summary>What every session actor of an Aggregator shares.</summary>
+public sealed record SessionServices(SessionStore Store, AggregatorCounters Counters, SessionOptions Options)
+{
+    /// <summary>Called with every settled session (OTLP export and, later, latency windows plug in here).</summary>
+    public Action<SessionView>? OnSettled { get; set; }
+}
+
+public sealed record SessionOptions
+{
+    /// <summary>How long a session with one closed side waits for the other before it is settled as one-sided.</summary>
+    public TimeSpan JoinWindow { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>How long a settled session stays in memory for queries (it stays in Redis for <see cref="Ttl"/>).</summary>
+    public TimeSpan Linger { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A session whose sides are open and silent this long leaves memory (it comes back with the next report).</summary>
+    public TimeSpan Idle { get; init; } = TimeSpan.FromMinutes(3);
+
+    public TimeSpan Ttl { get; init; } = TimeSpan.FromHours(24);
+}
+
+/// <summary>
+/// One connection seen across the fleet (ClusterKind <c>session</c>, identity: its
+/// session key): collects the flows reported under the key by the Nodes on each end
+/// and settles the session when both sides have closed, or as one-sided when the
+/// other side has not shown up within the join window. A side that arrives later
+/// settles it again, joined.
+/// </summary>
+internal sealed class SessionActor(SessionServices services) : IActor
+{
+    private readonly Dictionary<(string Host, ulong Cookie), FlowView> _flows = [];
+    private string _key = "";
+    private SessionView? _settled;
+    private bool _waitingForPeer;
+
+    public Task ReceiveAsync(IContext context) => context.Message switch
+    {
+        FlowView flow => OnFlow(context, flow),
+        SessionQuery => OnQueryAsync(context),
+        ReceiveTimeout => OnTimeout(context),
+        Started => OnStarted(context),
+        Stopped => OnStopped(),
+        _ => Task.CompletedTask,
+    };
+
+    private Task OnStarted(IContext context)
+    {
+        _key = context.ClusterIdentity()?.Identity ?? "";
+        services.Counters.SessionStarted();
+        context.SetReceiveTimeout(services.Options.Idle);
+        return Task.CompletedTask;
+    }
+
+    private Task OnStopped()
+    {
+        services.Counters.SessionStopped();
+        return Task.CompletedTask;
+    }
+
+    private Task OnFlow(IContext context, FlowView flow)
+    {
+        services.Counters.FlowsIn(1);
+        _flows[(flow.HostId, flow.Cookie)] = flow;
+        var view = SessionJoin.Build(_key, _flows.Values);
+        var bothSides = view.Client is not null && view.Server is not null;
+        if (bothSides && view.Closed)
+        {
+            Settle(context, view);
+        }
+        else if (_settled is not null && view.Closed)
+        {
+            // A settled side told again (a reset just behind its close): keep the store right.
+            Settle(context, view);
+        }
+        else if (view.Closed)
+        {
+            // One side has closed and the other has not shown up: give it the join window.
+            if (_settled is null && !_waitingForPeer)
+            {
+                _waitingForPeer = true;
+                context.SetReceiveTimeout(services.Options.JoinWindow);
+            }
+        }
+        else
+        {
+            // Still open: keep the live view where queries find it.
+            services.Store.Save(view);
+            context.SetReceiveTimeout(services.Options.Idle);
+        }
+        return Task.CompletedTask;
+    }
+
+    private Task OnTimeout(IContext context)
+    {
+        if (_waitingForPeer && _settled is null && _flows.Count > 0)
+        {
+            Settle(context, SessionJoin.Build(_key, _flows.Values));
+            return Task.CompletedTask;
+        }
+        context.Stop(context.Self);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Stores the session; counts and exports it the first time, and again only when a
+    /// late side turned a one-sided session into a joined one (so a side reported twice
+    /// is neither counted nor exported twice).
+    /// </summary>
+    private void Settle(IContext context, SessionView view)
+    {
+        var first = _settled is null;
+        var lateJoin = _settled is { Join: JoinMethod.OneSided } && view.Join != JoinMethod.OneSided;
+        _waitingForPeer = false;
+        _settled = view;
+        if (lateJoin)
+            services.Counters.LateJoin();
+        if (first || lateJoin)
+        {
+            services.Counters.Settled(view);
+            services.OnSettled?.Invoke(view);
+        }
+        services.Store.Save(view);
+        context.SetReceiveTimeout(services.Options.Linger);
+    }
+
+    private async Task OnQueryAsync(IContext context)
+    {
+        if (_flows.Count > 0)
+        {
+            context.Respond(new SessionQueryResponse { Found = true, Session = _settled ?? SessionJoin.Build(_key, _flows.Values) });
+            return;
+        }
+        // Not in memory (passivated, or never here): Redis has it for its TTL.
+        var stored = await services.Store.LoadAsync(_key).ConfigureAwait(false);
+        context.Respond(stored is null ? new SessionQueryResponse { Found = false } : new SessionQueryResponse { Found = true, Session = stored });
+        context.Stop(context.Self);
+    }
+}
+
+/// <summary>
+/// Every Aggregator's named actor that takes the Nodes' batches of flows and hands
+/// each to the session actor of its key, activated here.
+/// </summary>
+internal sealed class SessionIngressActor(Func<ClusterIdentity, PID> activate) : IActor
+{
+    public Task ReceiveAsync(IContext context)
+    {
+        if (context.Message is SessionRecords records)
+        {
+            foreach (var flow in records.Flows)
+            {
+                var key = FlowMesh.Contracts.Cluster.SessionKeys.For(flow);
+                context.Send(activate(ClusterIdentity.Create(key, FlowMesh.Contracts.Cluster.ClusterKinds.Session)), flow);
+            }
+            context.Respond(new SessionRecordsAck { Accepted = records.Flows.Count });
+        }
+        return Task.CompletedTask;
+    }
+}

@@ -1,0 +1,171 @@
+using System.Globalization;
+using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Messages;
+
+namespace FlowMesh.Aggregator.Sessions;
+
+/// <summary>
+/// Builds a session from the flows that arrived under one key: which is the client
+/// and which the server, how they were joined, and what the two views say together
+/// (latencies from each side, bytes cross-checked, who reset, completeness). Pure:
+/// no actor, no I/O.
+/// </summary>
+public static class SessionJoin
+{
+    public static SessionView Build(string key, IReadOnlyCollection<FlowView> flows)
+    {
+        var (client, server, ambiguous) = Sides(flows);
+        var view = new SessionView
+        {
+            Id = SessionId(key, flows),
+            Ambiguous = ambiguous,
+            Join = client is not null && server is not null ? SessionKeys.MethodOf(key) : JoinMethod.OneSided,
+        };
+        if (client is not null)
+            view.Client = Side(client);
+        if (server is not null)
+            view.Server = Side(server);
+
+        view.TraceTag = client?.TraceTag ?? server?.TraceTag ?? 0;
+        view.TagSent = client?.TagSent ?? false;
+        view.TagEchoed = client?.TagEchoed ?? false;
+        view.TagSeenByServer = server?.TagReceived ?? false;
+
+        if (client is not null)
+        {
+            view.ConnectMs = client.HandshakeUs / 1000.0;
+            view.ClientRttMs = client.SrttUs / 1000.0;
+            view.ClientDurationMs = view.Client.DurationUs / 1000.0;
+        }
+        if (server is not null)
+        {
+            view.ServerHandshakeMs = server.HandshakeUs / 1000.0;
+            view.ServerRttMs = server.SrttUs / 1000.0;
+            view.ServerDurationMs = view.Server.DurationUs / 1000.0;
+        }
+
+        // What the client sent and the server acknowledged are the same bytes seen from
+        // two hosts: prefer the sender's count, and flag a closed pair that disagrees.
+        view.BytesClientToServer = client?.BytesSent ?? server!.BytesReceived;
+        view.BytesServerToClient = server?.BytesSent ?? client!.BytesReceived;
+        view.BytesMismatch = client is { Closed: true } && server is { Closed: true } &&
+            (client.BytesSent != server.BytesReceived || server.BytesSent != client.BytesReceived);
+
+        view.Reset = WhoReset(client, server);
+        view.Complete = !(client?.EventsLost ?? false) && !(server?.EventsLost ?? false);
+        view.Closed = (client?.Closed ?? true) && (server?.Closed ?? true);
+        var sides = new[] { view.Client, view.Server }.Where(s => s is not null).ToList();
+        view.StartUnixMs = sides.Min(s => s.StartUnixNs) / 1_000_000;
+        view.EndUnixMs = sides.Max(s => s.EndUnixNs) / 1_000_000;
+
+        view.ClientHost = client?.HostId ?? "";
+        view.ServerHost = server?.HostId ?? "";
+        view.ClientWorkload = client is null ? "" : Workload(client);
+        // The address the client dialled (before any NAT), else the one the server listened on.
+        view.ServerEndpoint = client is not null ? Endpoint(client.RemoteAddress, client.RemotePort) : Endpoint(server!.LocalAddress, server.LocalPort);
+        return view;
+    }
+
+    /// <summary>
+    /// Client and server among the flows. A role the kernel saw wins; a flow first seen
+    /// mid-life takes the role its peer does not have, or, if neither is known, the end
+    /// on the lower port is taken for the server. More than one candidate for a side
+    /// (a tuple key reused by a later connection) keeps the closest pair, flagged.
+    /// </summary>
+    private static (FlowView? Client, FlowView? Server, bool Ambiguous) Sides(IReadOnlyCollection<FlowView> flows)
+    {
+        var clients = flows.Where(f => f.Role == FlowRole.Client).ToList();
+        var servers = flows.Where(f => f.Role == FlowRole.Server).ToList();
+        foreach (var f in flows.Where(f => f.Role == FlowRole.Unknown))
+        {
+            if (clients.Count > 0 && servers.Count == 0)
+                servers.Add(f);
+            else if (servers.Count > 0 && clients.Count == 0)
+                clients.Add(f);
+            else if (f.LocalPort < f.RemotePort)
+                servers.Add(f);
+            else
+                clients.Add(f);
+        }
+        var ambiguous = clients.Count > 1 || servers.Count > 1;
+        if (!ambiguous)
+            return (clients.FirstOrDefault(), servers.FirstOrDefault(), false);
+        if (clients.Count == 0 || servers.Count == 0)
+            return (clients.FirstOrDefault(), servers.FirstOrDefault(), true);
+        var best = clients.SelectMany(c => servers.Select(s => (c, s)))
+            .MinBy(p => Math.Abs(StartNs(p.c) - StartNs(p.s)));
+        return (best.c, best.s, true);
+    }
+
+    private static long StartNs(FlowView f) => (long)(f.SynNs != 0 ? f.SynNs : f.FirstSeenNs) + f.WallClockOffsetNs;
+
+    private static SessionSide Side(FlowView f)
+    {
+        var start = StartNs(f);
+        var endMono = f.ClosedNs != 0 ? f.ClosedNs : f.LastEventNs;
+        var end = (long)endMono + f.WallClockOffsetNs;
+        return new SessionSide
+        {
+            HostId = f.HostId,
+            Cookie = f.Cookie,
+            LocalAddress = f.LocalAddress,
+            LocalPort = f.LocalPort,
+            RemoteAddress = f.RemoteAddress,
+            RemotePort = f.RemotePort,
+            Pid = f.Pid,
+            Comm = f.Comm,
+            CgroupId = f.CgroupId,
+            State = f.State,
+            Closed = f.Closed,
+            CloseReason = f.CloseReason,
+            StartUnixNs = start,
+            EstablishedUnixNs = f.EstablishedNs != 0 ? (long)f.EstablishedNs + f.WallClockOffsetNs : 0,
+            EndUnixNs = end,
+            HandshakeUs = f.HandshakeUs,
+            SrttUs = f.SrttUs,
+            DurationUs = (ulong)Math.Max(0, (end - start) / 1000),
+            BytesSent = f.BytesSent,
+            BytesReceived = f.BytesReceived,
+            Retransmissions = f.Retransmissions,
+            ResetsSent = f.ResetsSent,
+            ResetsReceived = f.ResetsReceived,
+            EventsLost = f.EventsLost,
+            MidLife = f.MidLife,
+        };
+    }
+
+    /// <summary>none, client or server: the side whose RST ended it, from whichever view saw it.</summary>
+    private static string WhoReset(FlowView? client, FlowView? server)
+    {
+        if (client is not null)
+        {
+            if (client.CloseReason is CloseReason.Refused or CloseReason.ResetReceived)
+                return "server";
+            if (client.CloseReason == CloseReason.ResetSent)
+                return "client";
+        }
+        if (server is not null)
+        {
+            if (server.CloseReason == CloseReason.ResetSent)
+                return "server";
+            if (server.CloseReason == CloseReason.ResetReceived)
+                return "client";
+        }
+        return "none";
+    }
+
+    private static string Workload(FlowView f) =>
+        !string.IsNullOrEmpty(f.Comm) ? f.Comm : f.CgroupId != 0 ? "cgroup:" + f.CgroupId.ToString(CultureInfo.InvariantCulture) : "unknown";
+
+    private static string Endpoint(string address, uint port) =>
+        address.Contains(':', StringComparison.Ordinal) ? $"[{address}]:{port}" : $"{address}:{port}";
+
+    /// <summary>
+    /// The key names one connection for tags and ISN pairs; a tuple key can come back for
+    /// a later connection on the same ports, so its sessions also carry their start time.
+    /// </summary>
+    public static string SessionId(string key, IReadOnlyCollection<FlowView> flows) =>
+        SessionKeys.MethodOf(key) == JoinMethod.Tuple
+            ? key + "@" + (flows.Min(StartNs) / 1_000_000).ToString(CultureInfo.InvariantCulture)
+            : key;
+}

@@ -1,0 +1,84 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace FlowMesh.Cluster.Hosting;
+
+/// <summary>
+/// How every FlowMesh process (Node, Aggregator) builds its Generic Host: settings from
+/// appsettings.json beside the binary, then a --config file, then FLOWMESH_* environment
+/// variables (sections joined by a double underscore: FLOWMESH_CLUSTER__REDIS), then
+/// command-line flags, each overriding the one before; console logs as text or JSON.
+/// </summary>
+public static class ProcessHost
+{
+    /// <summary>A builder with configuration and logging set; throws <see cref="FileNotFoundException"/> for a missing --config file.</summary>
+    public static HostApplicationBuilder CreateBuilder(string? configFile, IReadOnlyDictionary<string, string?> flags)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            DisableDefaults = true,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
+        if (configFile is not null)
+        {
+            if (!File.Exists(configFile))
+                throw new FileNotFoundException($"settings file {configFile} not found", configFile);
+            builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false);
+        }
+        builder.Configuration.AddEnvironmentVariables("FLOWMESH_");
+        builder.Configuration.AddInMemoryCollection(flags);
+
+        builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
+        if (string.Equals(builder.Configuration["Logging:Format"], "json", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.Logging.AddJsonConsole(o => o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ");
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.TimestampFormat = "HH:mm:ss.fff ";
+                o.SingleLine = true;
+            });
+        }
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        return builder;
+    }
+
+    /// <summary>The Cluster section.</summary>
+    public static ClusterSettings ClusterSettings(IConfiguration configuration)
+    {
+        var s = configuration.GetSection("Cluster");
+        var defaults = new ClusterSettings();
+        return new ClusterSettings
+        {
+            Name = s["Name"] ?? defaults.Name,
+            Redis = s["Redis"] ?? defaults.Redis,
+            BindAddress = s["BindAddress"] ?? defaults.BindAddress,
+            Port = s.GetValue("Port", defaults.Port),
+            AdvertisedAddress = string.IsNullOrEmpty(s["AdvertisedAddress"]) ? null : s["AdvertisedAddress"],
+            MemberTtl = TimeSpan.FromSeconds(s.GetValue("MemberTtlSeconds", defaults.MemberTtl.TotalSeconds)),
+            RequestTimeout = TimeSpan.FromSeconds(s.GetValue("RequestTimeoutSeconds", defaults.RequestTimeout.TotalSeconds)),
+        };
+    }
+
+    /// <summary>Flags shared by every member's `run`: settings keys to values (null: not given).</summary>
+    public static void AddClusterFlags(IDictionary<string, string?> flags, string? redis, string? cluster, string? bind, int? port, string? advertise, double? memberTtl, string? logFormat)
+    {
+        void Set(string key, object? value)
+        {
+            if (value is not null)
+                flags[key] = Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        Set("Cluster:Redis", redis);
+        Set("Cluster:Name", cluster);
+        Set("Cluster:BindAddress", bind);
+        Set("Cluster:Port", port);
+        Set("Cluster:AdvertisedAddress", advertise);
+        Set("Cluster:MemberTtlSeconds", memberTtl);
+        Set("Logging:Format", logFormat);
+    }
+}

@@ -1,0 +1,108 @@
+using System.Threading.Channels;
+using FlowMesh.Cluster;
+using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Messages;
+using Microsoft.Extensions.Logging;
+using Proto;
+using Proto.Cluster;
+
+namespace FlowMesh.Node.Actors;
+
+/// <summary>
+/// Hands flows to the session actors that own their keys: closed flows at once, open
+/// ones now and then. Flows are grouped by the Aggregator member that hosts each key
+/// (the member the cluster's placement would pick for that session, by rendezvous
+/// hashing) and sent to its ingress actor in one message per batch, so a Node never
+/// looks a session up across the network per flow. A flow that no Aggregator took
+/// (none running, or it did not answer) is counted, not retried forever.
+/// </summary>
+public sealed class SessionRouter : IAsyncDisposable
+{
+    private const int MaxBatch = 512;
+    private static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(5);
+    private readonly ClusterMember _member;
+    private readonly NodeCounters _counters;
+    private readonly ILogger _logger;
+    private readonly Channel<FlowView> _queue = Channel.CreateBounded<FlowView>(
+        new BoundedChannelOptions(200_000) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly Task _loop;
+    private bool _warnedNoAggregator;
+
+    public SessionRouter(ClusterMember member, NodeCounters counters, ILogger logger)
+    {
+        _member = member;
+        _counters = counters;
+        _logger = logger;
+        _loop = Task.Run(RunAsync);
+    }
+
+    public void Deliver(FlowView flow)
+    {
+        if (!_queue.Writer.TryWrite(flow))
+            _counters.SessionDeliveryFailed(1);
+    }
+
+    private async Task RunAsync()
+    {
+        var batch = new List<FlowView>(MaxBatch);
+        var reader = _queue.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (batch.Count < MaxBatch && reader.TryRead(out var flow))
+                batch.Add(flow);
+            await SendAsync(batch).ConfigureAwait(false);
+            batch.Clear();
+        }
+    }
+
+    private async Task SendAsync(List<FlowView> batch)
+    {
+        var byMember = new Dictionary<Member, SessionRecords>();
+        foreach (var flow in batch)
+        {
+            var target = _member.Lookup.Choose(ClusterIdentity.Create(SessionKeys.For(flow), ClusterKinds.Session));
+            if (target is null)
+            {
+                _counters.SessionDeliveryFailed(1);
+                if (!_warnedNoAggregator)
+                {
+                    _warnedNoAggregator = true;
+                    _logger.LogWarning("No Aggregator in the cluster: flows are not joined into sessions (counted as session_undelivered)");
+                }
+                continue;
+            }
+            _warnedNoAggregator = false;
+            if (!byMember.TryGetValue(target, out var records))
+                byMember[target] = records = new SessionRecords();
+            records.Flows.Add(flow);
+        }
+        await Task.WhenAll(byMember.Select(async pair =>
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(AckTimeout);
+                await _member.System.Root.RequestAsync<SessionRecordsAck>(
+                    PID.FromAddress(pair.Key.Address, ClusterKinds.SessionIngressActor), pair.Value, timeout.Token).ConfigureAwait(false);
+                _counters.SessionsDelivered(pair.Value.Flows.Count);
+            }
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException or DeadLetterException)
+            {
+                _counters.SessionDeliveryFailed(pair.Value.Flows.Count);
+            }
+        })).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits until everything queued so far has been handed over (or counted).</summary>
+    public async Task FlushAsync(TimeSpan limit)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        while (_queue.Reader.Count > 0 && DateTime.UtcNow < deadline)
+            await Task.Delay(5).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _loop.ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,335 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Messages;
+using FlowMesh.Node.Bench;
+using FlowMesh.Node.Tests.Harness;
+
+namespace FlowMesh.Node.Tests;
+
+/// <summary>
+/// End-to-end sessions: a client on one host, a server on another (namespaces made by
+/// the test), a real Node on each, a real Aggregator, a real redis-server.
+/// </summary>
+public sealed class SessionTests
+{
+    private const int Port = 8080;
+    private const int ClosedPort = Port + 1;
+
+    /// <summary>The test's ports only: the Nodes' own cluster traffic stays out of the way.</summary>
+    private static readonly string[] Ports = ["--capture-port", $"{Port}", "--capture-port", $"{ClosedPort}"];
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+    private static string NewCluster() => $"s{Random.Shared.Next(1 << 24):x}";
+
+    private sealed class Fleet : IAsyncDisposable
+    {
+        public required LocalRedisServer Redis { get; init; }
+        public required MemberProcess A { get; init; }
+        public required MemberProcess B { get; init; }
+        public required MemberProcess Aggregator { get; init; }
+        public required ClusterClient Client { get; init; }
+
+        public static async Task<Fleet> StartAsync(string netnsA, string netnsB, bool injectTag, params string[] aggregatorFlags)
+        {
+            var redis = await LocalRedisServer.StartAsync();
+            var cluster = NewCluster();
+            string[] tag = injectTag ? ["--inject-tag"] : [];
+            var started = await Task.WhenAll(
+                MemberProcess.StartAsync("host-a", redis, cluster, ["--netns", netnsA, .. Ports, .. tag]),
+                MemberProcess.StartAsync("host-b", redis, cluster, ["--netns", netnsB, .. Ports, .. tag]),
+                MemberProcess.StartAggregatorAsync(redis, cluster, ["--join-window", "1", .. aggregatorFlags]));
+            var client = await ClusterClient.JoinAsync(redis, cluster);
+            await ClusterClient.WaitForAsync(() => Task.FromResult(client.MemberIds), ids => ids.Count == 3, "two Nodes and an Aggregator", Deadline);
+            return new Fleet { Redis = redis, A = started[0], B = started[1], Aggregator = started[2], Client = client };
+        }
+
+        /// <summary>The client flow's view once closed, and the settled session it belongs to.</summary>
+        public async Task<(FlowView Flow, SessionView Session)> SessionOfAsync(string host, ulong cookie, Func<SessionView, bool> settled)
+        {
+            var flow = (await ClusterClient.WaitForAsync(() => Client.QueryAsync(host, cookie), r => r.Found && r.Flow.Closed, $"flow {host}/{cookie} to close", Deadline)).Flow;
+            var key = SessionKeys.For(flow);
+            var session = (await ClusterClient.WaitForAsync(() => Client.QuerySessionAsync(key), r => r.Found && settled(r.Session), $"session {key}", Deadline)).Session;
+            return (flow, session);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Client.DisposeAsync();
+            await Aggregator.DisposeAsync();
+            await B.DisposeAsync();
+            await A.DisposeAsync();
+            await Redis.DisposeAsync();
+        }
+    }
+
+    /// <summary>Client on host A, 5000 bytes up, 3000 down, client closes first.</summary>
+    private static (ulong ClientCookie, ulong ServerCookie) Exchange(TestNamespace clientHost, IPAddress server, Socket listener)
+    {
+        using var connection = clientHost.Inside(() => new Socket(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp));
+        connection.Connect(server, Port);
+        var accepted = listener.Accept();
+        var cookies = (Sockets.Cookie(connection), Sockets.Cookie(accepted));
+        Sockets.SendAll(connection, Sockets.Pattern(5000, 1));
+        Sockets.ReceiveExactly(accepted, 5000);
+        Sockets.SendAll(accepted, Sockets.Pattern(3000, 2));
+        Sockets.ReceiveExactly(connection, 3000);
+        Sockets.CloseClientFirst(connection, accepted);
+        return cookies;
+    }
+
+    [Fact]
+    public async Task A_connection_between_two_hosts_is_one_session_joined_by_its_trace_tag()
+    {
+        using var hosts = TwoHosts.Create();
+        // The server listens before any Node starts (a listener the programs must arm).
+        using var listener = hosts.B.Inside(() => Sockets.Listen(IPAddress.Parse(hosts.AddressB), Port));
+        await using var fleet = await Fleet.StartAsync(hosts.A.Name, hosts.B.Name, injectTag: true);
+
+        var (c, _) = Exchange(hosts.A, IPAddress.Parse(hosts.AddressB), listener);
+        var (flow, session) = await fleet.SessionOfAsync("host-a", c, s => s.Closed && s.Join != JoinMethod.OneSided);
+
+        Assert.Equal(JoinMethod.Tag, session.Join);
+        Assert.Equal($"tag:{flow.TraceTag:x16}", session.Id);
+        Assert.True(session.TagSent && session.TagEchoed && session.TagSeenByServer);
+        Assert.Equal(("host-a", "host-b"), (session.ClientHost, session.ServerHost));
+        Assert.Equal((hosts.AddressA, hosts.AddressB, (uint)Port), (session.Client.LocalAddress, session.Client.RemoteAddress, session.Client.RemotePort));
+        Assert.Equal((hosts.AddressB, (uint)Port, hosts.AddressA), (session.Server.LocalAddress, session.Server.LocalPort, session.Server.RemoteAddress));
+        Assert.Equal((5000UL, 3000UL), (session.BytesClientToServer, session.BytesServerToClient));
+        Assert.False(session.BytesMismatch);
+        Assert.Equal("none", session.Reset);
+        Assert.True(session.Complete);
+        Assert.False(session.Ambiguous);
+        Assert.True(session.ConnectMs > 0 && session.ServerHandshakeMs > 0, $"connect {session.ConnectMs} ms, server handshake {session.ServerHandshakeMs} ms");
+        Assert.True(session.ClientDurationMs > 0 && session.ServerDurationMs > 0);
+        Assert.Equal((uint)Environment.ProcessId, session.Client.Pid);
+        Assert.Equal($"{hosts.AddressB}:{Port}", session.ServerEndpoint);
+        Assert.True(session.EndUnixMs >= session.StartUnixMs && Math.Abs(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - session.StartUnixMs) < 60_000);
+    }
+
+    [Fact]
+    public async Task A_session_is_exported_over_OTLP_as_a_trace_whose_id_is_the_tag()
+    {
+        using var receiver = OtlpReceiver.Start();
+        using var hosts = TwoHosts.Create();
+        using var listener = hosts.B.Inside(() => Sockets.Listen(IPAddress.Parse(hosts.AddressB), Port));
+        await using var fleet = await Fleet.StartAsync(hosts.A.Name, hosts.B.Name, injectTag: true, "--otlp-endpoint", receiver.BaseUrl);
+
+        var (c, _) = Exchange(hosts.A, IPAddress.Parse(hosts.AddressB), listener);
+        var (flow, session) = await fleet.SessionOfAsync("host-a", c, s => s.Closed && s.Join == JoinMethod.Tag);
+
+        var traceId = new byte[16];
+        BinaryPrimitives.WriteUInt64BigEndian(traceId, flow.TraceTag);
+        BinaryPrimitives.WriteUInt64BigEndian(traceId.AsSpan(8), flow.TraceTag);
+        var spans = await ClusterClient.WaitForAsync(
+            () => Task.FromResult(receiver.Spans.Where(s => s.TraceId.Span.SequenceEqual(traceId)).ToList()),
+            s => s.Count >= 3, $"3 spans of trace {Convert.ToHexStringLower(traceId)}", Deadline);
+        Assert.Empty(receiver.Errors);
+        Assert.Equal(3, spans.Count);
+
+        const int Internal = 1, Server = 2, Client = 3;
+        var root = Assert.Single(spans, s => s.Kind == Internal);
+        var client = Assert.Single(spans, s => s.Kind == Client);
+        var server = Assert.Single(spans, s => s.Kind == Server);
+        Assert.True(root.ParentSpanId.IsEmpty);
+        Assert.Equal(root.SpanId, client.ParentSpanId);
+        Assert.Equal(root.SpanId, server.ParentSpanId);
+
+        // Each span is its host's kernel timestamps in wall-clock time (at the 100 ns a DateTime holds).
+        static ulong Ticks(long unixNs) => (ulong)(unixNs / 100 * 100);
+        Assert.Equal((Ticks(session.Client.StartUnixNs), Ticks(session.Client.EndUnixNs)), (client.StartTimeUnixNano, client.EndTimeUnixNano));
+        Assert.Equal((Ticks(session.Server.StartUnixNs), Ticks(session.Server.EndUnixNs)), (server.StartTimeUnixNano, server.EndTimeUnixNano));
+        Assert.Equal(Math.Min(client.StartTimeUnixNano, server.StartTimeUnixNano), root.StartTimeUnixNano);
+        Assert.Equal(Math.Max(client.EndTimeUnixNano, server.EndTimeUnixNano), root.EndTimeUnixNano);
+        Assert.True(client.StartTimeUnixNano < client.EndTimeUnixNano && server.StartTimeUnixNano < server.EndTimeUnixNano);
+        // The server's SYN arrives after the client sent it: the two hosts' clocks agree here (one kernel).
+        Assert.True(server.StartTimeUnixNano >= client.StartTimeUnixNano);
+        var now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
+        Assert.InRange(root.StartTimeUnixNano, now - 60_000_000_000UL, now);
+
+        static string? Attribute(Otlp.Span span, string key) =>
+            span.Attributes.FirstOrDefault(a => a.Key == key)?.Value is { } v ? v.ValueCase switch
+            {
+                Otlp.AnyValue.ValueOneofCase.StringValue => v.StringValue,
+                Otlp.AnyValue.ValueOneofCase.IntValue => v.IntValue.ToString(CultureInfo.InvariantCulture),
+                Otlp.AnyValue.ValueOneofCase.BoolValue => v.BoolValue ? "true" : "false",
+                _ => v.ToString(),
+            } : null;
+        Assert.Equal("tag", Attribute(root, "flowmesh.join"));
+        Assert.Equal(session.Id, Attribute(root, "flowmesh.session.id"));
+        Assert.Equal("5000", Attribute(root, "flowmesh.bytes_client_to_server"));
+        Assert.Equal(("host-a", hosts.AddressB), (Attribute(client, "flowmesh.host"), Attribute(client, "net.sock.peer.addr")));
+        Assert.Equal(("host-b", "8080"), (Attribute(server, "flowmesh.host"), Attribute(server, "net.sock.host.port")));
+    }
+
+    [Fact]
+    public async Task Without_tag_injection_the_session_is_joined_by_the_ISN_pair()
+    {
+        using var hosts = TwoHosts.Create();
+        using var listener = hosts.B.Inside(() => Sockets.Listen(IPAddress.Parse(hosts.AddressB), Port));
+        await using var fleet = await Fleet.StartAsync(hosts.A.Name, hosts.B.Name, injectTag: false);
+
+        var (c, _) = Exchange(hosts.A, IPAddress.Parse(hosts.AddressB), listener);
+        var (flow, session) = await fleet.SessionOfAsync("host-a", c, s => s.Closed && s.Join != JoinMethod.OneSided);
+
+        Assert.Equal(JoinMethod.Isn, session.Join);
+        Assert.Equal(0UL, session.TraceTag);
+        Assert.Equal($"isn:{flow.IsnLocal:x8}-{flow.IsnRemote:x8}", session.Id);
+        Assert.Equal((5000UL, 3000UL), (session.BytesClientToServer, session.BytesServerToClient));
+        Assert.Equal(("host-a", "host-b"), (session.ClientHost, session.ServerHost));
+    }
+
+    [Fact]
+    public async Task Through_a_NAT_the_session_is_joined_by_ISN_and_each_side_keeps_the_addresses_it_saw()
+    {
+        using var nat = NatHosts.Create();
+        using var listener = nat.Server.Inside(() => Sockets.Listen(IPAddress.Parse(nat.ServerAddress), Port));
+        await using var fleet = await Fleet.StartAsync(nat.Client.Name, nat.Server.Name, injectTag: false);
+
+        // The client dials the router's public address; the router forwards it to the server and masquerades the source.
+        var (c, _) = Exchange(nat.Client, IPAddress.Parse(nat.PublicAddress), listener);
+        var (_, session) = await fleet.SessionOfAsync("host-a", c, s => s.Closed && s.Join != JoinMethod.OneSided);
+
+        Assert.Equal(JoinMethod.Isn, session.Join);
+        Assert.Equal((nat.ClientAddress, nat.PublicAddress, (uint)Port), (session.Client.LocalAddress, session.Client.RemoteAddress, session.Client.RemotePort));
+        Assert.Equal((nat.ServerAddress, (uint)Port, nat.RouterInsideAddress), (session.Server.LocalAddress, session.Server.LocalPort, session.Server.RemoteAddress));
+        Assert.NotEqual(0u, session.Client.LocalPort);
+        Assert.Equal((5000UL, 3000UL), (session.BytesClientToServer, session.BytesServerToClient));
+        Assert.False(session.BytesMismatch);
+    }
+
+    [Fact]
+    public async Task Resets_refusals_and_peers_outside_the_fleet_are_told_apart()
+    {
+        using var hosts = TwoHosts.Create();
+        using var outside = TestNamespace.Create("c");
+        TestNamespace.Link(hosts.A, "10.215.7.1", outside, "10.215.7.2");
+        using var listener = hosts.B.Inside(() => Sockets.Listen(IPAddress.Parse(hosts.AddressB), Port));
+        using var foreign = outside.Inside(() => Sockets.Listen(IPAddress.Parse("10.215.7.2"), Port));
+        await using var fleet = await Fleet.StartAsync(hosts.A.Name, hosts.B.Name, injectTag: true);
+
+        // 1. The server resets the connection (SO_LINGER 0).
+        ulong resetCookie;
+        using (var connection = hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)))
+        {
+            connection.Connect(IPAddress.Parse(hosts.AddressB), Port);
+            var accepted = listener.Accept();
+            resetCookie = Sockets.Cookie(connection);
+            Sockets.SendAll(connection, Sockets.Pattern(10, 1));
+            Sockets.ReceiveExactly(accepted, 10);
+            Sockets.CloseAbortively(accepted);
+            Assert.ThrowsAny<SocketException>(() => { while (connection.Receive(new byte[16]) > 0) { } });
+        }
+        var (_, reset) = await fleet.SessionOfAsync("host-a", resetCookie, s => s.Closed && s.Join != JoinMethod.OneSided);
+        Assert.Equal("server", reset.Reset);
+        Assert.Equal(JoinMethod.Tag, reset.Join);
+        Assert.Equal(CloseReason.ResetReceived, reset.Client.CloseReason);
+        Assert.Equal(CloseReason.ResetSent, reset.Server.CloseReason);
+
+        // 2. Refused: nothing listens on that port of host B.
+        ulong refusedCookie;
+        using (var connection = hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)))
+        {
+            Assert.Throws<SocketException>(() => connection.Connect(IPAddress.Parse(hosts.AddressB), ClosedPort));
+            refusedCookie = Sockets.Cookie(connection);
+        }
+        var (_, refused) = await fleet.SessionOfAsync("host-a", refusedCookie, s => s.Closed);
+        Assert.Equal(JoinMethod.OneSided, refused.Join);
+        Assert.Equal("server", refused.Reset);
+        Assert.Equal(CloseReason.Refused, refused.Client.CloseReason);
+        Assert.Null(refused.Server);
+        Assert.True(refused.TagSent);
+        Assert.False(refused.TagEchoed);
+
+        // 3. A server in a namespace with no Node: only the client's side exists, and its tag never came back.
+        ulong outsideCookie;
+        using (var connection = hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)))
+        {
+            connection.Connect(IPAddress.Parse("10.215.7.2"), Port);
+            var accepted = foreign.Accept();
+            outsideCookie = Sockets.Cookie(connection);
+            Sockets.CloseClientFirst(connection, accepted);
+        }
+        var (_, oneSided) = await fleet.SessionOfAsync("host-a", outsideCookie, s => s.Closed);
+        Assert.Equal(JoinMethod.OneSided, oneSided.Join);
+        Assert.Equal("none", oneSided.Reset);
+        Assert.Null(oneSided.Server);
+        Assert.Equal("10.215.7.2:8080", oneSided.ServerEndpoint);
+        Assert.True(oneSided.TagSent);
+        Assert.False(oneSided.TagEchoed); // peer not instrumented (or the option was stripped on the way)
+    }
+}
+
+/// <summary>Client, router and server namespaces: the router forwards a public address to the server and masquerades the client.</summary>
+internal sealed class NatHosts : IDisposable
+{
+    private NatHosts(TestNamespace client, TestNamespace router, TestNamespace server, int net)
+    {
+        (Client, Router, Server) = (client, router, server);
+        ClientAddress = $"10.216.{net}.1";
+        PublicAddress = $"10.216.{net}.254";
+        RouterInsideAddress = $"10.217.{net}.254";
+        ServerAddress = $"10.217.{net}.2";
+    }
+
+    public TestNamespace Client { get; }
+    public TestNamespace Router { get; }
+    public TestNamespace Server { get; }
+    public string ClientAddress { get; }
+    public string PublicAddress { get; }
+    public string RouterInsideAddress { get; }
+    public string ServerAddress { get; }
+
+    public static NatHosts Create()
+    {
+        var net = Random.Shared.Next(1, 250);
+        var client = TestNamespace.Create("nc");
+        var router = TestNamespace.Create("nr");
+        var server = TestNamespace.Create("ns");
+        var hosts = new NatHosts(client, router, server, net);
+        try
+        {
+            TestNamespace.Link(client, hosts.ClientAddress, router, hosts.PublicAddress);
+            TestNamespace.Link(router, hosts.RouterInsideAddress, server, hosts.ServerAddress);
+            client.Exec("ip", "route", "add", "default", "via", hosts.PublicAddress);
+            server.Exec("ip", "route", "add", "default", "via", hosts.RouterInsideAddress);
+            router.Exec("sysctl", "-q", "-w", "net.ipv4.ip_forward=1");
+            var rules = $$"""
+                table ip flowmesh_nat {
+                  chain prerouting {
+                    type nat hook prerouting priority dstnat;
+                    ip daddr {{hosts.PublicAddress}} tcp dport {{8080}} dnat to {{hosts.ServerAddress}}:{{8080}}
+                  }
+                  chain postrouting {
+                    type nat hook postrouting priority srcnat;
+                    ip daddr {{hosts.ServerAddress}} masquerade
+                  }
+                }
+                """;
+            var file = Path.GetTempFileName();
+            File.WriteAllText(file, rules);
+            try
+            {
+                router.Exec("nft", "-f", file);
+            }
+            finally
+            {
+                File.Delete(file);
+            }
+            return hosts;
+        }
+        catch
+        {
+            hosts.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        Server.Dispose();
+        Router.Dispose();
+        Client.Dispose();
+    }
+}
