@@ -8,6 +8,7 @@ var root = new RootCommand("""
 {
     RunCommand.Create(),
     SessionCommands.Create(),
+    BenchCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

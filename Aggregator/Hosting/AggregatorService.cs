@@ -79,6 +79,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         _member = await ClusterMember.StartMemberAsync(_redis, clusterSettings, "", ClusterKinds.AggregatorRole, [sessionKind], null, loggers, cancellationToken)
             .ConfigureAwait(false);
         var activations = _member.Lookup.Local!;
+        SessionDeadLetters.Subscribe(_member.System, activations, _counters);
         _member.System.Root.SpawnNamed(Props.FromProducer(() => new SessionIngressActor(activations.Activate)), ClusterKinds.SessionIngressActor);
         _status = Task.Run(() => PublishStatusAsync(keys), CancellationToken.None);
         _logger.LogInformation("FlowMesh Aggregator is member {MemberId} at {Address}", _member.System.Id, _member.System.Address);
@@ -114,6 +115,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
                     new("sessions_one_sided", c.SessionsOneSided), new("late_joins", c.LateJoins), new("ambiguous", c.Ambiguous),
                     new("bytes_mismatch", c.BytesMismatch), new("incomplete", c.Incomplete), new("not_stored", c.NotStored),
                     new("exported", c.Exported), new("redis_failures", _redis!.Failures),
+                    new("dead_letters", c.DeadLetters), new("redelivered", c.Redelivered), new("undeliverable", c.UndeliverableFlows),
                 ];
                 try
                 {

@@ -17,6 +17,9 @@ public sealed class AggregatorCounters
     private long _notStored;
     private long _exported;
     private long _activeSessions;
+    private long _deadLetters;
+    private long _redelivered;
+    private long _undeliverable;
 
     public long FlowsReceived => Interlocked.Read(ref _flowsReceived);
     public long SessionsTag => Interlocked.Read(ref _sessionsTag);
@@ -33,6 +36,11 @@ public sealed class AggregatorCounters
     public long NotStored => Interlocked.Read(ref _notStored);
     public long Exported => Interlocked.Read(ref _exported);
     public long ActiveSessions => Interlocked.Read(ref _activeSessions);
+    public long DeadLetters => Interlocked.Read(ref _deadLetters);
+    /// <summary>Flows sent again after finding their session actor stopped.</summary>
+    public long Redelivered => Interlocked.Read(ref _redelivered);
+    /// <summary>Flows that could not reach a session actor even after redelivery.</summary>
+    public long UndeliverableFlows => Interlocked.Read(ref _undeliverable);
 
     public void FlowsIn(int n) => Interlocked.Add(ref _flowsReceived, n);
     public void SessionStarted() => Interlocked.Increment(ref _activeSessions);
@@ -40,6 +48,9 @@ public sealed class AggregatorCounters
     public void LateJoin() => Interlocked.Increment(ref _lateJoins);
     public void SessionsNotStored(int n) => Interlocked.Add(ref _notStored, n);
     public void SessionExported() => Interlocked.Increment(ref _exported);
+    public void DeadLetter() => Interlocked.Increment(ref _deadLetters);
+    public void Redelivery() => Interlocked.Increment(ref _redelivered);
+    public void Undeliverable() => Interlocked.Increment(ref _undeliverable);
 
     public void Settled(SessionView s)
     {

@@ -1,6 +1,8 @@
+using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using Proto;
 using Proto.Cluster;
+using FlowMesh.Cluster.Placement;
 
 namespace FlowMesh.Aggregator.Sessions;
 
@@ -16,8 +18,14 @@ public sealed record SessionOptions
     /// <summary>How long a session with one closed side waits for the other before it is settled as one-sided.</summary>
     public TimeSpan JoinWindow { get; init; } = TimeSpan.FromSeconds(3);
 
-    /// <summary>How long a settled session stays in memory for queries (it stays in Redis for <see cref="Ttl"/>).</summary>
-    public TimeSpan Linger { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// How long a settled session stays in memory, for a side's trailing events (a reset
+    /// just behind its close); queries after that are answered from Redis (it keeps the
+    /// session for <see cref="Ttl"/>). Short on purpose: sessions that live for seconds
+    /// outlast the young GC generations and made the Aggregator's pauses long (measured
+    /// with `bench`: P99 150 ms at 2 s, 60 ms at 0.5 s, 10k sessions/s).
+    /// </summary>
+    public TimeSpan Linger { get; init; } = TimeSpan.FromSeconds(0.5);
 
     /// <summary>A session whose sides are open and silent this long leaves memory (it comes back with the next report).</summary>
     public TimeSpan Idle { get; init; } = TimeSpan.FromMinutes(3);
@@ -41,7 +49,7 @@ internal sealed class SessionActor(SessionServices services) : IActor
 
     public Task ReceiveAsync(IContext context) => context.Message switch
     {
-        FlowView flow => OnFlow(context, flow),
+        SessionFlow arrived => OnFlow(context, arrived.Flow),
         SessionQuery => OnQueryAsync(context),
         ReceiveTimeout => OnTimeout(context),
         Started => OnStarted(context),
@@ -136,11 +144,22 @@ internal sealed class SessionActor(SessionServices services) : IActor
             context.Respond(new SessionQueryResponse { Found = true, Session = _settled ?? SessionJoin.Build(_key, _flows.Values) });
             return;
         }
-        // Not in memory (passivated, or never here): Redis has it for its TTL.
+        // Not in memory (passivated, or not reported yet): Redis has it for its TTL. The
+        // actor stays for the linger time rather than stopping at once, so flows that
+        // arrive just behind the query find it alive.
         var stored = await services.Store.LoadAsync(_key).ConfigureAwait(false);
         context.Respond(stored is null ? new SessionQueryResponse { Found = false } : new SessionQueryResponse { Found = true, Session = stored });
-        context.Stop(context.Self);
+        context.SetReceiveTimeout(services.Options.Linger);
     }
+}
+
+/// <summary>A flow handed to its session actor inside one Aggregator (never sent over the network).</summary>
+internal sealed class SessionFlow(FlowView flow)
+{
+    public FlowView Flow { get; } = flow;
+
+    /// <summary>Times it was sent again after finding its actor stopped.</summary>
+    public int Redeliveries { get; set; }
 }
 
 /// <summary>
@@ -155,11 +174,38 @@ internal sealed class SessionIngressActor(Func<ClusterIdentity, PID> activate) :
         {
             foreach (var flow in records.Flows)
             {
-                var key = FlowMesh.Contracts.Cluster.SessionKeys.For(flow);
-                context.Send(activate(ClusterIdentity.Create(key, FlowMesh.Contracts.Cluster.ClusterKinds.Session)), flow);
+                context.Send(activate(IdentityOf(flow)), new SessionFlow(flow));
             }
             context.Respond(new SessionRecordsAck { Accepted = records.Flows.Count });
         }
         return Task.CompletedTask;
     }
+
+    public static ClusterIdentity IdentityOf(FlowView flow) => ClusterIdentity.Create(SessionKeys.For(flow), ClusterKinds.Session);
+}
+
+/// <summary>
+/// Counts every dead letter, and sends a flow that found its session actor stopped
+/// (it had just answered a query with "not found", or gone idle) again, to a fresh
+/// activation, so a flow is never lost to that race.
+/// </summary>
+internal static class SessionDeadLetters
+{
+    public const int MaxRedeliveries = 2;
+
+    public static void Subscribe(ActorSystem system, LocalActivations activations, AggregatorCounters counters) =>
+        system.EventStream.Subscribe<DeadLetterEvent>(dead =>
+        {
+            counters.DeadLetter();
+            if (dead.Message is not SessionFlow arrived)
+                return;
+            if (arrived.Redeliveries >= MaxRedeliveries || system.Shutdown.IsCancellationRequested)
+            {
+                counters.Undeliverable();
+                return;
+            }
+            arrived.Redeliveries++;
+            counters.Redelivery();
+            system.Root.Send(activations.Reactivate(SessionIngressActor.IdentityOf(arrived.Flow), dead.Pid), arrived);
+        });
 }

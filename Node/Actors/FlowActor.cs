@@ -85,7 +85,7 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
     private Task OnReport()
     {
         if (_state is { Closed: false })
-            services.OnClosed?.Invoke(View()); // the session takes open and closed views alike
+            services.OnClosed?.Invoke(SessionView()); // the session takes open and closed views alike
         return Task.CompletedTask;
     }
 
@@ -122,20 +122,29 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
     {
         services.Counters.FlowClosed();
         _state!.EventsLost |= services.KernelDrops() > _dropsAtStart;
-        var view = View();
+        var (full, forSession) = ClosedViews();
         // Recorded for history in the writer's next batch (a write Redis refuses is counted there).
-        services.ClosedFlows.Enqueue(view, hadSavedState: _etag is not null);
+        services.ClosedFlows.Enqueue(full, hadSavedState: _etag is not null);
         _etag = null;
-        services.OnClosed?.Invoke(view);
+        services.OnClosed?.Invoke(forSession);
         handle.Closed = true;
     }
 
     /// <summary>Events for a flow already closed (a reset a little behind its close): the record and the session are told again.</summary>
     private void OnLateEvents()
     {
-        var view = View();
-        services.ClosedFlows.Enqueue(view, hadSavedState: false);
-        services.OnClosed?.Invoke(view);
+        var (full, forSession) = ClosedViews();
+        services.ClosedFlows.Enqueue(full, hadSavedState: false);
+        services.OnClosed?.Invoke(forSession);
+    }
+
+    /// <summary>The record for history (with steps) and the one for the session (without: it never reads them, and the Aggregator would hold them).</summary>
+    private (FlowView Full, FlowView ForSession) ClosedViews()
+    {
+        var forSession = SessionView();
+        var full = forSession.Clone(); // strings are shared, not copied
+        _state!.AddSteps(full);
+        return (full, forSession);
     }
 
     private async Task OnQueryAsync(IContext context)
@@ -229,4 +238,6 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
     }
 
     private FlowView View() => _state!.ToView(_hostId, services.Clock.RealtimeMinusMonotonicNs);
+
+    private FlowView SessionView() => _state!.ToView(_hostId, services.Clock.RealtimeMinusMonotonicNs, withSteps: false);
 }

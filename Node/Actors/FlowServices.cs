@@ -12,9 +12,6 @@ public sealed record FlowServices(FlowStore Store, ClosedFlowWriter ClosedFlows,
     /// <summary>When set, told the kernel timestamp of every event as it is applied (the benchmark measures latency here).</summary>
     public Action<ulong>? OnApplied { get; set; }
 
-    /// <summary>Open flows report their view for their session this often.</summary>
-    public TimeSpan SessionReportInterval { get; set; } = TimeSpan.FromMinutes(1);
-
     /// <summary>The host's kernel drop counter, as last sampled: a flow that sees it rise while it lives may have lost events.</summary>
     public Func<long> KernelDrops { get; set; } = () => 0;
 }

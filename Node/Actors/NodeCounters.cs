@@ -21,8 +21,6 @@ public sealed class NodeCounters
     private long _anomalies;
     private long _stateConflicts;
     private long _flowsNotRecorded;
-    private long _sessionsDelivered;
-    private long _sessionsUndelivered;
 
     public long FlowEvents => Interlocked.Read(ref _flowEvents);
     public long ListenerEvents => Interlocked.Read(ref _listenerEvents);
@@ -39,10 +37,6 @@ public sealed class NodeCounters
     public long StateConflicts => Interlocked.Read(ref _stateConflicts);
     /// <summary>Closed flows whose record could not be written to Redis.</summary>
     public long FlowsUnrecorded => Interlocked.Read(ref _flowsNotRecorded);
-    /// <summary>Flow views handed to an Aggregator for their sessions.</summary>
-    public long SessionFlowsDelivered => Interlocked.Read(ref _sessionsDelivered);
-    /// <summary>Flow views no Aggregator took (none running, or it did not answer).</summary>
-    public long SessionFlowsUndelivered => Interlocked.Read(ref _sessionsUndelivered);
 
     public void FlowEventsApplied(int n) => Interlocked.Add(ref _flowEvents, n);
     public void ListenerEvent() => Interlocked.Increment(ref _listenerEvents);
@@ -59,6 +53,4 @@ public sealed class NodeCounters
     public void Anomaly(long n) => Interlocked.Add(ref _anomalies, n);
     public void StateConflict() => Interlocked.Increment(ref _stateConflicts);
     public void FlowsNotRecorded(int n) => Interlocked.Add(ref _flowsNotRecorded, n);
-    public void SessionsDelivered(int n) => Interlocked.Add(ref _sessionsDelivered, n);
-    public void SessionDeliveryFailed(int n) => Interlocked.Add(ref _sessionsUndelivered, n);
 }

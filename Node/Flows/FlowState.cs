@@ -365,8 +365,8 @@ internal sealed class FlowState
 
     private static ulong Earliest(ulong current, ulong ts) => current == 0 || ts < current ? ts : current;
 
-    /// <summary>The full view, for queries, history and persistence.</summary>
-    public FlowView ToView(string hostId, long wallClockOffsetNs)
+    /// <summary>The full view, for queries, history and persistence; without its steps for sessions, which do not use them.</summary>
+    public FlowView ToView(string hostId, long wallClockOffsetNs, bool withSteps = true)
     {
         var view = new FlowView
         {
@@ -419,12 +419,19 @@ internal sealed class FlowState
             TagReceived = (_tagFlags & TcpEventFlags.TagReceived) != 0,
             EventsLost = EventsLost,
         };
+        if (withSteps)
+            AddSteps(view);
+        return view;
+    }
+
+    /// <summary>Adds the kept steps to a view made without them.</summary>
+    public void AddSteps(FlowView view)
+    {
         for (var i = 0; i < _stepCount; i++)
         {
             ref readonly var s = ref _steps[i];
             view.Steps.Add(new FlowStep { MonotonicNs = s.Ns, Event = s.Kind.Name(), OldState = s.Old.KernelName(), NewState = s.New.KernelName() });
         }
-        return view;
     }
 
     public string Comm => _comm.ToText();

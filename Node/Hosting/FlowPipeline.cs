@@ -1,4 +1,5 @@
 using FlowMesh.Cluster;
+using FlowMesh.Cluster.Sessions;
 using FlowMesh.Cluster.Placement;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Cluster;
@@ -38,6 +39,9 @@ internal sealed class FlowPipeline : IAsyncDisposable
     private readonly FlowSweeper _sweeper;
     private readonly SessionRouter _sessions;
 
+    /// <summary>Where closed (and long-lived) flows go to be joined into sessions.</summary>
+    public SessionRouter Sessions => _sessions;
+
     /// <summary>What the flow actors share (the Node sets the kernel drop source here).</summary>
     public FlowServices Services { get; }
 
@@ -61,7 +65,7 @@ internal sealed class FlowPipeline : IAsyncDisposable
             new Dictionary<string, IActivationRegistry> { [ClusterKinds.Flow] = flows }, loggers, cancellation).ConfigureAwait(false);
 
         var system = member.System;
-        var sessions = new SessionRouter(member, counters, loggers.CreateLogger("FlowMesh.Sessions"));
+        var sessions = new SessionRouter(member, loggers.CreateLogger("FlowMesh.Sessions"));
         services.OnClosed ??= sessions.Deliver;
         flows.Attach(system, handle => new FlowActor(services, flows, handle));
         DeadLetterRedelivery.Subscribe(system, flows, counters);

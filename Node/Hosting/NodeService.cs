@@ -106,8 +106,8 @@ internal sealed class NodeService(
             RedisWrites = _redis?.Writes ?? 0,
             StateConflicts = counters.StateConflicts,
             FlowsUnrecorded = counters.FlowsUnrecorded,
-            SessionDelivered = counters.SessionFlowsDelivered,
-            SessionUndelivered = counters.SessionFlowsUndelivered,
+            SessionDelivered = _pipeline?.Sessions.Delivered ?? 0,
+            SessionUndelivered = _pipeline?.Sessions.Undelivered ?? 0,
         };
         if (_pipeline is not null)
             status.Members.AddRange(_pipeline.Member.Cluster.MemberList.GetAllMembers().Select(m => m.Id).Order(StringComparer.Ordinal));

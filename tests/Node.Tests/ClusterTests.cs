@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using FlowMesh.Node.Bench;
+using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Messages;
 using FlowMesh.Node.Tests.Harness;
 

@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
-using FlowMesh.Node.Bench;
+using FlowMesh.Cluster.Redis;
 using FlowMesh.Node.Tests.Harness;
 
 namespace FlowMesh.Node.Tests;

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using FlowMesh.Node.Bench;
+using FlowMesh.Cluster.Redis;
 using FlowMesh.Cluster;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;

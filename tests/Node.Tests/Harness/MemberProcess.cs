@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using FlowMesh.Node.Bench;
+using FlowMesh.Cluster.Redis;
 using System.Text.RegularExpressions;
 using Xunit.Sdk;
 

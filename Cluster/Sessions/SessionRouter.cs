@@ -1,12 +1,11 @@
 using System.Threading.Channels;
-using FlowMesh.Cluster;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using Microsoft.Extensions.Logging;
 using Proto;
 using Proto.Cluster;
 
-namespace FlowMesh.Node.Actors;
+namespace FlowMesh.Cluster.Sessions;
 
 /// <summary>
 /// Hands flows to the session actors that own their keys: closed flows at once, open
@@ -21,25 +20,34 @@ public sealed class SessionRouter : IAsyncDisposable
     private const int MaxBatch = 512;
     private static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(5);
     private readonly ClusterMember _member;
-    private readonly NodeCounters _counters;
     private readonly ILogger _logger;
+    private long _delivered;
+    private long _undelivered;
     private readonly Channel<FlowView> _queue = Channel.CreateBounded<FlowView>(
         new BoundedChannelOptions(200_000) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly Task _loop;
     private bool _warnedNoAggregator;
 
-    public SessionRouter(ClusterMember member, NodeCounters counters, ILogger logger)
+    public SessionRouter(ClusterMember member, ILogger logger)
     {
         _member = member;
-        _counters = counters;
         _logger = logger;
         _loop = Task.Run(RunAsync);
     }
 
+    /// <summary>Flow views an Aggregator acknowledged.</summary>
+    public long Delivered => Interlocked.Read(ref _delivered);
+
+    /// <summary>Flow views no Aggregator took (none running, no answer, or the queue full).</summary>
+    public long Undelivered => Interlocked.Read(ref _undelivered);
+
+    /// <summary>Flow views waiting to be sent.</summary>
+    public int Queued => _queue.Reader.Count;
+
     public void Deliver(FlowView flow)
     {
         if (!_queue.Writer.TryWrite(flow))
-            _counters.SessionDeliveryFailed(1);
+            Interlocked.Increment(ref _undelivered);
     }
 
     private async Task RunAsync()
@@ -63,11 +71,11 @@ public sealed class SessionRouter : IAsyncDisposable
             var target = _member.Lookup.Choose(ClusterIdentity.Create(SessionKeys.For(flow), ClusterKinds.Session));
             if (target is null)
             {
-                _counters.SessionDeliveryFailed(1);
+                Interlocked.Increment(ref _undelivered);
                 if (!_warnedNoAggregator)
                 {
                     _warnedNoAggregator = true;
-                    _logger.LogWarning("No Aggregator in the cluster: flows are not joined into sessions (counted as session_undelivered)");
+                    _logger.LogWarning("No Aggregator in the cluster: flows are not joined into sessions (counted as undelivered)");
                 }
                 continue;
             }
@@ -83,11 +91,11 @@ public sealed class SessionRouter : IAsyncDisposable
                 using var timeout = new CancellationTokenSource(AckTimeout);
                 await _member.System.Root.RequestAsync<SessionRecordsAck>(
                     PID.FromAddress(pair.Key.Address, ClusterKinds.SessionIngressActor), pair.Value, timeout.Token).ConfigureAwait(false);
-                _counters.SessionsDelivered(pair.Value.Flows.Count);
+                Interlocked.Add(ref _delivered, pair.Value.Flows.Count);
             }
             catch (Exception e) when (e is TimeoutException or OperationCanceledException or DeadLetterException)
             {
-                _counters.SessionDeliveryFailed(pair.Value.Flows.Count);
+                Interlocked.Add(ref _undelivered, pair.Value.Flows.Count);
             }
         })).ConfigureAwait(false);
     }

@@ -2,14 +2,14 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace FlowMesh.Node.Bench;
+namespace FlowMesh.Cluster.Redis;
 
 /// <summary>
 /// A private redis-server on a free loopback port, with no persistence (a restart
 /// comes back empty), for benchmarks and tests that need a real Redis of their own.
 /// Stopped and its directory removed when disposed.
 /// </summary>
-internal sealed class LocalRedisServer : IAsyncDisposable
+public sealed class LocalRedisServer : IAsyncDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("flowmesh-redis-").FullName;
     private Process? _process;
