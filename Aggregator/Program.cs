@@ -8,6 +8,7 @@ var root = new RootCommand("""
 {
     RunCommand.Create(),
     SessionCommands.Create(),
+    TagsCommand.Create(),
     BenchCommand.Create(),
 };
 

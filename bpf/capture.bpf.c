@@ -294,13 +294,24 @@ static __always_inline bool fin_sent_in(int state)
 	       state == TCP_LAST_ACK || state == TCP_TIME_WAIT;
 }
 
+/*
+ * The process's name: its main thread's comm. bpf_get_current_comm() gives the
+ * calling thread's, which in a threaded server is a worker's name (".NET TP Worker",
+ * "tokio-runtime-w"), useless as a workload name.
+ */
+static __always_inline void process_comm(char *comm, __u32 size)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	bpf_probe_read_kernel_str(comm, size, task->group_leader->comm);
+}
+
 static __always_inline void fill_task(struct fm_event *e)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	e->pid = (__u32)id;
 	e->tgid = id >> 32;
 	e->cgroup_id = bpf_get_current_cgroup_id();
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	process_comm(e->comm, sizeof(e->comm));
 	e->flags |= FM_F_TASK;
 }
 
@@ -334,7 +345,7 @@ static __always_inline void remember_owner(struct sock_info *info)
 	info->pid = (__u32)id;
 	info->tgid = id >> 32;
 	info->cgroup_id = bpf_get_current_cgroup_id();
-	bpf_get_current_comm(info->comm, sizeof(info->comm));
+	process_comm(info->comm, sizeof(info->comm));
 	info->flags |= SI_OWNER;
 	if (fm_cfg.self_tgid && info->tgid == fm_cfg.self_tgid)
 		info->flags |= SI_SELF;

@@ -58,6 +58,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
     private ClusterMember? _member;
     private SessionStore? _store;
     private OtlpSessionExporter? _exporter;
+    private TagSurvival? _tags;
     private Task? _status;
 
     public AggregatorCounters Counters => _counters;
@@ -67,7 +68,8 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         _redis = await RedisConnection.ConnectAsync(clusterSettings.Redis, _logger).ConfigureAwait(false);
         var keys = new RedisKeys(clusterSettings.Name);
         _store = new SessionStore(_redis, keys, settings.Sessions.Ttl, _counters);
-        var services = new SessionServices(_store, _counters, settings.Sessions);
+        _tags = new TagSurvival(_redis, keys, settings.Sessions.Ttl);
+        var services = new SessionServices(_store, _counters, settings.Sessions, _tags);
         if (settings.OtlpEndpoint is { } endpoint)
         {
             _exporter = new OtlpSessionExporter(endpoint, settings.ServiceName, _counters);
@@ -94,6 +96,8 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             await _member.ShutdownAsync(graceful: true, "aggregator stopping").ConfigureAwait(false);
         if (_store is not null)
             await _store.FlushAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        if (_tags is not null)
+            await _tags.FlushAsync().ConfigureAwait(false);
         _logger.LogInformation("Stopped: {Flows} flows in, {Joined} sessions joined, {OneSided} one-sided, {NotStored} not stored",
             _counters.FlowsReceived, _counters.SessionsJoined, _counters.SessionsOneSided, _counters.NotStored);
     }
@@ -128,6 +132,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
                 {
                     _redis.Failed(e, "publish the aggregator status");
                 }
+                await _tags!.FlushAsync().ConfigureAwait(false);
                 if (DateTime.UtcNow - lastLog >= TimeSpan.FromSeconds(10))
                 {
                     lastLog = DateTime.UtcNow;

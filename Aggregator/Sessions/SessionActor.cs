@@ -7,7 +7,7 @@ using FlowMesh.Cluster.Placement;
 namespace FlowMesh.Aggregator.Sessions;
 
 /// <summary>What every session actor of an Aggregator shares.</summary>
-public sealed record SessionServices(SessionStore Store, AggregatorCounters Counters, SessionOptions Options)
+public sealed record SessionServices(SessionStore Store, AggregatorCounters Counters, SessionOptions Options, TagSurvival? Tags = null)
 {
     /// <summary>Called with every settled session (OTLP export and, later, latency windows plug in here).</summary>
     public Action<SessionView>? OnSettled { get; set; }
@@ -128,6 +128,8 @@ internal sealed class SessionActor(SessionServices services) : IActor
         _settled = view;
         if (lateJoin)
             services.Counters.LateJoin();
+        if (first)
+            services.Tags?.Record(view);
         if (first || lateJoin)
         {
             services.Counters.Settled(view);

@@ -44,4 +44,10 @@ public sealed class RedisKeys(string clusterName)
 
     /// <summary>HASH: an Aggregator's counters, refreshed every second, expiring when it is gone.</summary>
     public string AggregatorStatus(string memberId) => Prefix + "aggregator:" + memberId;
+
+    /// <summary>HASH: trace tag survival counts of one edge (<c>{client workload}&gt;{server address:port}</c>), added to by every Aggregator.</summary>
+    public string TagEdge(string edge) => Prefix + "tag-edge:" + edge;
+
+    /// <summary>SET: the edges that have tag survival counts.</summary>
+    public string TagEdges => Prefix + "tag-edges";
 }

@@ -123,6 +123,7 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
         services.Counters.FlowClosed();
         _state!.EventsLost |= services.KernelDrops() > _dropsAtStart;
         var (full, forSession) = ClosedViews();
+        services.Counters.TagOutcome(full.TagSent, full.TagEchoed, full.TagReceived);
         // Recorded for history in the writer's next batch (a write Redis refuses is counted there).
         services.ClosedFlows.Enqueue(full, hadSavedState: _etag is not null);
         _etag = null;

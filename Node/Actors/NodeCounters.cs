@@ -21,6 +21,9 @@ public sealed class NodeCounters
     private long _anomalies;
     private long _stateConflicts;
     private long _flowsNotRecorded;
+    private long _tagsSent;
+    private long _tagsEchoed;
+    private long _tagsReceived;
 
     public long FlowEvents => Interlocked.Read(ref _flowEvents);
     public long ListenerEvents => Interlocked.Read(ref _listenerEvents);
@@ -37,6 +40,12 @@ public sealed class NodeCounters
     public long StateConflicts => Interlocked.Read(ref _stateConflicts);
     /// <summary>Closed flows whose record could not be written to Redis.</summary>
     public long FlowsUnrecorded => Interlocked.Read(ref _flowsNotRecorded);
+    /// <summary>Closed client flows whose SYN carried a trace tag.</summary>
+    public long TagsSent => Interlocked.Read(ref _tagsSent);
+    /// <summary>Closed client flows whose SYN-ACK brought the tag back (the peer is instrumented and the path kept the option).</summary>
+    public long TagsEchoed => Interlocked.Read(ref _tagsEchoed);
+    /// <summary>Closed server flows whose SYN carried a tag.</summary>
+    public long TagsReceived => Interlocked.Read(ref _tagsReceived);
 
     public void FlowEventsApplied(int n) => Interlocked.Add(ref _flowEvents, n);
     public void ListenerEvent() => Interlocked.Increment(ref _listenerEvents);
@@ -53,4 +62,15 @@ public sealed class NodeCounters
     public void Anomaly(long n) => Interlocked.Add(ref _anomalies, n);
     public void StateConflict() => Interlocked.Increment(ref _stateConflicts);
     public void FlowsNotRecorded(int n) => Interlocked.Add(ref _flowsNotRecorded, n);
+
+    /// <summary>Counts a closed flow's trace tag outcome.</summary>
+    public void TagOutcome(bool sent, bool echoed, bool received)
+    {
+        if (sent)
+            Interlocked.Increment(ref _tagsSent);
+        if (echoed)
+            Interlocked.Increment(ref _tagsEchoed);
+        if (received)
+            Interlocked.Increment(ref _tagsReceived);
+    }
 }

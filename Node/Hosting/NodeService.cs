@@ -108,6 +108,9 @@ internal sealed class NodeService(
             FlowsUnrecorded = counters.FlowsUnrecorded,
             SessionDelivered = _pipeline?.Sessions.Delivered ?? 0,
             SessionUndelivered = _pipeline?.Sessions.Undelivered ?? 0,
+            TagsSent = counters.TagsSent,
+            TagsEchoed = counters.TagsEchoed,
+            TagsReceived = counters.TagsReceived,
         };
         if (_pipeline is not null)
             status.Members.AddRange(_pipeline.Member.Cluster.MemberList.GetAllMembers().Select(m => m.Id).Order(StringComparer.Ordinal));

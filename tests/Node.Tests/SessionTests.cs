@@ -1,7 +1,9 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Text.Json;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using FlowMesh.Cluster.Redis;
@@ -30,6 +32,7 @@ public sealed class SessionTests
         public required MemberProcess B { get; init; }
         public required MemberProcess Aggregator { get; init; }
         public required ClusterClient Client { get; init; }
+        public required string Cluster { get; init; }
 
         public static async Task<Fleet> StartAsync(string netnsA, string netnsB, bool injectTag, params string[] aggregatorFlags)
         {
@@ -42,7 +45,7 @@ public sealed class SessionTests
                 MemberProcess.StartAggregatorAsync(redis, cluster, ["--join-window", "1", .. aggregatorFlags]));
             var client = await ClusterClient.JoinAsync(redis, cluster);
             await ClusterClient.WaitForAsync(() => Task.FromResult(client.MemberIds), ids => ids.Count == 3, "two Nodes and an Aggregator", Deadline);
-            return new Fleet { Redis = redis, A = started[0], B = started[1], Aggregator = started[2], Client = client };
+            return new Fleet { Redis = redis, A = started[0], B = started[1], Aggregator = started[2], Client = client, Cluster = cluster };
         }
 
         /// <summary>The client flow's view once closed, and the settled session it belongs to.</summary>
@@ -52,6 +55,16 @@ public sealed class SessionTests
             var key = SessionKeys.For(flow);
             var session = (await ClusterClient.WaitForAsync(() => Client.QuerySessionAsync(key), r => r.Found && settled(r.Session), $"session {key}", Deadline)).Session;
             return (flow, session);
+        }
+
+        /// <summary>Trace tag survival per edge, as the Aggregator's `tags --json` prints it.</summary>
+        public async Task<Dictionary<string, JsonElement>> TagEdgesAsync()
+        {
+            var (exit, stdout, stderr) = await NodeCommand.RunAsync(NodeCommand.AggregatorStartInfo(["tags", "--json", "--redis", Redis.Endpoint, "--cluster", Cluster]));
+            Assert.True(exit == 0, stderr);
+            return stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(line => JsonDocument.Parse(line).RootElement.Clone())
+                .ToDictionary(e => e.GetProperty("edge").GetString()!);
         }
 
         public async ValueTask DisposeAsync()
@@ -104,6 +117,11 @@ public sealed class SessionTests
         Assert.True(session.ConnectMs > 0 && session.ServerHandshakeMs > 0, $"connect {session.ConnectMs} ms, server handshake {session.ServerHandshakeMs} ms");
         Assert.True(session.ClientDurationMs > 0 && session.ServerDurationMs > 0);
         Assert.Equal((uint)Environment.ProcessId, session.Client.Pid);
+        // The process's name, not the name of the thread that connected.
+        Assert.Equal(Process.GetCurrentProcess().ProcessName, session.ClientWorkload);
+        var (a, b) = (await fleet.Client.StatusAsync(fleet.A), await fleet.Client.StatusAsync(fleet.B));
+        Assert.Equal((1L, 1L, 0L), (a.TagsSent, a.TagsEchoed, a.TagsReceived));
+        Assert.Equal((0L, 0L, 1L), (b.TagsSent, b.TagsEchoed, b.TagsReceived));
         Assert.Equal($"{hosts.AddressB}:{Port}", session.ServerEndpoint);
         Assert.True(session.EndUnixMs >= session.StartUnixMs && Math.Abs(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - session.StartUnixMs) < 60_000);
     }
@@ -258,6 +276,15 @@ public sealed class SessionTests
         Assert.Equal("10.215.7.2:8080", oneSided.ServerEndpoint);
         Assert.True(oneSided.TagSent);
         Assert.False(oneSided.TagEchoed); // peer not instrumented (or the option was stripped on the way)
+
+        // Tag survival per edge (client process -> server address:port), as counted by the Aggregator.
+        var workload = oneSided.ClientWorkload;
+        long Count(Dictionary<string, JsonElement> edges, string server, string field) =>
+            edges.TryGetValue($"{workload}>{server}", out var e) ? e.GetProperty(field).GetInt64() : 0;
+        var edges = await ClusterClient.WaitForAsync(fleet.TagEdgesAsync, e => e.Count == 3, "three edges with tag counts", Deadline);
+        Assert.Equal((1L, 1L, 1L), (Count(edges, $"{hosts.AddressB}:{Port}", "sessions"), Count(edges, $"{hosts.AddressB}:{Port}", "sent"), Count(edges, $"{hosts.AddressB}:{Port}", "survived")));
+        Assert.Equal((1L, 1L), (Count(edges, $"{hosts.AddressB}:{ClosedPort}", "sent"), Count(edges, $"{hosts.AddressB}:{ClosedPort}", "no_handshake")));
+        Assert.Equal((1L, 1L, 0L), (Count(edges, "10.215.7.2:8080", "sent"), Count(edges, "10.215.7.2:8080", "peer_not_instrumented"), Count(edges, "10.215.7.2:8080", "survived")));
     }
 }
 

@@ -22,7 +22,7 @@ public sealed class StartupFailureTests
         info.Environment["HOME"] = "/tmp";
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
 
-        var (exitCode, stdout, stderr) = await Run(info);
+        var (exitCode, stdout, stderr) = await NodeCommand.RunAsync(info);
 
         Assert.NotEqual(0, exitCode);
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -35,7 +35,7 @@ public sealed class StartupFailureTests
     {
         KernelTestRequirements.Require();
         var rejected = Path.Combine(AppContext.BaseDirectory, "capture-rejected.bpf.o");
-        var (exitCode, _, stderr) = await Run(NodeCommand.StartInfo(["capture", "--bpf-object", rejected]));
+        var (exitCode, _, stderr) = await NodeCommand.RunAsync(NodeCommand.StartInfo(["capture", "--bpf-object", rejected]));
 
         Assert.Equal(1, exitCode);
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -57,23 +57,11 @@ public sealed class StartupFailureTests
     public async Task An_unknown_namespace_is_a_one_line_error()
     {
         KernelTestRequirements.Require();
-        var (exitCode, _, stderr) = await Run(NodeCommand.StartInfo(["capture", "--netns", "flowmesh-test-no-such-ns"]));
+        var (exitCode, _, stderr) = await NodeCommand.RunAsync(NodeCommand.StartInfo(["capture", "--netns", "flowmesh-test-no-such-ns"]));
 
         Assert.Equal(1, exitCode);
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Equal("flowmesh: error: network namespace 'flowmesh-test-no-such-ns' not found in /run/netns " +
             "(create it with `ip netns add flowmesh-test-no-such-ns`, or pass a path such as /proc/PID/ns/net)", line);
-    }
-
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> Run(ProcessStartInfo info)
-    {
-        info.RedirectStandardOutput = true;
-        info.RedirectStandardError = true;
-        using var p = Process.Start(info)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await p.WaitForExitAsync(timeout.Token);
-        return (p.ExitCode, await stdout, await stderr);
     }
 }

@@ -1,0 +1,130 @@
+using System.Collections.Concurrent;
+using FlowMesh.Cluster.Redis;
+using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Messages;
+using StackExchange.Redis;
+
+namespace FlowMesh.Aggregator.Sessions;
+
+/// <summary>What became of a session's trace tag on its way.</summary>
+public enum TagOutcome
+{
+    /// <summary>The client wrote no tag (injection off on its host, or the client is outside the fleet).</summary>
+    NotSent,
+
+    /// <summary>The SYN-ACK brought the tag back: the path kept the option both ways and the peer is instrumented.</summary>
+    Survived,
+
+    /// <summary>The server's Node saw no tag in the SYN: a middlebox removed the option on the way there.</summary>
+    StrippedOnPath,
+
+    /// <summary>The server read the tag but its echo never reached the client: removed on the way back.</summary>
+    EchoStripped,
+
+    /// <summary>No echo and no server side anywhere in the fleet: the peer runs no Node (or the path stripped it; nothing tells which).</summary>
+    PeerNotInstrumented,
+
+    /// <summary>The handshake never completed (refused, timed out): no SYN-ACK to carry an echo.</summary>
+    NoHandshake,
+}
+
+/// <summary>
+/// Trace tag survival per edge (client workload -> server address:port): of the
+/// sessions whose client wrote a tag, how many kept it, and where the others lost
+/// it. Counted once per session when it settles, kept in memory as deltas and added
+/// to Redis every second (HINCRBY, so every Aggregator's counts add up), one hash per
+/// edge under <c>tag-edge:{edge}</c>, listed in the set <c>tag-edges</c>.
+/// </summary>
+public sealed class TagSurvival(RedisConnection redis, RedisKeys keys, TimeSpan ttl)
+{
+    public static readonly string[] Fields = ["sessions", "sent", "survived", "stripped_on_path", "echo_stripped", "peer_not_instrumented", "no_handshake"];
+
+    private readonly ConcurrentDictionary<string, long[]> _pending = new();
+
+    public static TagOutcome Classify(SessionView s)
+    {
+        if (!s.TagSent)
+            return TagOutcome.NotSent;
+        if (s.TagEchoed)
+            return TagOutcome.Survived;
+        if (s.Client is { CloseReason: CloseReason.Refused or CloseReason.ConnectTimeout } || (s.Client is not null && s.Client.EstablishedUnixNs == 0))
+            return TagOutcome.NoHandshake;
+        if (s.Server is null)
+            return TagOutcome.PeerNotInstrumented;
+        return s.TagSeenByServer ? TagOutcome.EchoStripped : TagOutcome.StrippedOnPath;
+    }
+
+    /// <summary>The edge a session belongs to, as the service map names it.</summary>
+    public static string EdgeOf(SessionView s) => $"{s.ClientWorkload}>{s.ServerEndpoint}";
+
+    public void Record(SessionView session)
+    {
+        var outcome = Classify(session);
+        var counts = _pending.GetOrAdd(EdgeOf(session), _ => new long[Fields.Length]);
+        Interlocked.Increment(ref counts[0]);
+        if (outcome == TagOutcome.NotSent)
+            return;
+        Interlocked.Increment(ref counts[1]);
+        Interlocked.Increment(ref counts[outcome switch
+        {
+            TagOutcome.Survived => 2,
+            TagOutcome.StrippedOnPath => 3,
+            TagOutcome.EchoStripped => 4,
+            TagOutcome.PeerNotInstrumented => 5,
+            _ => 6,
+        }]);
+    }
+
+    /// <summary>Adds what was counted since the last call to Redis; what Redis refuses is kept for the next call.</summary>
+    public async Task FlushAsync()
+    {
+        // Arrays stay in the map (one per edge ever seen), so a Record racing with the
+        // flush adds to the next delta instead of to an array the flush dropped.
+        foreach (var (edge, counts) in _pending)
+        {
+            var deltas = new long[counts.Length];
+            var any = false;
+            for (var i = 0; i < counts.Length; i++)
+                any |= (deltas[i] = Interlocked.Exchange(ref counts[i], 0)) != 0;
+            if (!any)
+                continue;
+            try
+            {
+                var key = keys.TagEdge(edge);
+                var batch = redis.Database.CreateBatch();
+                var writes = new List<Task>(Fields.Length + 3);
+                for (var i = 0; i < Fields.Length; i++)
+                {
+                    if (deltas[i] != 0)
+                        writes.Add(batch.HashIncrementAsync(key, Fields[i], deltas[i]));
+                }
+                writes.Add(batch.KeyExpireAsync(key, ttl));
+                writes.Add(batch.SetAddAsync(keys.TagEdges, edge));
+                writes.Add(batch.KeyExpireAsync(keys.TagEdges, ttl));
+                batch.Execute();
+                await Task.WhenAll(writes).ConfigureAwait(false);
+                redis.Succeeded(write: true);
+            }
+            catch (Exception e) when (RedisConnection.IsOutage(e))
+            {
+                redis.Failed(e, "add tag survival counts");
+                for (var i = 0; i < deltas.Length; i++)
+                    Interlocked.Add(ref counts[i], deltas[i]);
+                return;
+            }
+        }
+    }
+
+    /// <summary>Every edge's counts, read back from Redis (all Aggregators together).</summary>
+    public static async Task<IReadOnlyList<(string Edge, IReadOnlyDictionary<string, long> Counts)>> ReadAsync(IDatabase db, RedisKeys keys)
+    {
+        var edges = (await db.SetMembersAsync(keys.TagEdges).ConfigureAwait(false)).Select(e => (string)e!).Order(StringComparer.Ordinal).ToList();
+        var result = new List<(string, IReadOnlyDictionary<string, long>)>(edges.Count);
+        foreach (var edge in edges)
+        {
+            var fields = await db.HashGetAllAsync(keys.TagEdge(edge)).ConfigureAwait(false);
+            result.Add((edge, Fields.ToDictionary(f => f, f => (long?)fields.FirstOrDefault(x => x.Name == f).Value ?? 0)));
+        }
+        return result;
+    }
+}
