@@ -47,7 +47,7 @@ internal static class ClientCommands
     {
         var redis = RedisOption();
         var cluster = ClusterOption();
-        var status = new Command("status", "List the cluster's members and each Node's counters (from Redis).") { redis, cluster };
+        var status = new Command("status", "List the cluster's members and each Node's and Aggregator's counters (from Redis).") { redis, cluster };
         status.SetAction(async (parse, ct) =>
         {
             var settings = Settings(parse.GetValue(redis)!, parse.GetValue(cluster)!);
@@ -63,6 +63,14 @@ internal static class ClientCommands
                     continue;
                 Console.WriteLine();
                 Console.WriteLine($"node {host}: " + string.Join(" ", fields.Where(f => f.Name != "host_id" && f.Name != "member_id").Select(f => $"{f.Name}={f.Value}")));
+            }
+            foreach (var aggregator in client.Provider.Registrations.Values.Where(m => m.Role == ClusterKinds.AggregatorRole).OrderBy(m => m.MemberId))
+            {
+                var fields = await db.HashGetAllAsync(client.Keys.AggregatorStatus(aggregator.MemberId)).ConfigureAwait(false);
+                if (fields.Length == 0)
+                    continue;
+                Console.WriteLine();
+                Console.WriteLine($"aggregator {aggregator.MemberId}: " + string.Join(" ", fields.Where(f => f.Name != "member_id").Select(f => $"{f.Name}={f.Value}")));
             }
             return 0;
         });

@@ -122,6 +122,22 @@ public sealed class SessionTests
         var (a, b) = (await fleet.Client.StatusAsync(fleet.A), await fleet.Client.StatusAsync(fleet.B));
         Assert.Equal((1L, 1L, 0L), (a.TagsSent, a.TagsEchoed, a.TagsReceived));
         Assert.Equal((0L, 0L, 1L), (b.TagsSent, b.TagsEchoed, b.TagsReceived));
+
+        // What a user types: `session get`, `flow get` and `cluster status`.
+        string[] where = ["--redis", fleet.Redis.Endpoint, "--cluster", fleet.Cluster];
+        var (exit, stdout, stderr) = await NodeCommand.RunAsync(NodeCommand.AggregatorStartInfo(["session", "get", session.Id, .. where]));
+        Assert.True(exit == 0, stderr);
+        var printed = Google.Protobuf.JsonParser.Default.Parse<SessionView>(stdout);
+        Assert.Equal((session.Id, JoinMethod.Tag, 5000UL), (printed.Id, printed.Join, printed.BytesClientToServer));
+        (exit, stdout, stderr) = await NodeCommand.RunAsync(NodeCommand.StartInfo(["flow", "get", $"host-b/{session.Server.Cookie}", .. where]));
+        Assert.True(exit == 0, stderr);
+        Assert.Equal((FlowRole.Server, session.TraceTag), (Google.Protobuf.JsonParser.Default.Parse<FlowView>(stdout).Role, Google.Protobuf.JsonParser.Default.Parse<FlowView>(stdout).TraceTag));
+        var status = await ClusterClient.WaitForAsync(async () => (await NodeCommand.RunAsync(NodeCommand.StartInfo(["cluster", "status", .. where]))).Stdout,
+            o => o.Contains($"aggregator {fleet.Aggregator.MemberId}: ", StringComparison.Ordinal) && o.Contains(" sessions_tag=1 ", StringComparison.Ordinal),
+            "cluster status to show the Aggregator's counters", Deadline);
+        Assert.Contains("node host-a: ", status, StringComparison.Ordinal);
+        (exit, _, stderr) = await NodeCommand.RunAsync(NodeCommand.AggregatorStartInfo(["session", "get", "tag:0000000000000001", .. where]));
+        Assert.Equal((3, "flowmesh: session tag:0000000000000001 not found"), (exit, stderr.Trim()));
         Assert.Equal($"{hosts.AddressB}:{Port}", session.ServerEndpoint);
         Assert.True(session.EndUnixMs >= session.StartUnixMs && Math.Abs(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - session.StartUnixMs) < 60_000);
     }
