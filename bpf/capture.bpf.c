@@ -9,7 +9,8 @@
  *   tp_btf/tcp_receive_reset     RSTs a socket accepts
  *   iter/tcp                     reports sockets that were open before capture started,
  *                                and arms their listeners for the trace tag
- *   sockops (cgroup)             writes the trace tag into SYNs, echoes it in SYN-ACKs
+ *   sockops (cgroup)             writes the trace tag into SYNs, echoes it in SYN-ACKs,
+ *                                reports an echo that came back
  *
  * Records go to one BPF ring buffer per CPU (an ARRAY_OF_MAPS indexed by CPU,
  * filled by user space). A record that cannot be reserved is counted in the
@@ -687,6 +688,43 @@ static __always_inline struct sock_info *tag_info(struct bpf_sock_ops *skops, __
 }
 
 /*
+ * Tells user space the echo came back. The ESTABLISHED record was emitted a moment
+ * earlier (tcp_finish_connect moves to ESTABLISHED, then runs this callback), so
+ * without this record an open flow would not know its tag was echoed until its next
+ * event, possibly at close, and would be joined under another key while open.
+ */
+static __always_inline void report_echo(struct bpf_sock_ops *skops, const struct sock_info *info)
+{
+	if (info->flags & SI_SELF)
+		return;
+	struct bpf_sock *sk = skops->sk;
+	if (!sk)
+		return;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return;
+	const struct sock_common *skc = &tp->inet_conn.icsk_inet.sk.__sk_common;
+	__u16 family = skc->skc_family;
+	__u16 lport = local_port_of(skc);
+	__u16 rport = bpf_ntohs(skc->skc_dport);
+	__u32 netns = sk_netns(skc);
+	if (!wanted(netns, lport, rport))
+		return;
+	void *rb;
+	struct fm_event *e = reserve(&rb);
+	if (!e)
+		return;
+	fill_header(e, FM_EV_TAG_ECHOED, family, TCP_ESTABLISHED, TCP_ESTABLISHED);
+	e->sock_cookie = bpf_get_socket_cookie(skops);
+	e->netns_ino = netns;
+	e->local_port = lport;
+	e->remote_port = rport;
+	fill_addresses(e, skc, family);
+	fill_from_info(e, info);
+	submit(rb, e);
+}
+
+/*
  * The trace tag (cgroup sock_ops, attached at the cgroup v2 root: every socket of
  * the kernel passes here, so act only on this Node's namespace). Active side:
  * a random tag written into the SYN when injection is on, and noted when the
@@ -757,8 +795,10 @@ int fm_sockops(struct bpf_sock_ops *skops)
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
 		info = tag_info(skops, 0);
-		if (info && (info->tag_flags & FM_F_TAG_SENT) && load_tag(skops, 0, &tag) && tag == info->trace_tag)
+		if (info && (info->tag_flags & FM_F_TAG_SENT) && load_tag(skops, 0, &tag) && tag == info->trace_tag) {
 			info->tag_flags |= FM_F_TAG_ECHOED;
+			report_echo(skops, info);
+		}
 		break;
 	}
 	return 1;

@@ -25,6 +25,8 @@ enum fm_event_kind {
 	FM_EV_RESET_SENT = 3,     /* this host sent a RST */
 	FM_EV_RESET_RECEIVED = 4, /* a RST was accepted by the socket */
 	FM_EV_EXISTING = 5,       /* a socket already open when capture started */
+	FM_EV_TAG_ECHOED = 6,     /* the SYN-ACK brought this end's trace tag back (sock_ops runs just
+				   * after the SYN_SENT -> ESTABLISHED transition, so that record cannot say) */
 };
 
 /* Which optional parts of a record hold data. */

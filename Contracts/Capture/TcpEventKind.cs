@@ -8,6 +8,9 @@ public enum TcpEventKind : byte
     ResetSent = 3,
     ResetReceived = 4,
     Existing = 5,
+
+    /// <summary>The SYN-ACK brought this end's trace tag back (reported just after the move to ESTABLISHED).</summary>
+    TagEchoed = 6,
 }
 
 /// <summary>Which optional parts of a record hold data (enum fm_event_flags in bpf/capture.h).</summary>
@@ -49,6 +52,7 @@ public static class TcpEventKindNames
         TcpEventKind.ResetSent => "reset-sent",
         TcpEventKind.ResetReceived => "reset-received",
         TcpEventKind.Existing => "existing",
+        TcpEventKind.TagEchoed => "tag-echoed",
         _ => "unknown",
     };
 }

@@ -63,6 +63,7 @@ internal sealed class TableEventFormatter(TextWriter output, MonotonicClock cloc
         TcpEventKind.ResetSent => ("RST sent", "31"),
         TcpEventKind.ResetReceived => ("RST received", "31"),
         TcpEventKind.Existing => ($"open: {r.NewState.ShortName()}", "36"),
+        TcpEventKind.TagEchoed => ("tag echoed", "36"),
         _ => ("?", null),
     };
 
@@ -92,7 +93,7 @@ internal sealed class TableEventFormatter(TextWriter output, MonotonicClock cloc
             _line.Append(CultureInfo.InvariantCulture,
                 $"acked {r.BytesAcked}B recv {r.BytesReceived}B segs {r.SegmentsOut}/{r.SegmentsIn} srtt {r.SmoothedRttUs}us retrans {r.TotalRetransmissions} ");
         }
-        if (r.TraceTag != 0 && r.Kind == TcpEventKind.State && r.NewState is TcpState.Established or TcpState.Close)
+        if (r.TraceTag != 0 && ((r.Kind == TcpEventKind.State && r.NewState is TcpState.Established or TcpState.Close) || r.Kind == TcpEventKind.TagEchoed))
             _line.Append(CultureInfo.InvariantCulture, $"tag {r.TraceTag:x16} {TagState(r)} ");
         if (r.Has(TcpEventFlags.MidLife))
             _line.Append("(mid-life) ");

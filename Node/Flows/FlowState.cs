@@ -120,7 +120,8 @@ internal sealed class FlowState
         var reordered = Events > 1 && ts < LastEventNs;
         if (reordered)
             Reordered++;
-        if (r.Kind != TcpEventKind.Retransmit)
+        // Retransmissions and echoes are counted and flagged, not kept as steps of the lifecycle.
+        if (r.Kind is not (TcpEventKind.Retransmit or TcpEventKind.TagEchoed))
             RecordStep(r);
         if (FirstSeenNs == 0 || ts < FirstSeenNs)
             FirstSeenNs = ts;
@@ -149,6 +150,7 @@ internal sealed class FlowState
                 NoteReset(ts, FlowSide.Remote);
                 break;
             case TcpEventKind.Retransmit:
+            case TcpEventKind.TagEchoed: // its flag is learnt with the identity above
                 break;
         }
         if (r.Has(TcpEventFlags.Stats) && ts >= _statsNs)
@@ -515,6 +517,7 @@ internal sealed class FlowState
         "reset-sent" => TcpEventKind.ResetSent,
         "reset-received" => TcpEventKind.ResetReceived,
         "existing" => TcpEventKind.Existing,
+        "tag-echoed" => TcpEventKind.TagEchoed,
         _ => TcpEventKind.State,
     };
 }

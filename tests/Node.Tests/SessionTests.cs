@@ -34,14 +34,17 @@ public sealed class SessionTests
         public required ClusterClient Client { get; init; }
         public required string Cluster { get; init; }
 
-        public static async Task<Fleet> StartAsync(string netnsA, string netnsB, bool injectTag, params string[] aggregatorFlags)
+        public static Task<Fleet> StartAsync(string netnsA, string netnsB, bool injectTag, params string[] aggregatorFlags) =>
+            StartAsync(netnsA, netnsB, injectTag, null, aggregatorFlags);
+
+        public static async Task<Fleet> StartAsync(string netnsA, string netnsB, bool injectTag, IReadOnlyDictionary<string, string>? nodeEnvironment, params string[] aggregatorFlags)
         {
             var redis = await LocalRedisServer.StartAsync();
             var cluster = NewCluster();
             string[] tag = injectTag ? ["--inject-tag"] : [];
             var started = await Task.WhenAll(
-                MemberProcess.StartAsync("host-a", redis, cluster, ["--netns", netnsA, .. Ports, .. tag]),
-                MemberProcess.StartAsync("host-b", redis, cluster, ["--netns", netnsB, .. Ports, .. tag]),
+                MemberProcess.StartAsync("host-a", redis, cluster, ["--netns", netnsA, .. Ports, .. tag], nodeEnvironment),
+                MemberProcess.StartAsync("host-b", redis, cluster, ["--netns", netnsB, .. Ports, .. tag], nodeEnvironment),
                 MemberProcess.StartAggregatorAsync(redis, cluster, ["--join-window", "1", .. aggregatorFlags]));
             var client = await ClusterClient.JoinAsync(redis, cluster);
             await ClusterClient.WaitForAsync(() => Task.FromResult(client.MemberIds), ids => ids.Count == 3, "two Nodes and an Aggregator", Deadline);
@@ -195,6 +198,38 @@ public sealed class SessionTests
         Assert.Equal("5000", Attribute(root, "flowmesh.bytes_client_to_server"));
         Assert.Equal(("host-a", hosts.AddressB), (Attribute(client, "flowmesh.host"), Attribute(client, "net.sock.peer.addr")));
         Assert.Equal(("host-b", "8080"), (Attribute(server, "flowmesh.host"), Attribute(server, "net.sock.host.port")));
+    }
+
+    [Fact]
+    public async Task A_long_lived_connection_is_a_joined_session_while_it_is_open_and_settles_when_it_closes()
+    {
+        using var hosts = TwoHosts.Create();
+        using var listener = hosts.B.Inside(() => Sockets.Listen(IPAddress.Parse(hosts.AddressB), Port));
+        // Open flows report themselves every second here (a minute by default).
+        await using var fleet = await Fleet.StartAsync(hosts.A.Name, hosts.B.Name, injectTag: true,
+            new Dictionary<string, string> { ["FLOWMESH_FLOWS__SESSIONREPORTSECONDS"] = "1" });
+
+        using var connection = hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        connection.Connect(IPAddress.Parse(hosts.AddressB), Port);
+        using var accepted = listener.Accept();
+        Sockets.SendAll(connection, Sockets.Pattern(700, 1));
+        Sockets.ReceiveExactly(accepted, 700);
+        var cookie = Sockets.Cookie(connection);
+        // The client learns of the echo just after it is established: its key is the tag from then on.
+        var flow = (await ClusterClient.WaitForAsync(() => fleet.Client.QueryAsync("host-a", cookie), r => r.Found && r.Flow.TagEchoed, "the open flow", Deadline)).Flow;
+        var key = SessionKeys.For(flow);
+
+        var open = (await ClusterClient.WaitForAsync(() => fleet.Client.QuerySessionAsync(key),
+            r => r.Found && r.Session.Client is not null && r.Session.Server is not null, $"open session {key}", Deadline)).Session;
+        Assert.False(open.Closed);
+        Assert.Equal(JoinMethod.Tag, open.Join);
+        Assert.Equal(("TCP_ESTABLISHED", "TCP_ESTABLISHED"), (open.Client.State, open.Server.State));
+        Assert.Equal($"tag:{flow.TraceTag:x16}", open.Id);
+
+        Sockets.CloseClientFirst(connection, accepted);
+        var closed = (await ClusterClient.WaitForAsync(() => fleet.Client.QuerySessionAsync(key), r => r.Found && r.Session.Closed, $"session {key} to close", Deadline)).Session;
+        Assert.Equal((JoinMethod.Tag, "none", 700UL), (closed.Join, closed.Reset, closed.BytesClientToServer));
+        Assert.Equal((CloseReason.Normal, CloseReason.Normal), (closed.Client.CloseReason, closed.Server.CloseReason));
     }
 
     [Fact]

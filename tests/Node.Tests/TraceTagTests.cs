@@ -24,8 +24,16 @@ public sealed class TraceTagTests
         Assert.Equal(clientClose.Tag, serverClose.Tag);
         Assert.Equal((true, true, false), (clientClose.TagSent, clientClose.TagEchoed, clientClose.TagReceived));
         Assert.Equal((false, false, true), (serverClose.TagSent, serverClose.TagEchoed, serverClose.TagReceived));
-        // Known from establishment on (the client learns of the echo just after its ESTABLISHED event).
+        // Known from establishment on: the server reads the tag before its ESTABLISHED event; the
+        // client learns of the echo just after its own, and says so in an event of its own.
         Assert.Equal(serverClose.Tag, capture.Of(s).First(e => e.NewState == "TCP_ESTABLISHED").Tag);
+        Assert.Equal(
+            ["CLOSE->SYN_SENT", "SYN_SENT->ESTABLISHED", "tag-echoed@ESTABLISHED", "ESTABLISHED->FIN_WAIT1", "FIN_WAIT1->FIN_WAIT2", "FIN_WAIT2->CLOSE"],
+            capture.StepsOf(c));
+        var echo = capture.Of(c).Single(e => e.Event == "tag-echoed");
+        Assert.Equal((clientClose.Tag, true, true), (echo.Tag, echo.TagSent, echo.TagEchoed));
+        Assert.Equal((clientClose.LocalPort, port), (echo.LocalPort, echo.RemotePort));
+        Assert.DoesNotContain(capture.Of(s), e => e.Event == "tag-echoed");
     }
 
     [Fact]
