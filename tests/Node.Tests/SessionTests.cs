@@ -233,6 +233,65 @@ public sealed class SessionTests
     }
 
     [Fact]
+    public async Task A_connection_both_Nodes_first_saw_mid_life_is_joined_by_its_addresses()
+    {
+        using var hosts = TwoHosts.Create();
+        using var listener = hosts.B.Inside(() => Sockets.Listen(IPAddress.Parse(hosts.AddressB), Port));
+        // Opened before any Node runs: no SYN, no ISNs, no tag; only the four addresses and ports.
+        using var connection = hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        connection.Connect(IPAddress.Parse(hosts.AddressB), Port);
+        using var accepted = listener.Accept();
+        var cookie = Sockets.Cookie(connection);
+        await using var fleet = await Fleet.StartAsync(hosts.A.Name, hosts.B.Name, injectTag: true);
+
+        Sockets.SendAll(connection, Sockets.Pattern(100, 1));
+        Sockets.ReceiveExactly(accepted, 100);
+        Sockets.CloseClientFirst(connection, accepted);
+        var (flow, session) = await fleet.SessionOfAsync("host-a", cookie, s => s.Closed && s.Join != JoinMethod.OneSided);
+
+        Assert.True(flow.MidLife);
+        Assert.Equal(JoinMethod.Tuple, session.Join);
+        Assert.StartsWith($"tuple:{hosts.AddressA}:{flow.LocalPort}|{hosts.AddressB}:{Port}@", session.Id, StringComparison.Ordinal);
+        Assert.False(session.Ambiguous);
+        Assert.Equal(("host-a", "host-b"), (session.ClientHost, session.ServerHost)); // the end on the lower port is taken for the server
+        Assert.True(session.Client.MidLife && session.Server.MidLife);
+        Assert.False(session.TagSent);
+    }
+
+    [Fact]
+    public async Task Several_Aggregators_share_the_sessions_and_each_is_joined_once()
+    {
+        using var hosts = TwoHosts.Create();
+        using var listener = hosts.B.Inside(() => Sockets.Listen(IPAddress.Parse(hosts.AddressB), Port));
+        await using var fleet = await Fleet.StartAsync(hosts.A.Name, hosts.B.Name, injectTag: true);
+        await using var second = await MemberProcess.StartAggregatorAsync(fleet.Redis, fleet.Cluster, ["--join-window", "1"]);
+        await ClusterClient.WaitForAsync(() => Task.FromResult(fleet.Client.MemberIds), ids => ids.Count == 4, "two Nodes and two Aggregators", Deadline);
+        await ClusterClient.WaitForAsync(() => fleet.Client.StatusAsync(fleet.A), s => s.Members.Count == 4, "host-a to see both Aggregators", Deadline);
+
+        var cookies = new List<ulong>();
+        for (var i = 0; i < 20; i++)
+            cookies.Add(Exchange(hosts.A, IPAddress.Parse(hosts.AddressB), listener).ClientCookie);
+        var sessions = new List<SessionView>();
+        foreach (var c in cookies)
+            sessions.Add((await fleet.SessionOfAsync("host-a", c, s => s.Closed && s.Join == JoinMethod.Tag)).Session);
+
+        Assert.Equal(20, sessions.Select(s => s.Id).Distinct().Count());
+        Assert.All(sessions, s => Assert.Equal((5000UL, 3000UL), (s.BytesClientToServer, s.BytesServerToClient)));
+        // Each Aggregator joined some of them, and together exactly these: none twice, none one-sided.
+        var counts = await ClusterClient.WaitForAsync(async () => await Task.WhenAll(new[] { fleet.Aggregator, second }.Select(a => AggregatorCountsAsync(fleet, a))),
+            c => c.Sum(x => x.Tag) == 20, "both Aggregators' counters", Deadline);
+        Assert.All(counts, c => Assert.True(c.Tag > 0, $"an Aggregator joined no session: {string.Join(", ", counts)}"));
+        Assert.All(counts, c => Assert.Equal(0, c.OneSided));
+    }
+
+    private static async Task<(long Tag, long OneSided)> AggregatorCountsAsync(Fleet fleet, MemberProcess aggregator)
+    {
+        var fields = await fleet.Client.Member.Redis.Database.HashGetAllAsync(new RedisKeys(fleet.Cluster).AggregatorStatus(aggregator.MemberId));
+        long Field(string name) => (long?)fields.FirstOrDefault(f => f.Name == name).Value ?? 0;
+        return (Field("sessions_tag"), Field("sessions_one_sided"));
+    }
+
+    [Fact]
     public async Task Without_tag_injection_the_session_is_joined_by_the_ISN_pair()
     {
         using var hosts = TwoHosts.Create();
