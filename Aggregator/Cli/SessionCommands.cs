@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FlowMesh.Cluster;
+using FlowMesh.Cluster.Hosting;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using Google.Protobuf;
@@ -15,24 +16,14 @@ internal static class SessionCommands
 
     public static Command Create()
     {
-        var redis = new Option<string>("--redis")
-        {
-            Description = "Redis endpoint of the cluster.",
-            HelpName = "HOST:PORT",
-            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FLOWMESH_CLUSTER__REDIS") ?? "127.0.0.1:6379",
-        };
-        var cluster = new Option<string>("--cluster")
-        {
-            Description = "Cluster name.",
-            HelpName = "NAME",
-            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FLOWMESH_CLUSTER__NAME") ?? "flowmesh",
-        };
+        var where = new ClientOptions();
         var id = new Argument<string>("id") { Description = "The session id, e.g. tag:945ea41313917aaf or isn:77a1c0de-0c0ffee0." };
-        var get = new Command("get", "Print a session (JSON).") { id, redis, cluster };
+        var get = new Command("get", "Print a session (JSON).") { id };
+        foreach (var option in where.All)
+            get.Options.Add(option);
         get.SetAction(async (parse, ct) =>
         {
-            var settings = new ClusterSettings { Redis = parse.GetValue(redis)!, Name = parse.GetValue(cluster)! };
-            await using var client = await ClusterMember.StartClientAsync(settings, NullLoggerFactory.Instance, ct).ConfigureAwait(false);
+            await using var client = await ClusterMember.StartClientAsync(where.Settings(parse), NullLoggerFactory.Instance, ct).ConfigureAwait(false);
             var key = parse.GetValue(id)!.Split('@')[0];
             var response = await client.Cluster.RequestAsync<SessionQueryResponse>(key, ClusterKinds.Session, new SessionQuery(), ct).ConfigureAwait(false);
             if (response is not { Found: true })

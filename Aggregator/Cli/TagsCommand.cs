@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using FlowMesh.Aggregator.Sessions;
+using FlowMesh.Cluster.Hosting;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Cluster;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -12,18 +13,7 @@ internal static class TagsCommand
 {
     public static Command Create()
     {
-        var redis = new Option<string>("--redis")
-        {
-            Description = "Redis endpoint of the cluster.",
-            HelpName = "HOST:PORT",
-            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FLOWMESH_CLUSTER__REDIS") ?? "127.0.0.1:6379",
-        };
-        var cluster = new Option<string>("--cluster")
-        {
-            Description = "Cluster name.",
-            HelpName = "NAME",
-            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FLOWMESH_CLUSTER__NAME") ?? "flowmesh",
-        };
+        var where = new ClientOptions();
         var json = new Option<bool>("--json") { Description = "One JSON object per edge instead of a table." };
         var command = new Command("tags", """
             Trace tag survival per edge (client process -> server address:port) over the session TTL:
@@ -32,12 +22,14 @@ internal static class TagsCommand
             peer not instrumented (no echo, no server side in the fleet), no handshake (refused).
             """)
         {
-            redis, cluster, json,
+            json,
         };
+        foreach (var option in where.All)
+            command.Options.Add(option);
         command.SetAction(async (parse, _) =>
         {
-            await using var connection = await RedisConnection.ConnectAsync(parse.GetValue(redis)!, NullLogger.Instance).ConfigureAwait(false);
-            var edges = await TagSurvival.ReadAsync(connection.Database, new RedisKeys(parse.GetValue(cluster)!)).ConfigureAwait(false);
+            await using var connection = await RedisConnection.ConnectAsync(parse.GetValue(where.Redis)!, NullLogger.Instance).ConfigureAwait(false);
+            var edges = await TagSurvival.ReadAsync(connection.Database, new RedisKeys(parse.GetValue(where.Cluster)!)).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
                 foreach (var (edge, counts) in edges)

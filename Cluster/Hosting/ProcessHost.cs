@@ -48,6 +48,20 @@ public static class ProcessHost
         return builder;
     }
 
+    /// <summary>As <see cref="CreateBuilder"/>, or null after printing the one-line error for a missing --config file.</summary>
+    public static HostApplicationBuilder? TryCreateBuilder(string? configFile, IReadOnlyDictionary<string, string?> flags)
+    {
+        try
+        {
+            return CreateBuilder(configFile, flags);
+        }
+        catch (FileNotFoundException e)
+        {
+            Console.Error.WriteLine($"flowmesh: error: {e.Message}");
+            return null;
+        }
+    }
+
     /// <summary>The Cluster section.</summary>
     public static ClusterSettings ClusterSettings(IConfiguration configuration)
     {
@@ -63,22 +77,5 @@ public static class ProcessHost
             MemberTtl = TimeSpan.FromSeconds(s.GetValue("MemberTtlSeconds", defaults.MemberTtl.TotalSeconds)),
             RequestTimeout = TimeSpan.FromSeconds(s.GetValue("RequestTimeoutSeconds", defaults.RequestTimeout.TotalSeconds)),
         };
-    }
-
-    /// <summary>Flags shared by every member's `run`: settings keys to values (null: not given).</summary>
-    public static void AddClusterFlags(IDictionary<string, string?> flags, string? redis, string? cluster, string? bind, int? port, string? advertise, double? memberTtl, string? logFormat)
-    {
-        void Set(string key, object? value)
-        {
-            if (value is not null)
-                flags[key] = Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture);
-        }
-        Set("Cluster:Redis", redis);
-        Set("Cluster:Name", cluster);
-        Set("Cluster:BindAddress", bind);
-        Set("Cluster:Port", port);
-        Set("Cluster:AdvertisedAddress", advertise);
-        Set("Cluster:MemberTtlSeconds", memberTtl);
-        Set("Logging:Format", logFormat);
     }
 }

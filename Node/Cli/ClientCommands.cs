@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FlowMesh.Cluster;
+using FlowMesh.Cluster.Hosting;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using Google.Protobuf;
@@ -18,10 +19,11 @@ internal static class ClientCommands
 
     public static Command Flow()
     {
-        var redis = RedisOption();
-        var cluster = ClusterOption();
+        var where = new ClientOptions();
         var identity = new Argument<string>("flow") { Description = "The flow: HOST_ID/COOKIE (the cookie as printed by capture)." };
-        var get = new Command("get", "Ask a flow actor, wherever its host runs, for its full view (JSON).") { identity, redis, cluster };
+        var get = new Command("get", "Ask a flow actor, wherever its host runs, for its full view (JSON).") { identity };
+        foreach (var option in where.All)
+            get.Options.Add(option);
         get.SetAction(async (parse, ct) =>
         {
             if (!ClusterKinds.TryParseFlowIdentity(parse.GetValue(identity)!, out var host, out var cookie))
@@ -29,7 +31,7 @@ internal static class ClientCommands
                 await Console.Error.WriteLineAsync("flowmesh: error: a flow is HOST_ID/COOKIE, e.g. node-1/4097").ConfigureAwait(false);
                 return 2;
             }
-            await using var client = await ClusterMember.StartClientAsync(Settings(parse.GetValue(redis)!, parse.GetValue(cluster)!), NullLoggerFactory.Instance, ct).ConfigureAwait(false);
+            await using var client = await ClusterMember.StartClientAsync(where.Settings(parse), NullLoggerFactory.Instance, ct).ConfigureAwait(false);
             var response = await client.Cluster.RequestAsync<FlowQueryResponse>(
                 ClusterKinds.FlowIdentity(host, cookie), ClusterKinds.Flow, new FlowQuery(), ct).ConfigureAwait(false);
             if (response is not { Found: true })
@@ -45,13 +47,13 @@ internal static class ClientCommands
 
     public static Command ClusterStatus()
     {
-        var redis = RedisOption();
-        var cluster = ClusterOption();
-        var status = new Command("status", "List the cluster's members and each Node's and Aggregator's counters (from Redis).") { redis, cluster };
+        var where = new ClientOptions();
+        var status = new Command("status", "List the cluster's members and each Node's and Aggregator's counters (from Redis).");
+        foreach (var option in where.All)
+            status.Options.Add(option);
         status.SetAction(async (parse, ct) =>
         {
-            var settings = Settings(parse.GetValue(redis)!, parse.GetValue(cluster)!);
-            await using var client = await ClusterMember.StartClientAsync(settings, NullLoggerFactory.Instance, ct).ConfigureAwait(false);
+            await using var client = await ClusterMember.StartClientAsync(where.Settings(parse), NullLoggerFactory.Instance, ct).ConfigureAwait(false);
             Console.WriteLine("MEMBER                            ROLE        HOST             ADDRESS");
             foreach (var m in client.Provider.Registrations.Values.OrderBy(m => m.Role).ThenBy(m => m.HostId))
                 Console.WriteLine($"{m.MemberId,-33} {m.Role,-11} {m.HostId,-16} {m.Host}:{m.Port}");
@@ -76,20 +78,4 @@ internal static class ClientCommands
         });
         return new Command("cluster", "Look at the cluster.") { status };
     }
-
-    private static Option<string> RedisOption() => new("--redis")
-    {
-        Description = "Redis endpoint of the cluster.",
-        HelpName = "HOST:PORT",
-        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FLOWMESH_CLUSTER__REDIS") ?? "127.0.0.1:6379",
-    };
-
-    private static Option<string> ClusterOption() => new("--cluster")
-    {
-        Description = "Cluster name.",
-        HelpName = "NAME",
-        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FLOWMESH_CLUSTER__NAME") ?? "flowmesh",
-    };
-
-    private static ClusterSettings Settings(string redis, string cluster) => new() { Redis = redis, Name = cluster };
 }

@@ -20,14 +20,7 @@ internal static class RunCommand
         var hostId = new Option<string?>("--host-id") { Description = "This host's id in the fleet [Node:HostId; default: the machine name].", HelpName = "ID" };
         var netns = new Option<string?>("--netns") { Description = "Network namespace to capture: a name, a path, 'self' or 'all' [Node:Netns].", HelpName = "NAME" };
         var capturePorts = new Option<ushort[]>("--capture-port") { Description = "Only connections with this port (repeatable) [Node:Ports].", HelpName = "P" };
-        var redis = new Option<string?>("--redis") { Description = "Redis endpoint for cluster state [Cluster:Redis; default 127.0.0.1:6379].", HelpName = "HOST:PORT" };
-        var cluster = new Option<string?>("--cluster") { Description = "Cluster name (and Redis key prefix) [Cluster:Name; default flowmesh].", HelpName = "NAME" };
-        var bind = new Option<string?>("--bind") { Description = "Address the actor remote listens on [Cluster:BindAddress; default 127.0.0.1].", HelpName = "ADDRESS" };
-        var port = new Option<int?>("--port") { Description = "Port the actor remote listens on; 0 = any free [Cluster:Port].", HelpName = "PORT" };
-        var advertise = new Option<string?>("--advertise") { Description = "Address other members use to reach this one [Cluster:AdvertisedAddress].", HelpName = "ADDRESS" };
-        var memberTtl = new Option<double?>("--member-ttl") { Description = "Seconds a silent member stays in the cluster [Cluster:MemberTtlSeconds; default 8].", HelpName = "SECONDS" };
-        var config = new Option<string?>("--config") { Description = "A JSON settings file (same shape as appsettings.json).", HelpName = "FILE" };
-        var logFormat = new Option<string?>("--log-format") { Description = "text or json [Logging:Format].", HelpName = "FORMAT" };
+        var member = new MemberOptions();
         var injectTag = new Option<bool?>("--inject-tag") { Description = "Write a trace tag (experimental TCP option) into this host's SYNs [Node:InjectTag; default false]." };
 
         var command = new Command("run", """
@@ -36,13 +29,13 @@ internal static class RunCommand
             queries from any member. Ctrl-C leaves the cluster cleanly. Needs root.
             """)
         {
-            hostId, netns, capturePorts, redis, cluster, bind, port, advertise, memberTtl, config, logFormat, injectTag,
+            hostId, netns, capturePorts, injectTag,
         };
+        foreach (var option in member.All)
+            command.Options.Add(option);
         command.SetAction(async (parse, _) =>
         {
-            var flags = new Dictionary<string, string?>();
-            ProcessHost.AddClusterFlags(flags, parse.GetValue(redis), parse.GetValue(cluster), parse.GetValue(bind), parse.GetValue(port),
-                parse.GetValue(advertise), parse.GetValue(memberTtl), parse.GetValue(logFormat));
+            var flags = member.Flags(parse);
             if (parse.GetValue(hostId) is { } id)
                 flags["Node:HostId"] = id;
             if (parse.GetValue(netns) is { } ns)
@@ -52,23 +45,15 @@ internal static class RunCommand
                 flags[$"Node:Ports:{i}"] = ports[i].ToString(CultureInfo.InvariantCulture);
             if (parse.GetValue(injectTag) is { } inject)
                 flags["Node:InjectTag"] = inject ? "true" : "false";
-            return await RunAsync(parse.GetValue(config), flags).ConfigureAwait(false);
+            return await RunAsync(parse.GetValue(member.Config), flags).ConfigureAwait(false);
         });
         return command;
     }
 
     private static async Task<int> RunAsync(string? configFile, Dictionary<string, string?> flags)
     {
-        HostApplicationBuilder builder;
-        try
-        {
-            builder = ProcessHost.CreateBuilder(configFile, flags);
-        }
-        catch (FileNotFoundException e)
-        {
-            await Console.Error.WriteLineAsync($"flowmesh: error: {e.Message}").ConfigureAwait(false);
+        if (ProcessHost.TryCreateBuilder(configFile, flags) is not { } builder)
             return 2;
-        }
         var nodeSettings = NodeSettings.From(builder.Configuration);
         if (string.IsNullOrWhiteSpace(nodeSettings.HostId))
             nodeSettings.HostId = Environment.MachineName;
