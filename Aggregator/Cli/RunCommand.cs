@@ -14,15 +14,19 @@ internal static class RunCommand
         var member = new MemberOptions();
         var otlp = new Option<string?>("--otlp-endpoint") { Description = "Export sessions as traces to this OTLP/HTTP collector, e.g. http://collector:4318 (/v1/traces is added when no path is given) [Otlp:Endpoint; default off].", HelpName = "URL" };
         var joinWindow = new Option<double?>("--join-window") { Description = "Seconds a session with one closed side waits for the other [Sessions:JoinWindowSeconds; default 3].", HelpName = "SECONDS" };
+        var listen = new Option<string?>("--listen") { Description = "Where the gateway (HTTP API and web view) listens [Gateway:Address and Gateway:Port; default 127.0.0.1:8080; port 0 picks a free one].", HelpName = "ADDRESS:PORT" };
+        var token = new Option<string?>("--token") { Description = "Bearer token the gateway asks for; required when it listens beyond loopback [Gateway:Token].", HelpName = "TOKEN" };
+        var noGateway = new Option<bool>("--no-gateway") { Description = "Run without the gateway [Gateway:Enabled=false]." };
 
         var command = new Command("run", """
             Run an Aggregator as a FlowMesh cluster member: join the client and server ends of
             connections seen on different hosts into sessions (by trace tag, ISN pair or
-            addresses), keep them in Redis, and export them as traces over OTLP when asked.
+            addresses), keep them and latency histograms in Redis, serve the gateway (HTTP API
+            and web view), and export sessions as traces over OTLP when asked.
             Ctrl-C leaves the cluster cleanly.
             """)
         {
-            otlp, joinWindow,
+            otlp, joinWindow, listen, token, noGateway,
         };
         foreach (var option in member.All)
             command.Options.Add(option);
@@ -33,6 +37,22 @@ internal static class RunCommand
                 flags["Otlp:Endpoint"] = endpoint;
             if (parse.GetValue(joinWindow) is { } window)
                 flags["Sessions:JoinWindowSeconds"] = window.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+            if (parse.GetValue(listen) is { } address)
+            {
+                var colon = address.LastIndexOf(':');
+                if (colon <= 0 || !int.TryParse(address[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var _))
+                {
+                    await Console.Error.WriteLineAsync($"flowmesh: error: --listen '{address}' is not ADDRESS:PORT (e.g. 127.0.0.1:8080)").ConfigureAwait(false);
+                    return 2;
+                }
+                flags["Gateway:Address"] = address[..colon].Trim('[', ']');
+                flags["Gateway:Port"] = address[(colon + 1)..];
+            }
+            if (parse.GetValue(token) is { } t)
+                flags["Gateway:Token"] = t;
+            if (parse.GetValue(noGateway))
+                flags["Gateway:Enabled"] = "false";
 
             if (ProcessHost.TryCreateBuilder(parse.GetValue(member.Config), flags) is not { } builder)
                 return 2;

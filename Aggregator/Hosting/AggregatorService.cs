@@ -1,4 +1,8 @@
 using FlowMesh.Aggregator.Export;
+using FlowMesh.Aggregator.Gateway;
+using FlowMesh.Aggregator.Latency;
+using FlowMesh.Aggregator.Live;
+using FlowMesh.Contracts.Messages;
 using FlowMesh.Aggregator.Sessions;
 using FlowMesh.Cluster;
 using FlowMesh.Cluster.Redis;
@@ -13,7 +17,7 @@ using StackExchange.Redis;
 namespace FlowMesh.Aggregator.Hosting;
 
 /// <summary>The Aggregator's settings beyond the cluster: session timing and OTLP export.</summary>
-public sealed record AggregatorSettings(SessionOptions Sessions, Uri? OtlpEndpoint, string ServiceName)
+public sealed record AggregatorSettings(SessionOptions Sessions, Uri? OtlpEndpoint, string ServiceName, GatewaySettings Gateway)
 {
     public static AggregatorSettings From(IConfiguration configuration)
     {
@@ -29,7 +33,8 @@ public sealed record AggregatorSettings(SessionOptions Sessions, Uri? OtlpEndpoi
         var endpoint = configuration["Otlp:Endpoint"];
         return new AggregatorSettings(sessions,
             string.IsNullOrWhiteSpace(endpoint) ? null : TracesEndpoint(endpoint),
-            configuration["Otlp:ServiceName"] is { Length: > 0 } name ? name : "flowmesh");
+            configuration["Otlp:ServiceName"] is { Length: > 0 } name ? name : "flowmesh",
+            GatewaySettings.From(configuration));
     }
 
     /// <summary>
@@ -46,8 +51,9 @@ public sealed record AggregatorSettings(SessionOptions Sessions, Uri? OtlpEndpoi
 
 /// <summary>
 /// The Aggregator as a cluster member: hosts the <c>session</c> kind, takes the Nodes'
-/// flows through its ingress actor, stores settled sessions in Redis, exports them
-/// over OTLP when an endpoint is set, and publishes its counters every second.
+/// flows through its ingress actor, stores settled sessions in Redis, keeps latency
+/// sketches there, exports sessions over OTLP when an endpoint is set, serves the
+/// gateway, and publishes its counters every second.
 /// </summary>
 internal sealed class AggregatorService(ClusterSettings clusterSettings, AggregatorSettings settings, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
 {
@@ -59,6 +65,9 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
     private SessionStore? _store;
     private OtlpSessionExporter? _exporter;
     private TagSurvival? _tags;
+    private LatencyRecorder? _latency;
+    private LiveEventPublisher? _live;
+    private GatewayServer? _gateway;
     private Task? _status;
 
     public AggregatorCounters Counters => _counters;
@@ -69,26 +78,40 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         var keys = new RedisKeys(clusterSettings.Name);
         _store = new SessionStore(_redis, keys, settings.Sessions.Ttl, _counters);
         _tags = new TagSurvival(_redis, keys, settings.Sessions.Ttl);
-        var services = new SessionServices(_store, _counters, settings.Sessions, _tags);
+        _live = new LiveEventPublisher(_redis, keys, _logger);
+        Action<SessionView>? onSettled = null;
         if (settings.OtlpEndpoint is { } endpoint)
         {
             _exporter = new OtlpSessionExporter(endpoint, settings.ServiceName, _counters);
-            services.OnSettled = _exporter.Export;
+            onSettled = _exporter.Export;
             _logger.LogInformation("Exporting sessions as traces to {Endpoint} (OTLP/HTTP)", endpoint);
         }
-        var sessionKind = new ClusterKind(ClusterKinds.Session, Props.FromProducer(() => new SessionActor(services)));
+        // The session kind's actors read the services once the member (and its id, which names this member's latency fields) exists.
+        SessionServices? services = null;
+        var sessionKind = new ClusterKind(ClusterKinds.Session, Props.FromProducer(() => new SessionActor(services!)));
         _logger.LogInformation("Joining cluster {Cluster} through Redis {Redis} as an Aggregator", clusterSettings.Name, clusterSettings.Redis);
         _member = await ClusterMember.StartMemberAsync(_redis, clusterSettings, "", ClusterKinds.AggregatorRole, [sessionKind], null, loggers, cancellationToken)
             .ConfigureAwait(false);
+        _latency = new LatencyRecorder(_redis, keys, _member.System.Id, settings.Sessions.Ttl);
+        services = new SessionServices(_store, _counters, settings.Sessions, _tags, _latency, _live) { OnSettled = onSettled };
         var activations = _member.Lookup.Local!;
         SessionDeadLetters.Subscribe(_member.System, activations, _counters);
-        _member.System.Root.SpawnNamed(Props.FromProducer(() => new SessionIngressActor(activations.Activate)), ClusterKinds.SessionIngressActor);
+        _member.System.Root.SpawnNamed(Props.FromProducer(() => new SessionIngressActor(activations.Activate, _live)), ClusterKinds.SessionIngressActor);
         _status = Task.Run(() => PublishStatusAsync(keys), CancellationToken.None);
         _logger.LogInformation("FlowMesh Aggregator is member {MemberId} at {Address}", _member.System.Id, _member.System.Address);
+        if (settings.Gateway.Enabled)
+        {
+            var context = new GatewayContext(_member, _counters, _latency, _live, clusterSettings.RequestTimeout, settings.Sessions.Ttl, TimeProvider.System);
+            _gateway = await GatewayServer.StartAsync(settings.Gateway, context, loggers, cancellationToken).ConfigureAwait(false);
+            _logger.LogInformation("Gateway listening on {Url} (web view at {Url}/, API under {Url}/api/, OpenAPI at {Url}/openapi/v1.json){Auth}",
+                _gateway.Url, _gateway.Url, _gateway.Url, _gateway.Url, settings.Gateway.Token is null ? "" : "; bearer token required");
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (_gateway is not null)
+            await _gateway.DisposeAsync().ConfigureAwait(false);
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_status is not null)
             await _status.ConfigureAwait(false);
@@ -98,6 +121,8 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             await _store.FlushAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         if (_tags is not null)
             await _tags.FlushAsync().ConfigureAwait(false);
+        if (_latency is not null)
+            await _latency.FlushAsync().ConfigureAwait(false);
         _logger.LogInformation("Stopped: {Flows} flows in, {Joined} sessions joined, {OneSided} one-sided, {NotStored} not stored",
             _counters.FlowsReceived, _counters.SessionsJoined, _counters.SessionsOneSided, _counters.NotStored);
     }
@@ -118,7 +143,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
                     new("sessions_tag", c.SessionsTag), new("sessions_isn", c.SessionsIsn), new("sessions_tuple", c.SessionsTuple),
                     new("sessions_one_sided", c.SessionsOneSided), new("late_joins", c.LateJoins), new("ambiguous", c.Ambiguous),
                     new("bytes_mismatch", c.BytesMismatch), new("incomplete", c.Incomplete), new("not_stored", c.NotStored),
-                    new("exported", c.Exported), new("redis_failures", _redis!.Failures),
+                    new("exported", c.Exported), new("redis_failures", _redis!.Failures), new("stream_dropped", _live!.Dropped),
                     new("dead_letters", c.DeadLetters), new("redelivered", c.Redelivered), new("undeliverable", c.UndeliverableFlows),
                 ];
                 try
@@ -133,6 +158,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
                     _redis.Failed(e, "publish the aggregator status");
                 }
                 await _tags!.FlushAsync().ConfigureAwait(false);
+                await _latency!.FlushAsync().ConfigureAwait(false);
                 if (DateTime.UtcNow - lastLog >= TimeSpan.FromSeconds(10))
                 {
                     lastLog = DateTime.UtcNow;
@@ -149,6 +175,8 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
     public async ValueTask DisposeAsync()
     {
         _exporter?.Dispose();
+        if (_live is not null)
+            await _live.DisposeAsync().ConfigureAwait(false);
         if (_store is not null)
             await _store.DisposeAsync().ConfigureAwait(false);
         if (_member is not null)

@@ -1,3 +1,5 @@
+using FlowMesh.Aggregator.Latency;
+using FlowMesh.Aggregator.Live;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using Proto;
@@ -7,9 +9,10 @@ using FlowMesh.Cluster.Placement;
 namespace FlowMesh.Aggregator.Sessions;
 
 /// <summary>What every session actor of an Aggregator shares.</summary>
-public sealed record SessionServices(SessionStore Store, AggregatorCounters Counters, SessionOptions Options, TagSurvival? Tags = null)
+public sealed record SessionServices(SessionStore Store, AggregatorCounters Counters, SessionOptions Options, TagSurvival? Tags = null,
+    LatencyRecorder? Latency = null, LiveEventPublisher? Live = null)
 {
-    /// <summary>Called with every settled session (OTLP export and, later, latency windows plug in here).</summary>
+    /// <summary>Called with every settled session, and again when a late side joins a one-sided one (OTLP export plugs in here).</summary>
     public Action<SessionView>? OnSettled { get; set; }
 }
 
@@ -129,11 +132,16 @@ internal sealed class SessionActor(SessionServices services) : IActor
         if (lateJoin)
             services.Counters.LateJoin();
         if (first)
+        {
+            // Counted once per connection, however its sides arrive.
             services.Tags?.Record(view);
+            services.Latency?.Record(view, TagSurvival.EdgeOf(view));
+        }
         if (first || lateJoin)
         {
             services.Counters.Settled(view);
             services.OnSettled?.Invoke(view);
+            services.Live?.Session(view);
         }
         services.Store.Save(view);
         context.SetReceiveTimeout(services.Options.Linger);
@@ -168,7 +176,7 @@ internal sealed class SessionFlow(FlowView flow)
 /// Every Aggregator's named actor that takes the Nodes' batches of flows and hands
 /// each to the session actor of its key, activated here.
 /// </summary>
-internal sealed class SessionIngressActor(Func<ClusterIdentity, PID> activate) : IActor
+internal sealed class SessionIngressActor(Func<ClusterIdentity, PID> activate, LiveEventPublisher? live = null) : IActor
 {
     public Task ReceiveAsync(IContext context)
     {
@@ -177,6 +185,7 @@ internal sealed class SessionIngressActor(Func<ClusterIdentity, PID> activate) :
             foreach (var flow in records.Flows)
             {
                 context.Send(activate(IdentityOf(flow)), new SessionFlow(flow));
+                live?.Flow(flow);
             }
             context.Respond(new SessionRecordsAck { Accepted = records.Flows.Count });
         }

@@ -13,7 +13,10 @@ public sealed class SessionStore(RedisConnection redis, RedisKeys keys, TimeSpan
     public void Save(SessionView session) =>
         _writer.Enqueue(new IndexedRecord(keys.Session(session.Id), session.ToByteArray(), session.EndUnixMs, session.Id));
 
-    public async Task<SessionView?> LoadAsync(string id)
+    public Task<SessionView?> LoadAsync(string id) => LoadAsync(redis, keys, id);
+
+    /// <summary>A stored session, or null when Redis has none (or cannot be reached: counted as a failure).</summary>
+    public static async Task<SessionView?> LoadAsync(RedisConnection redis, RedisKeys keys, string id)
     {
         try
         {

@@ -29,15 +29,16 @@ public enum TagOutcome
 }
 
 /// <summary>
-/// Trace tag survival per edge (client workload -> server address:port): of the
-/// sessions whose client wrote a tag, how many kept it, and where the others lost
-/// it. Counted once per session when it settles, kept in memory as deltas and added
+/// Per edge (client workload -> server address:port) counts for the service map:
+/// sessions, errors, and trace tag survival (of the sessions whose client wrote a tag,
+/// how many kept it, and where the others lost it). Counted once per session when it settles, kept in memory as deltas and added
 /// to Redis every second (HINCRBY, so every Aggregator's counts add up), one hash per
 /// edge under <c>tag-edge:{edge}</c>, listed in the set <c>tag-edges</c>.
 /// </summary>
 public sealed class TagSurvival(RedisConnection redis, RedisKeys keys, TimeSpan ttl)
 {
-    public static readonly string[] Fields = ["sessions", "sent", "survived", "stripped_on_path", "echo_stripped", "peer_not_instrumented", "no_handshake"];
+    public static readonly string[] Fields = ["sessions", "sent", "survived", "stripped_on_path", "echo_stripped", "peer_not_instrumented", "no_handshake", "errors"];
+    private const int ErrorsField = 7;
 
     private readonly ConcurrentDictionary<string, long[]> _pending = new();
 
@@ -54,6 +55,10 @@ public sealed class TagSurvival(RedisConnection redis, RedisKeys keys, TimeSpan 
         return s.TagSeenByServer ? TagOutcome.EchoStripped : TagOutcome.StrippedOnPath;
     }
 
+    /// <summary>A session the service map counts as an error: reset by either end, refused, or never connected.</summary>
+    public static bool IsError(SessionView s) =>
+        s.Reset is "client" or "server" || s.Client is { CloseReason: CloseReason.Refused or CloseReason.ConnectTimeout };
+
     /// <summary>The edge a session belongs to, as the service map names it.</summary>
     public static string EdgeOf(SessionView s) => $"{s.ClientWorkload}>{s.ServerEndpoint}";
 
@@ -62,6 +67,8 @@ public sealed class TagSurvival(RedisConnection redis, RedisKeys keys, TimeSpan 
         var outcome = Classify(session);
         var counts = _pending.GetOrAdd(EdgeOf(session), _ => new long[Fields.Length]);
         Interlocked.Increment(ref counts[0]);
+        if (IsError(session))
+            Interlocked.Increment(ref counts[ErrorsField]);
         if (outcome == TagOutcome.NotSent)
             return;
         Interlocked.Increment(ref counts[1]);

@@ -50,4 +50,17 @@ public sealed class RedisKeys(string clusterName)
 
     /// <summary>SET: the edges that have tag survival counts.</summary>
     public string TagEdges => Prefix + "tag-edges";
+
+    /// <summary>
+    /// HASH: member id to its <c>LatencySketchData</c> for one series (scope, metric) and one
+    /// 10 s bucket (its start, Unix seconds); every member writes its own field, a read merges them.
+    /// </summary>
+    public string LatencyBucket(string scope, string metric, long bucketUnixSeconds) =>
+        Prefix + "lat:" + metric + ":" + bucketUnixSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + scope;
+
+    /// <summary>SET: the latency scopes (<c>all</c>, <c>edge:...</c>, <c>host:...</c>) that have buckets.</summary>
+    public string LatencyScopes => Prefix + "lat-scopes";
+
+    /// <summary>Pub/sub channel: flow and session events for live streams (published only while someone listens).</summary>
+    public string EventChannel => Prefix + "events";
 }

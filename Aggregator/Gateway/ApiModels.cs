@@ -1,0 +1,114 @@
+using System.Globalization;
+using FlowMesh.Aggregator.Sessions;
+using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Messages;
+using Reason = FlowMesh.Contracts.Messages.CloseReason;
+
+namespace FlowMesh.Aggregator.Gateway;
+
+// The gateway's JSON, camelCase on the wire (ASP.NET Core's web defaults). Records
+// rather than the protobuf messages' own JSON: uint64 would be strings there, enums
+// would carry their proto prefixes, and times would stay on the kernel's clock.
+
+/// <summary>A page of a list: the items and the cursor to pass as <c>cursor</c> for the next page (null at the end).</summary>
+public sealed record Page<T>(IReadOnlyList<T> Items, string? Next);
+
+public sealed record SessionSideJson(
+    string Host, string FlowId, string Address, uint Port, string PeerAddress, uint PeerPort,
+    uint Pid, string Process, string State, bool Closed, string CloseReason,
+    long StartUnixMs, long EstablishedUnixMs, long EndUnixMs, double HandshakeMs, double RttMs, double DurationMs,
+    ulong BytesSent, ulong BytesReceived, uint Retransmissions, uint ResetsSent, uint ResetsReceived, bool EventsLost, bool MidLife);
+
+public sealed record SessionJson(
+    string Id, string Join, bool Ambiguous, string Edge, string ClientWorkload, string ServerEndpoint,
+    SessionSideJson? Client, SessionSideJson? Server,
+    double? ConnectMs, double DurationMs, double? ClientRttMs, double? ServerRttMs,
+    ulong BytesClientToServer, ulong BytesServerToClient, bool BytesMismatch,
+    string Reset, bool Complete, bool Closed, long StartUnixMs, long EndUnixMs,
+    string? TraceTag, bool TagSent, bool TagEchoed, bool TagSeenByServer)
+{
+    public static SessionJson From(SessionView s) => new(
+        s.Id, JoinName(s.Join), s.Ambiguous, TagSurvival.EdgeOf(s), s.ClientWorkload, s.ServerEndpoint,
+        Side(s.Client), Side(s.Server),
+        s.Client is { EstablishedUnixNs: > 0 } ? s.ConnectMs : null,
+        DurationMsOf(s),
+        s.ClientRttMs > 0 ? s.ClientRttMs : null, s.ServerRttMs > 0 ? s.ServerRttMs : null,
+        s.BytesClientToServer, s.BytesServerToClient, s.BytesMismatch,
+        s.Reset.Length == 0 ? "none" : s.Reset, s.Complete, s.Closed, s.StartUnixMs, s.EndUnixMs,
+        s.TraceTag == 0 ? null : s.TraceTag.ToString("x16", CultureInfo.InvariantCulture), s.TagSent, s.TagEchoed, s.TagSeenByServer);
+
+    /// <summary>The session's length: the client's view when it was seen, else the server's.</summary>
+    public static double DurationMsOf(SessionView s) => s.Client is not null ? s.ClientDurationMs : s.ServerDurationMs;
+
+    public static string JoinName(JoinMethod join) => join switch
+    {
+        JoinMethod.Tag => "tag",
+        JoinMethod.Isn => "isn",
+        JoinMethod.Tuple => "tuple",
+        _ => "one-sided",
+    };
+
+    private static SessionSideJson? Side(SessionSide? s) => s is null ? null : new(
+        s.HostId, ClusterKinds.FlowIdentity(s.HostId, s.Cookie), s.LocalAddress, s.LocalPort, s.RemoteAddress, s.RemotePort,
+        s.Pid, s.Comm, s.State, s.Closed, FlowJson.ReasonName(s.CloseReason),
+        s.StartUnixNs / 1_000_000, s.EstablishedUnixNs / 1_000_000, s.EndUnixNs / 1_000_000,
+        s.HandshakeUs / 1000.0, s.SrttUs / 1000.0, s.DurationUs / 1000.0,
+        s.BytesSent, s.BytesReceived, s.Retransmissions, s.ResetsSent, s.ResetsReceived, s.EventsLost, s.MidLife);
+}
+
+public sealed record FlowStepJson(long TimeUnixNs, string Event, string OldState, string NewState);
+
+public sealed record FlowJson(
+    string Id, string Host, ulong Cookie, bool Live, string Family, string LocalAddress, uint LocalPort, string RemoteAddress, uint RemotePort,
+    string Role, bool MidLife, string State, bool Closed, string CloseReason, string ResetBy, string FirstFinBy,
+    long StartUnixMs, long EstablishedUnixMs, long ClosedUnixMs, long LastEventUnixMs,
+    double HandshakeMs, double RttMs, ulong BytesSent, ulong BytesReceived, uint SegmentsOut, uint SegmentsIn,
+    uint Retransmissions, uint ResetsSent, uint ResetsReceived, uint Pid, string Process, ulong CgroupId,
+    string? TraceTag, bool TagSent, bool TagEchoed, bool TagReceived, bool EventsLost,
+    uint Events, uint Reordered, uint Duplicates, uint Unexpected, IReadOnlyList<FlowStepJson>? Steps)
+{
+    public static FlowJson From(FlowView f, bool live) => new(
+        ClusterKinds.FlowIdentity(f.HostId, f.Cookie), f.HostId, f.Cookie, live, f.Family, f.LocalAddress, f.LocalPort, f.RemoteAddress, f.RemotePort,
+        f.Role switch { FlowRole.Client => "client", FlowRole.Server => "server", _ => "unknown" },
+        f.MidLife, f.State, f.Closed, ReasonName(f.CloseReason), SideName(f.ResetBy), SideName(f.FirstFinBy),
+        FlowFilters.StartUnixMs(f), FlowFilters.WallMs(f, f.EstablishedNs), FlowFilters.WallMs(f, f.ClosedNs), FlowFilters.WallMs(f, f.LastEventNs),
+        f.HandshakeUs / 1000.0, f.SrttUs / 1000.0, f.BytesSent, f.BytesReceived, f.SegmentsOut, f.SegmentsIn,
+        f.Retransmissions, f.ResetsSent, f.ResetsReceived, f.Pid, f.Comm, f.CgroupId,
+        f.TraceTag == 0 ? null : f.TraceTag.ToString("x16", CultureInfo.InvariantCulture), f.TagSent, f.TagEchoed, f.TagReceived, f.EventsLost,
+        f.Events, f.Reordered, f.Duplicates, f.Unexpected,
+        f.Steps.Count == 0 ? null : f.Steps.Select(s => new FlowStepJson((long)s.MonotonicNs + f.WallClockOffsetNs, s.Event, s.OldState, s.NewState)).ToList());
+
+    public static string ReasonName(Reason reason) => reason switch
+    {
+        Reason.Open => "open",
+        Reason.Normal => "normal",
+        Reason.ResetSent => "reset-sent",
+        Reason.ResetReceived => "reset-received",
+        Reason.Refused => "refused",
+        Reason.ConnectTimeout => "connect-timeout",
+        _ => "aborted",
+    };
+
+    private static string SideName(FlowSide side) => side switch
+    {
+        FlowSide.Local => "local",
+        FlowSide.Remote => "remote",
+        _ => "none",
+    };
+}
+
+public sealed record LatencyJson(string? Edge, string? Host, string Metric, string Window, long FromUnixMs, long ToUnixMs,
+    long Count, double? P50Ms, double? P90Ms, double? P99Ms, double? P999Ms, double? MinMs, double? MaxMs, double? MeanMs);
+
+/// <summary>Counts per time column (rows) and latency bin (columns); a bin holds values up to its bound and above the previous one.</summary>
+public sealed record HeatmapJson(string? Edge, string? Host, string Metric, string Window, long FromUnixMs, long ToUnixMs,
+    int ColumnSeconds, IReadOnlyList<long> Times, IReadOnlyList<double> BinUpperMs, IReadOnlyList<IReadOnlyList<long>> Counts, long Total);
+
+public sealed record TagSurvivalJson(long Sent, long Survived, long StrippedOnPath, long EchoStripped, long PeerNotInstrumented, long NoHandshake, double? SurvivalRatio);
+
+public sealed record EdgeJson(string Edge, string Client, string Server, long Sessions, long Errors, double? P99Ms, TagSurvivalJson Tags);
+
+public sealed record MemberJson(string MemberId, string Role, string HostId, string Address, long StartedUnixMs, bool Healthy, long? UpdatedUnixMs,
+    IReadOnlyDictionary<string, long> Counters, long Drops);
+
+public sealed record ClusterJson(string Name, IReadOnlyList<MemberJson> Members, long TotalDrops);

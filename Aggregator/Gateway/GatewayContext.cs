@@ -1,0 +1,30 @@
+using FlowMesh.Aggregator.Latency;
+using FlowMesh.Aggregator.Live;
+using FlowMesh.Aggregator.Sessions;
+using FlowMesh.Cluster;
+using FlowMesh.Contracts.Cluster;
+using StackExchange.Redis;
+
+namespace FlowMesh.Aggregator.Gateway;
+
+/// <summary>What the gateway's handlers read from: this Aggregator's cluster member, Redis, counters and streams.</summary>
+internal sealed class GatewayContext(ClusterMember member, AggregatorCounters counters, LatencyRecorder recorder, LiveEventPublisher publisher,
+    TimeSpan requestTimeout, TimeSpan retention, TimeProvider time)
+{
+    public ClusterMember Member { get; } = member;
+    public AggregatorCounters Counters { get; } = counters;
+    public LatencyRecorder Recorder { get; } = recorder;
+    public LiveEventPublisher Publisher { get; } = publisher;
+    public LiveEventHub Live { get; } = new(member.Redis, member.Keys, publisher);
+    public LatencyReader Latency { get; } = new(member.Redis.Database, member.Keys);
+    public GatewayMetrics Metrics { get; } = new();
+    public TimeSpan RequestTimeout { get; } = requestTimeout;
+
+    /// <summary>How far back data is kept (the TTL), so the longest window a read may ask for.</summary>
+    public TimeSpan Retention { get; } = retention;
+
+    public TimeProvider Time { get; } = time;
+    public IDatabase Db => Member.Redis.Database;
+    public RedisKeys Keys => Member.Keys;
+    public long NowUnixMs => Time.GetUtcNow().ToUnixTimeMilliseconds();
+}

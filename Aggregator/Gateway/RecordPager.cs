@@ -1,0 +1,107 @@
+using System.Globalization;
+using System.Text;
+using StackExchange.Redis;
+
+namespace FlowMesh.Aggregator.Gateway;
+
+/// <summary>Where a list stopped: the (score, id) of the last record looked at, newest first.</summary>
+internal readonly record struct Cursor(long Score, string Id)
+{
+    public string Encode() => Convert.ToBase64String(Encoding.UTF8.GetBytes($"{Score.ToString(CultureInfo.InvariantCulture)}|{Id}"))
+        .TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public static bool TryDecode(string text, out Cursor cursor)
+    {
+        cursor = default;
+        try
+        {
+            var base64 = text.Replace('-', '+').Replace('_', '/');
+            base64 += new string('=', (4 - base64.Length % 4) % 4);
+            var parts = Encoding.UTF8.GetString(Convert.FromBase64String(base64)).Split('|', 2);
+            if (parts.Length != 2 || !long.TryParse(parts[0], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var score) || parts[1].Length == 0)
+                return false;
+            cursor = new Cursor(score, parts[1]);
+            return true;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+}
+
+/// <summary>
+/// Pages through records kept as Redis values indexed by a sorted set scored by time
+/// (closed flows, sessions), newest first, keeping those that match. A page stops at
+/// the limit or after looking at <see cref="ScanBudget"/> records, whichever comes
+/// first, so a rare filter costs bounded work per request: the page may then hold
+/// fewer items than asked, with a cursor to go on.
+/// </summary>
+internal sealed class RecordPager(IDatabase db)
+{
+    public const int ScanBudget = 5_000;
+    private const int Chunk = 200;
+
+    /// <summary>Records that could not be parsed, skipped (and counted on <c>/metrics</c>).</summary>
+    public static long Malformed => Interlocked.Read(ref s_malformed);
+
+    private static long s_malformed;
+
+    public async Task<(List<T> Items, Cursor? Next)> ReadAsync<T>(string index, Func<string, RedisKey> keyOf, Func<byte[], T> parse, Func<T, bool> match,
+        int limit, Cursor? after, long minScore, long maxScore)
+    {
+        var items = new List<T>(Math.Min(limit, 256));
+        var max = after is { } a ? Math.Min(a.Score, maxScore) : maxScore;
+        var scanned = 0;
+        long skip = 0;
+        Cursor? last = null;
+        while (true)
+        {
+            var entries = await db.SortedSetRangeByScoreWithScoresAsync(index, max, minScore, Exclude.None, Order.Descending, skip, Chunk).ConfigureAwait(false);
+            skip += entries.Length;
+            var ids = new List<(string Id, long Score)>(entries.Length);
+            foreach (var e in entries)
+            {
+                var id = (string)e.Element!;
+                var score = (long)e.Score;
+                // Members of one score come in descending id order: skip up to the cursor.
+                if (after is { } c && score == c.Score && string.CompareOrdinal(id, c.Id) >= 0)
+                    continue;
+                ids.Add((id, score));
+            }
+            if (ids.Count > 0)
+            {
+                var keys = new RedisKey[ids.Count];
+                for (var i = 0; i < ids.Count; i++)
+                    keys[i] = keyOf(ids[i].Id);
+                var values = await db.StringGetAsync(keys).ConfigureAwait(false);
+                for (var i = 0; i < ids.Count; i++)
+                {
+                    scanned++;
+                    last = new Cursor(ids[i].Score, ids[i].Id);
+                    if (values[i].IsNull)
+                        continue; // expired between the index and the value; the index is trimmed later
+                    T item;
+                    try
+                    {
+                        item = parse((byte[])values[i]!);
+                    }
+                    catch (Exception e) when (e is Google.Protobuf.InvalidProtocolBufferException)
+                    {
+                        Interlocked.Increment(ref s_malformed);
+                        continue;
+                    }
+                    if (!match(item))
+                        continue;
+                    items.Add(item);
+                    if (items.Count == limit)
+                        return (items, last);
+                }
+            }
+            if (entries.Length < Chunk)
+                return (items, null);
+            if (scanned >= ScanBudget)
+                return (items, last);
+        }
+    }
+}

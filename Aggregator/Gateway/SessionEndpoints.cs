@@ -1,0 +1,105 @@
+using FlowMesh.Aggregator.Sessions;
+using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Messages;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Proto;
+using Proto.Cluster;
+
+namespace FlowMesh.Aggregator.Gateway;
+
+/// <summary>Which sessions a list or a stream asks for; null fields match everything.</summary>
+internal sealed record SessionFilter(string? Edge, string? Join, string? Reset, double? MinDurationMs, bool? Incomplete, string? Host, long? Since, long? Until)
+{
+    public static readonly string[] Parameters = ["edge", "join", "reset", "minDurationMs", "incomplete", "host"];
+
+    public static SessionFilter Read(QueryReader q) => new(
+        q.String("edge", 600), q.OneOf("join", "tag", "isn", "tuple", "one-sided"), q.OneOf("reset", "none", "client", "server", "any"),
+        q.Double("minDurationMs", 0, 1e12), q.Bool("incomplete"), q.String("host"), null, null);
+
+    public bool Matches(SessionView s)
+    {
+        if (Edge is not null && TagSurvival.EdgeOf(s) != Edge)
+            return false;
+        if (Join is not null && SessionJson.JoinName(s.Join) != Join)
+            return false;
+        if (Reset is not null)
+        {
+            var reset = s.Reset.Length == 0 ? "none" : s.Reset;
+            if (Reset == "any" ? reset == "none" : reset != Reset)
+                return false;
+        }
+        if (MinDurationMs is { } min && SessionJson.DurationMsOf(s) < min)
+            return false;
+        if (Incomplete is { } incomplete && s.Complete == incomplete)
+            return false;
+        if (Host is not null && s.ClientHost != Host && s.ServerHost != Host)
+            return false;
+        if (Since is { } since && s.EndUnixMs < since)
+            return false;
+        if (Until is { } until && s.StartUnixMs > until)
+            return false;
+        return true;
+    }
+}
+
+internal static class SessionEndpoints
+{
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapGet("/api/sessions/{**id}", GetAsync).WithName("GetSession").WithTags("sessions")
+            .WithSummary("One session by id: joined (or one-sided) from the flows of both ends.")
+            .Produces<SessionJson>().ProducesProblem(StatusCodes.Status404NotFound);
+        app.MapGet("/api/sessions", ListAsync).WithName("ListSessions").WithTags("sessions")
+            .WithSummary("Settled sessions, newest first, filtered by edge, join method, reset, minimum duration, completeness, host and time.")
+            .Produces<Page<SessionJson>>().ProducesProblem(StatusCodes.Status400BadRequest);
+    }
+
+    private static async Task<IResult> GetAsync(string id, HttpRequest request, GatewayContext gateway, CancellationToken ct)
+    {
+        var q = new QueryReader(request);
+        if (q.Problem is { } problem)
+            return problem;
+        if (id.Length is 0 or > 200)
+            return QueryReader.BadRequest("id", "a session id is 1 to 200 characters, as listed by /api/sessions");
+        SessionQueryResponse? response;
+        try
+        {
+            // The session's actor answers, from memory while it is open or lingering, from Redis after.
+            response = await gateway.Member.Cluster.RequestAsync<SessionQueryResponse>(id, ClusterKinds.Session, new SessionQuery(),
+                CancellationTokens.WithTimeout(gateway.RequestTimeout)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            response = null;
+        }
+        if (response is null)
+        {
+            var stored = await SessionStore.LoadAsync(gateway.Member.Redis, gateway.Keys, id).ConfigureAwait(false);
+            response = stored is null ? null : new SessionQueryResponse { Found = true, Session = stored };
+        }
+        return response is { Found: true, Session: { } session }
+            ? Results.Ok(SessionJson.From(session))
+            : Results.Problem(title: "Session not found", detail: $"no session '{id}' (never seen, or older than the retention)", statusCode: StatusCodes.Status404NotFound);
+    }
+
+    private static async Task<IResult> ListAsync(HttpRequest request, GatewayContext gateway)
+    {
+        var q = new QueryReader(request, [.. SessionFilter.Parameters, "since", "until", "limit", "cursor"]);
+        var filter = SessionFilter.Read(q) with { Since = q.Time("since"), Until = q.Time("until") };
+        var limit = q.Int("limit", 100, 1, 1000);
+        Cursor? after = null;
+        if (q.String("cursor", 1000) is { } text)
+        {
+            if (!Cursor.TryDecode(text, out var c))
+                return QueryReader.BadRequest("cursor", "not a cursor: pass the 'next' value of the previous page unchanged");
+            after = c;
+        }
+        if (q.Problem is { } problem)
+            return problem;
+        var (items, next) = await new RecordPager(gateway.Db).ReadAsync(gateway.Keys.SessionIndex, id => gateway.Keys.Session(id), SessionView.Parser.ParseFrom, filter.Matches,
+            limit, after, filter.Since ?? 0, long.MaxValue).ConfigureAwait(false);
+        return Results.Ok(new Page<SessionJson>([.. items.Select(SessionJson.From)], next?.Encode()));
+    }
+}

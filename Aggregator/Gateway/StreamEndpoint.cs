@@ -1,0 +1,89 @@
+using System.Text.Json;
+using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Messages;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
+
+namespace FlowMesh.Aggregator.Gateway;
+
+/// <summary>
+/// <c>GET /api/stream</c>: server-sent events, <c>event: flow</c> for each flow an
+/// Aggregator receives (a connection closed, or a long-lived one reported) and
+/// <c>event: session</c> for each session settled, with the lists' filters.
+/// </summary>
+internal static class StreamEndpoint
+{
+    private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
+
+    public static void Map(IEndpointRouteBuilder app) =>
+        app.MapGet("/api/stream", StreamAsync).WithName("Stream").WithTags("stream")
+            .WithSummary("Server-sent events of flows and sessions as they happen (kind=flow|session|all), filtered like /api/flows and /api/sessions.")
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream").ProducesProblem(StatusCodes.Status400BadRequest);
+
+    private static async Task<IResult> StreamAsync(HttpContext http, GatewayContext gateway, IOptions<JsonOptions> json)
+    {
+        var q = new QueryReader(http.Request, ["kind", .. FlowEndpoints.FilterParameters.Where(p => p != "host"), .. SessionFilter.Parameters]);
+        var kind = q.OneOf("kind", "flow", "session", "all") ?? "all";
+        var flows = FlowEndpoints.ReadFilter(q);
+        var sessions = SessionFilter.Read(q);
+        if (q.Problem is { } problem)
+            return problem;
+
+        var response = http.Response;
+        response.Headers.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no"; // proxies must not hold events back
+        var ct = http.RequestAborted;
+        var events = await gateway.Live.JoinAsync().ConfigureAwait(false);
+        try
+        {
+            await response.WriteAsync("retry: 2000\n: connected\n\n", ct).ConfigureAwait(false);
+            await response.Body.FlushAsync(ct).ConfigureAwait(false);
+            var options = json.Value.SerializerOptions;
+            while (!ct.IsCancellationRequested)
+            {
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                wait.CancelAfter(KeepAlive);
+                bool any;
+                try
+                {
+                    any = await events.WaitToReadAsync(wait.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    await response.WriteAsync(": keep-alive\n\n", ct).ConfigureAwait(false);
+                    await response.Body.FlushAsync(ct).ConfigureAwait(false);
+                    continue;
+                }
+                if (!any)
+                    break;
+                while (events.TryRead(out var e))
+                {
+                    var line = e.EventCase switch
+                    {
+                        LiveEvent.EventOneofCase.Flow when kind != "session" && flows.Matches(e.Flow) =>
+                            "event: flow\ndata: " + JsonSerializer.Serialize(FlowJson.From(e.Flow, live: !e.Flow.Closed), options) + "\n\n",
+                        LiveEvent.EventOneofCase.Session when kind != "flow" && sessions.Matches(e.Session) =>
+                            $"event: session\nid: {e.Session.Id}\ndata: " + JsonSerializer.Serialize(SessionJson.From(e.Session), options) + "\n\n",
+                        _ => null,
+                    };
+                    if (line is not null)
+                        await response.WriteAsync(line, ct).ConfigureAwait(false);
+                }
+                await response.Body.FlushAsync(ct).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The client went away.
+        }
+        finally
+        {
+            await gateway.Live.LeaveAsync(events).ConfigureAwait(false);
+        }
+        return Results.Empty;
+    }
+}

@@ -1,0 +1,165 @@
+// FlowMesh web view: the service map, a latency heatmap per edge and live sessions,
+// all read from the gateway's own API. No framework: the page must load anywhere the
+// gateway runs, offline included.
+"use strict";
+
+const token = new URLSearchParams(location.hash.slice(1)).get("token") || sessionStorage.getItem("flowmesh-token");
+if (token) sessionStorage.setItem("flowmesh-token", token);
+const state = { edge: null, window: "15m", metric: "connect", sessions: [] };
+const $ = (id) => document.getElementById(id);
+const svgNs = "http://www.w3.org/2000/svg";
+
+async function api(path) {
+  const response = await fetch(path, { headers: token ? { Authorization: "Bearer " + token } : {} });
+  if (!response.ok) throw new Error(path + ": " + response.status);
+  return response.json();
+}
+
+function el(tag, attrs, text) {
+  const node = tag === "svg" || ["line", "rect", "text", "circle", "g", "title"].includes(tag)
+    ? document.createElementNS(svgNs, tag) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+const ms = (v) => v === null || v === undefined ? "–" : v < 1 ? v.toFixed(3) + " ms" : v < 1000 ? v.toFixed(1) + " ms" : (v / 1000).toFixed(2) + " s";
+const time = (unixMs) => new Date(unixMs).toLocaleTimeString();
+
+async function loadCluster() {
+  try {
+    const c = await api("/api/cluster");
+    const nodes = c.members.filter((m) => m.role === "node");
+    const aggregators = c.members.filter((m) => m.role === "aggregator");
+    const unhealthy = c.members.filter((m) => !m.healthy).length;
+    $("cluster").textContent = `cluster ${c.name}: ${nodes.length} nodes, ${aggregators.length} aggregators` +
+      (unhealthy ? `, ${unhealthy} unhealthy` : "") + `, ${c.totalDrops} events dropped`;
+  } catch (e) { $("cluster").textContent = String(e); }
+}
+
+async function loadEdges() {
+  const edges = await api("/api/edges?window=" + state.window);
+  const body = $("edges").tBodies[0];
+  body.replaceChildren();
+  for (const e of edges) {
+    const row = el("tr", { class: "edge" + (e.edge === state.edge ? " selected" : ""), "data-edge": e.edge });
+    row.append(el("td", {}, e.edge), el("td", {}, e.sessions), el("td", { class: e.errors ? "bad" : "" }, e.errors),
+      el("td", {}, ms(e.p99Ms)), el("td", {}, e.tags.sent ? Math.round(100 * e.tags.survivalRatio) + "%" : "–"));
+    row.onclick = () => selectEdge(e.edge === state.edge ? null : e.edge);
+    body.append(row);
+  }
+  drawMap(edges);
+}
+
+function drawMap(edges) {
+  const map = $("map");
+  map.replaceChildren();
+  const clients = [...new Set(edges.map((e) => e.client))].sort();
+  const servers = [...new Set(edges.map((e) => e.server))].sort();
+  const width = map.clientWidth || 600, height = Math.max(120, 34 * Math.max(clients.length, servers.length) + 20);
+  map.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  const y = (list, name) => 20 + (list.indexOf(name) + 0.5) * ((height - 20) / Math.max(1, list.length));
+  const left = 150, right = width - 170;
+  for (const e of edges) {
+    const line = el("line", { x1: left, y1: y(clients, e.client), x2: right, y2: y(servers, e.server),
+      "stroke-width": 1 + Math.min(6, Math.log10(1 + e.sessions) * 2), class: e.edge === state.edge ? "selected" : "" });
+    line.append(el("title", {}, `${e.edge}: ${e.sessions} sessions, ${e.errors} errors, P99 ${ms(e.p99Ms)}`));
+    line.onclick = () => selectEdge(e.edge);
+    map.append(line);
+    map.append(el("text", { x: (left + right) / 2, y: (y(clients, e.client) + y(servers, e.server)) / 2 - 4, "text-anchor": "middle" },
+      `${ms(e.p99Ms)} · ${e.sessions}`));
+  }
+  for (const c of clients) map.append(el("circle", { cx: left, cy: y(clients, c), r: 5, fill: "#16324f" }), el("text", { x: left - 10, y: y(clients, c) + 4, "text-anchor": "end" }, c));
+  for (const s of servers) map.append(el("circle", { cx: right, cy: y(servers, s), r: 5, fill: "#16324f" }), el("text", { x: right + 10, y: y(servers, s) + 4 }, s));
+}
+
+async function loadHeatmap() {
+  const scope = state.edge ? "&edge=" + encodeURIComponent(state.edge) : "";
+  const [h, l] = await Promise.all([
+    api(`/api/heatmap?window=${state.window}&metric=${state.metric}${scope}`),
+    api(`/api/latency?window=${state.window}&metric=${state.metric}${scope}`),
+  ]);
+  $("heatmap-title").textContent = state.edge || "whole cluster";
+  $("latency").textContent = l.count
+    ? `${l.count} values · P50 ${ms(l.p50Ms)} · P90 ${ms(l.p90Ms)} · P99 ${ms(l.p99Ms)} · P99.9 ${ms(l.p999Ms)}`
+    : "no values in this window";
+  const svg = $("heatmap");
+  svg.replaceChildren();
+  const width = svg.clientWidth || 600, height = 260, left = 70, bottom = 20;
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  const cols = h.times.length, rows = h.binUpperMs.length;
+  const cw = (width - left) / Math.max(1, cols), ch = (height - bottom) / Math.max(1, rows);
+  const max = Math.max(1, ...h.counts.flat());
+  h.counts.forEach((column, c) => column.forEach((count, b) => {
+    if (!count) return;
+    const shade = Math.round(255 - 200 * Math.sqrt(count / max));
+    const cell = el("rect", { class: "cell", x: left + c * cw, y: height - bottom - (b + 1) * ch, width: cw + 0.5, height: ch + 0.5,
+      fill: `rgb(${shade},${Math.round(shade * 0.8 + 40)},255)` });
+    cell.append(el("title", {}, `${time(h.times[c])}: ${count} ≤ ${ms(h.binUpperMs[b])}`));
+    svg.append(cell);
+  }));
+  for (let b = 0; b < rows; b += Math.max(1, Math.ceil(rows / 8)))
+    svg.append(el("text", { x: left - 4, y: height - bottom - b * ch - 2, "text-anchor": "end" }, ms(h.binUpperMs[b])));
+  if (cols) {
+    svg.append(el("text", { x: left, y: height - 4 }, time(h.times[0])));
+    svg.append(el("text", { x: width, y: height - 4, "text-anchor": "end" }, time(h.times[cols - 1])));
+  }
+}
+
+function sessionRow(s) {
+  const row = el("tr", { class: "session", "data-id": s.id });
+  row.append(el("td", {}, time(s.endUnixMs)), el("td", {}, s.edge), el("td", {}, s.join + (s.ambiguous ? "?" : "")),
+    el("td", {}, ms(s.connectMs)), el("td", {}, ms(s.durationMs)), el("td", {}, `${s.bytesClientToServer} / ${s.bytesServerToClient}`),
+    el("td", { class: s.reset !== "none" ? "bad" : "" }, s.reset));
+  row.onclick = () => showDetail("/api/sessions/" + encodeURIComponent(s.id));
+  return row;
+}
+
+function renderSessions() {
+  const shown = state.sessions.filter((s) => !state.edge || s.edge === state.edge).slice(0, 50);
+  $("sessions").tBodies[0].replaceChildren(...shown.map(sessionRow));
+}
+
+function addSession(s) {
+  state.sessions = [s, ...state.sessions.filter((x) => x.id !== s.id)].slice(0, 500);
+  renderSessions();
+}
+
+async function loadSessions() {
+  const page = await api("/api/sessions?limit=50");
+  state.sessions = page.items;
+  renderSessions();
+}
+
+function stream() {
+  const url = "/api/stream?kind=session" + (token ? "&access_token=" + encodeURIComponent(token) : "");
+  const source = new EventSource(url);
+  source.onopen = () => { $("stream-state").textContent = "live"; };
+  source.onerror = () => { $("stream-state").textContent = "reconnecting…"; };
+  source.addEventListener("session", (e) => addSession(JSON.parse(e.data)));
+}
+
+async function showDetail(path) {
+  $("detail-panel").hidden = false;
+  $("detail-link").href = path;
+  try { $("detail").textContent = JSON.stringify(await api(path), null, 2); } catch (e) { $("detail").textContent = String(e); }
+}
+
+function selectEdge(edge) {
+  state.edge = edge;
+  refresh();
+  renderSessions();
+}
+
+async function refresh() {
+  await Promise.all([loadCluster(), loadEdges(), loadHeatmap()].map((p) => p.catch((e) => console.error(e))));
+  document.body.dataset.loaded = "true";
+}
+
+$("window").onchange = (e) => { state.window = e.target.value; refresh(); };
+$("metric").onchange = (e) => { state.metric = e.target.value; loadHeatmap(); };
+$("detail-close").onclick = () => { $("detail-panel").hidden = true; };
+loadSessions().catch((e) => console.error(e));
+stream();
+refresh();
+setInterval(refresh, 5000);

@@ -1,0 +1,122 @@
+using FlowMesh.Cluster.Redis;
+using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Messages;
+using Google.Protobuf;
+
+namespace FlowMesh.Aggregator.Latency;
+
+/// <summary>
+/// This member's latency sketches, one per (scope, metric, 10 s bucket), filled from
+/// settled sessions and written to Redis once a second. Each write replaces this
+/// member's field of the bucket's hash with the whole sketch (HSET), so a retry after a
+/// Redis outage never counts twice, and a read merges every member's field.
+/// </summary>
+public sealed class LatencyRecorder(RedisConnection redis, RedisKeys keys, string memberId, TimeSpan ttl, TimeProvider? time = null)
+{
+    public const int BucketSeconds = 10;
+
+    /// <summary>A session that ended longer ago than this is counted in the current bucket: older buckets may already have left memory.</summary>
+    private static readonly TimeSpan LateLimit = TimeSpan.FromMinutes(2);
+
+    /// <summary>Flushed buckets are kept this long (more than <see cref="LateLimit"/>, so a late session never rewrites a bucket from scratch).</summary>
+    private static readonly TimeSpan Keep = TimeSpan.FromMinutes(3);
+
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<(string Scope, LatencyMetric Metric, long Bucket), Entry> _entries = [];
+    private readonly HashSet<string> _scopesWritten = [];
+    private long _values;
+
+    /// <summary>Values recorded since start.</summary>
+    public long Values => Interlocked.Read(ref _values);
+
+    public static long BucketOf(long unixMs) => Math.DivRem(unixMs, BucketSeconds * 1000L).Quotient * BucketSeconds;
+
+    public void Record(SessionView session, string edge)
+    {
+        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var endMs = session.EndUnixMs > 0 && nowMs - session.EndUnixMs < LateLimit.TotalMilliseconds ? Math.Min(session.EndUnixMs, nowMs) : nowMs;
+        var bucket = BucketOf(endMs);
+        lock (_lock)
+        {
+            foreach (var (scope, metric, micros) in LatencyScopes.ValuesOf(session, edge))
+            {
+                if (!_entries.TryGetValue((scope, metric, bucket), out var entry))
+                    _entries[(scope, metric, bucket)] = entry = new Entry();
+                if (entry.Sketch.Add(micros))
+                {
+                    entry.Dirty = true;
+                    _values++;
+                }
+            }
+        }
+    }
+
+    /// <summary>Writes every sketch that changed since the last flush; what Redis refuses stays dirty for the next one.</summary>
+    public async Task FlushAsync()
+    {
+        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var oldest = BucketOf(nowMs - (long)Keep.TotalMilliseconds);
+        var writes = new List<(string Scope, LatencyMetric Metric, long Bucket, byte[] Bytes)>();
+        lock (_lock)
+        {
+            List<(string, LatencyMetric, long)>? expired = null;
+            foreach (var (key, entry) in _entries)
+            {
+                if (entry.Dirty)
+                {
+                    writes.Add((key.Scope, key.Metric, key.Bucket, entry.Sketch.ToData().ToByteArray()));
+                    entry.Dirty = false;
+                }
+                else if (key.Bucket < oldest)
+                {
+                    (expired ??= []).Add(key);
+                }
+            }
+            if (expired is not null)
+            {
+                foreach (var key in expired)
+                    _entries.Remove(key);
+            }
+        }
+        if (writes.Count == 0)
+            return;
+        try
+        {
+            var batch = redis.Database.CreateBatch();
+            var tasks = new List<Task>(writes.Count * 2 + 2);
+            foreach (var (scope, metric, bucket, bytes) in writes)
+            {
+                var key = keys.LatencyBucket(scope, metric.Name(), bucket);
+                tasks.Add(batch.HashSetAsync(key, memberId, bytes));
+                tasks.Add(batch.KeyExpireAsync(key, ttl));
+                if (_scopesWritten.Add(scope))
+                    tasks.Add(batch.SetAddAsync(keys.LatencyScopes, scope));
+            }
+            tasks.Add(batch.KeyExpireAsync(keys.LatencyScopes, ttl));
+            batch.Execute();
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+            redis.Succeeded(write: true);
+        }
+        catch (Exception e) when (RedisConnection.IsOutage(e))
+        {
+            redis.Failed(e, "write latency sketches");
+            lock (_lock)
+            {
+                foreach (var (scope, metric, bucket, _) in writes)
+                {
+                    if (_entries.TryGetValue((scope, metric, bucket), out var entry))
+                        entry.Dirty = true;
+                }
+                // The scope set may not have been written either: add them again next time.
+                _scopesWritten.Clear();
+            }
+        }
+    }
+
+    private sealed class Entry
+    {
+        public LatencySketch Sketch { get; } = new();
+        public bool Dirty { get; set; }
+    }
+}
