@@ -9,6 +9,7 @@ PACKAGES=(
   iproute2 nftables                                 # network namespaces, veth, NAT in tests
   redis-server                                      # cluster state (started by tests/scripts, never as a service)
   procps                                            # pgrep/pkill used by scripts
+  chromium                                          # headless browser for the web view test
 )
 
 missing=()

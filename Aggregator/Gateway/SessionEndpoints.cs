@@ -10,13 +10,13 @@ using Proto.Cluster;
 namespace FlowMesh.Aggregator.Gateway;
 
 /// <summary>Which sessions a list or a stream asks for; null fields match everything.</summary>
-internal sealed record SessionFilter(string? Edge, string? Join, string? Reset, double? MinDurationMs, bool? Incomplete, string? Host, long? Since, long? Until)
+internal sealed record SessionFilter(string? Edge, string? Join, string? Reset, double? MinDurationMs, bool? Incomplete, bool? Closed, string? Host, long? Since, long? Until)
 {
-    public static readonly string[] Parameters = ["edge", "join", "reset", "minDurationMs", "incomplete", "host"];
+    public static readonly string[] Parameters = ["edge", "join", "reset", "minDurationMs", "incomplete", "closed", "host"];
 
     public static SessionFilter Read(QueryReader q) => new(
         q.String("edge", 600), q.OneOf("join", "tag", "isn", "tuple", "one-sided"), q.OneOf("reset", "none", "client", "server", "any"),
-        q.Double("minDurationMs", 0, 1e12), q.Bool("incomplete"), q.String("host"), null, null);
+        q.Double("minDurationMs", 0, 1e12), q.Bool("incomplete"), q.Bool("closed"), q.String("host"), null, null);
 
     public bool Matches(SessionView s)
     {
@@ -33,6 +33,8 @@ internal sealed record SessionFilter(string? Edge, string? Join, string? Reset, 
         if (MinDurationMs is { } min && SessionJson.DurationMsOf(s) < min)
             return false;
         if (Incomplete is { } incomplete && s.Complete == incomplete)
+            return false;
+        if (Closed is { } closed && s.Closed != closed)
             return false;
         if (Host is not null && s.ClientHost != Host && s.ServerHost != Host)
             return false;
@@ -52,7 +54,7 @@ internal static class SessionEndpoints
             .WithSummary("One session by id: joined (or one-sided) from the flows of both ends.")
             .Produces<SessionJson>().ProducesProblem(StatusCodes.Status404NotFound);
         app.MapGet("/api/sessions", ListAsync).WithName("ListSessions").WithTags("sessions")
-            .WithSummary("Settled sessions, newest first, filtered by edge, join method, reset, minimum duration, completeness, host and time.")
+            .WithSummary("Sessions, newest first, filtered by edge, join method, reset, minimum duration, completeness, open or closed, host and time.")
             .Produces<Page<SessionJson>>().ProducesProblem(StatusCodes.Status400BadRequest);
     }
 

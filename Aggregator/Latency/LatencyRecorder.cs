@@ -32,8 +32,21 @@ public sealed class LatencyRecorder(RedisConnection redis, RedisKeys keys, strin
 
     public static long BucketOf(long unixMs) => Math.DivRem(unixMs, BucketSeconds * 1000L).Quotient * BucketSeconds;
 
-    public void Record(SessionView session, string edge)
+    /// <summary>
+    /// Adds a settled session's values. When the session was recorded before
+    /// (<paramref name="recordedBefore"/>: a side's late events completed it, e.g. an
+    /// ESTABLISHED that reached its flow after the close, from another CPU's ring), only
+    /// the values the earlier view lacked are added, so nothing is counted twice.
+    /// </summary>
+    public void Record(SessionView session, string edge, SessionView? recordedBefore = null, string? edgeBefore = null)
     {
+        HashSet<(string, LatencyMetric)>? done = null;
+        if (recordedBefore is not null)
+        {
+            done = [];
+            foreach (var (scope, metric, _) in LatencyScopes.ValuesOf(recordedBefore, edgeBefore ?? edge))
+                done.Add((scope, metric));
+        }
         var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var endMs = session.EndUnixMs > 0 && nowMs - session.EndUnixMs < LateLimit.TotalMilliseconds ? Math.Min(session.EndUnixMs, nowMs) : nowMs;
         var bucket = BucketOf(endMs);
@@ -41,6 +54,8 @@ public sealed class LatencyRecorder(RedisConnection redis, RedisKeys keys, strin
         {
             foreach (var (scope, metric, micros) in LatencyScopes.ValuesOf(session, edge))
             {
+                if (done is not null && done.Contains((scope, metric)))
+                    continue;
                 if (!_entries.TryGetValue((scope, metric, bucket), out var entry))
                     _entries[(scope, metric, bucket)] = entry = new Entry();
                 if (entry.Sketch.Add(micros))

@@ -125,7 +125,8 @@ internal sealed class SessionActor(SessionServices services) : IActor
     /// </summary>
     private void Settle(IContext context, SessionView view)
     {
-        var first = _settled is null;
+        var previous = _settled;
+        var first = previous is null;
         var lateJoin = _settled is { Join: JoinMethod.OneSided } && view.Join != JoinMethod.OneSided;
         _waitingForPeer = false;
         _settled = view;
@@ -135,8 +136,9 @@ internal sealed class SessionActor(SessionServices services) : IActor
         {
             // Counted once per connection, however its sides arrive.
             services.Tags?.Record(view);
-            services.Latency?.Record(view, TagSurvival.EdgeOf(view));
         }
+        // Latency takes each value once: the first time, and what later views add.
+        services.Latency?.Record(view, TagSurvival.EdgeOf(view), previous, previous is null ? null : TagSurvival.EdgeOf(previous));
         if (first || lateJoin)
         {
             services.Counters.Settled(view);

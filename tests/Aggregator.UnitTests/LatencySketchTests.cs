@@ -160,3 +160,22 @@ public sealed class LatencySketchTests
         Assert.Throws<ArgumentException>(() => a.Merge(b));
     }
 }
+
+public sealed class LatencySketchFuzzTests
+{
+    [Fact]
+    public void Every_value_lands_in_a_bucket_whatever_the_order()
+    {
+        var random = new Random(3);
+        for (var round = 0; round < 2000; round++)
+        {
+            var sketch = new LatencySketch();
+            var n = random.Next(1, 60);
+            for (var i = 0; i < n; i++)
+                sketch.Add(Math.Exp(random.NextDouble() * 12));
+            Assert.Equal(sketch.Count, sketch.Buckets().Sum(b => b.Count));
+            var back = LatencySketch.FromData(LatencySketchData.Parser.ParseFrom(sketch.ToData().ToByteArray()));
+            Assert.Equal(sketch.Count, back.Buckets().Sum(b => b.Count));
+        }
+    }
+}

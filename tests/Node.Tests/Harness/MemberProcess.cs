@@ -12,6 +12,7 @@ internal sealed partial class MemberProcess : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly List<string> _log = [];
     private readonly TaskCompletionSource<string> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<string> _gateway = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private MemberProcess(Process process, string hostId)
     {
@@ -45,9 +46,27 @@ internal sealed partial class MemberProcess : IAsyncDisposable
         return StartAsync(NodeCommand.StartInfo(["run", "--host-id", hostId, "--redis", redis.Endpoint, "--cluster", cluster, "--member-ttl", "4", .. flags]), hostId, environment);
     }
 
-    /// <summary>Starts an Aggregator's `run` with these flags and returns once it is a member.</summary>
-    public static Task<MemberProcess> StartAggregatorAsync(LocalRedisServer redis, string cluster, IEnumerable<string> flags) =>
-        StartAsync(NodeCommand.AggregatorStartInfo(["run", "--redis", redis.Endpoint, "--cluster", cluster, "--member-ttl", "4", .. flags]), "aggregator", null);
+    /// <summary>
+    /// Starts an Aggregator's `run` with these flags and returns once it is a member and
+    /// its gateway listens (on a free loopback port unless the flags say where).
+    /// </summary>
+    public static async Task<MemberProcess> StartAggregatorAsync(LocalRedisServer redis, string cluster, IEnumerable<string> flags)
+    {
+        var list = flags.ToList();
+        var gateway = !list.Contains("--no-gateway");
+        if (gateway && !list.Contains("--listen"))
+            list.AddRange(["--listen", "127.0.0.1:0"]);
+        var member = await StartAsync(NodeCommand.AggregatorStartInfo(["run", "--redis", redis.Endpoint, "--cluster", cluster, "--member-ttl", "4", .. list]), "aggregator", null);
+        if (gateway && await Task.WhenAny(member._gateway.Task, Task.Delay(TimeSpan.FromSeconds(15))) != member._gateway.Task)
+        {
+            await member.DisposeAsync();
+            throw new XunitException($"the Aggregator's gateway did not start: {string.Join("\n", member.Log)}");
+        }
+        return member;
+    }
+
+    /// <summary>The Aggregator's gateway, e.g. http://127.0.0.1:41234, once it listens.</summary>
+    public Uri GatewayUrl => new(_gateway.Task.IsCompletedSuccessfully ? _gateway.Task.Result : throw new InvalidOperationException("no gateway"));
 
     private static async Task<MemberProcess> StartAsync(ProcessStartInfo info, string hostId, IReadOnlyDictionary<string, string>? environment)
     {
@@ -81,7 +100,13 @@ internal sealed partial class MemberProcess : IAsyncDisposable
             Address = joined.Groups["address"].Value;
             _ready.TrySetResult(MemberId);
         }
+        var gateway = GatewayLine().Match(line);
+        if (gateway.Success)
+            _gateway.TrySetResult(gateway.Groups["url"].Value);
     }
+
+    [GeneratedRegex(@"Gateway listening on (?<url>http://[^\s]+)")]
+    private static partial Regex GatewayLine();
 
     [GeneratedRegex(@"is member (?<member>\w+) at (?<address>[\d.]+:\d+)")]
     private static partial Regex JoinedLine();

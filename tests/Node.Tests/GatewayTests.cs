@@ -1,0 +1,346 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using FlowMesh.Node.Tests.Harness;
+
+namespace FlowMesh.Node.Tests;
+
+/// <summary>
+/// The gateway over HTTP, against a real Aggregator whose data came from real
+/// connections through real Nodes (<see cref="GatewayFleet"/>).
+/// </summary>
+public sealed class GatewayTests(GatewayFleet fleet) : IClassFixture<GatewayFleet>
+{
+    private static string Q(string value) => Uri.EscapeDataString(value);
+
+    private async Task<List<JsonElement>> AllSessionsAsync(string query)
+    {
+        var all = new List<JsonElement>();
+        string? cursor = null;
+        do
+        {
+            var page = await fleet.GetJsonAsync($"/api/sessions?{query}" + (cursor is null ? "" : $"&cursor={Q(cursor)}"));
+            all.AddRange(page.GetProperty("items").EnumerateArray());
+            cursor = page.GetProperty("next").ValueKind == JsonValueKind.Null ? null : page.GetProperty("next").GetString();
+        }
+        while (cursor is not null);
+        return all;
+    }
+
+    [Fact]
+    public async Task Sessions_are_listed_joined_by_tag_with_the_bytes_sent_and_paged_without_repeats()
+    {
+        var sessions = await AllSessionsAsync($"edge={Q(fleet.Edge)}&join=tag&reset=none&closed=true&limit=7");
+        Assert.Equal(GatewayFleet.Exchanges, sessions.Count);
+        Assert.Equal(GatewayFleet.Exchanges, sessions.Select(s => s.GetProperty("id").GetString()).Distinct().Count());
+        var clientFlows = sessions.Select(s => s.GetProperty("client").GetProperty("flowId").GetString()).ToHashSet();
+        Assert.True(fleet.ExchangeCookies.All(c => clientFlows.Contains($"host-a/{c}")), "every exchange's client flow is in a session");
+        foreach (var s in sessions)
+        {
+            Assert.Equal("tag", s.GetProperty("join").GetString());
+            Assert.Equal(5000UL, s.GetProperty("bytesClientToServer").GetUInt64());
+            Assert.Equal(3000UL, s.GetProperty("bytesServerToClient").GetUInt64());
+            Assert.Equal("none", s.GetProperty("reset").GetString());
+            Assert.True(s.GetProperty("complete").GetBoolean());
+            Assert.Equal("host-a", s.GetProperty("client").GetProperty("host").GetString());
+            Assert.Equal("host-b", s.GetProperty("server").GetProperty("host").GetString());
+            Assert.True(s.GetProperty("connectMs").GetDouble() > 0);
+            Assert.True(s.GetProperty("durationMs").GetDouble() > 0);
+        }
+        // Newest first.
+        var ends = sessions.Select(s => s.GetProperty("endUnixMs").GetInt64()).ToList();
+        Assert.Equal(ends.OrderByDescending(e => e), ends);
+
+        // One session by id is the same session.
+        var first = sessions[0];
+        var one = await fleet.GetJsonAsync($"/api/sessions/{Q(first.GetProperty("id").GetString()!)}");
+        Assert.Equal(first.GetProperty("id").GetString(), one.GetProperty("id").GetString());
+        Assert.Equal(first.GetProperty("client").GetProperty("flowId").GetString(), one.GetProperty("client").GetProperty("flowId").GetString());
+    }
+
+    [Fact]
+    public async Task Session_filters_find_the_reset_one_and_the_refused_one()
+    {
+        var reset = Assert.Single(await AllSessionsAsync($"edge={Q(fleet.Edge)}&reset=server"));
+        Assert.Equal($"host-a/{fleet.ResetCookie}", reset.GetProperty("client").GetProperty("flowId").GetString());
+        Assert.Equal(10UL, reset.GetProperty("bytesClientToServer").GetUInt64());
+
+        var refusedEdge = fleet.Edge.Replace($":{GatewayFleet.Port}", $":{GatewayFleet.ClosedPort}", StringComparison.Ordinal);
+        var refused = Assert.Single(await AllSessionsAsync($"edge={Q(refusedEdge)}"));
+        Assert.Equal("one-sided", refused.GetProperty("join").GetString());
+        Assert.Equal("refused", refused.GetProperty("client").GetProperty("closeReason").GetString());
+        Assert.Equal(JsonValueKind.Null, refused.GetProperty("connectMs").ValueKind);
+
+        var slow = await AllSessionsAsync($"edge={Q(fleet.Edge)}&minDurationMs=600000");
+        Assert.Empty(slow);
+    }
+
+    [Fact]
+    public async Task Latency_percentiles_of_an_edge_match_the_sessions_connect_times_within_one_percent()
+    {
+        var sessions = await AllSessionsAsync($"edge={Q(fleet.Edge)}&limit=1000");
+        var exact = sessions.Select(s => s.GetProperty("connectMs").GetDouble()).Order().ToArray();
+        Assert.Equal(GatewayFleet.Exchanges + 1, exact.Length);
+
+        var latency = await fleet.GetJsonAsync($"/api/latency?edge={Q(fleet.Edge)}&window=15m");
+        Assert.Equal(fleet.Edge, latency.GetProperty("edge").GetString());
+        Assert.Equal("15m", latency.GetProperty("window").GetString());
+        Assert.Equal(exact.Length, latency.GetProperty("count").GetInt64());
+        foreach (var (q, field) in new[] { (0.5, "p50Ms"), (0.9, "p90Ms"), (0.99, "p99Ms"), (0.999, "p999Ms") })
+        {
+            var expected = exact[(int)Math.Floor(q * (exact.Length - 1))];
+            var actual = latency.GetProperty(field).GetDouble();
+            // Rounded to 0.1 us on the way out; the sketch's own bound is 0.5%.
+            Assert.True(Math.Abs(actual - expected) <= expected * 0.01 + 0.0001, $"{field}: {actual} ms vs exact {expected} ms");
+        }
+
+        // The whole cluster and host A count these too; host B measured no connect.
+        Assert.True((await fleet.GetJsonAsync("/api/latency?window=15m")).GetProperty("count").GetInt64() >= exact.Length);
+        Assert.True((await fleet.GetJsonAsync("/api/latency?host=host-a&window=15m")).GetProperty("count").GetInt64() >= exact.Length);
+        Assert.Equal(0, (await fleet.GetJsonAsync("/api/latency?host=host-b&window=15m")).GetProperty("count").GetInt64());
+        var rtt = await fleet.GetJsonAsync($"/api/latency?edge={Q(fleet.Edge)}&metric=rtt&window=15m");
+        Assert.True(rtt.GetProperty("p99Ms").GetDouble() > 0);
+        // A window from before any traffic is empty.
+        var before = DateTimeOffset.UtcNow.AddHours(-3).ToUnixTimeMilliseconds();
+        var empty = await fleet.GetJsonAsync($"/api/latency?edge={Q(fleet.Edge)}&from={before}&to={before + 60_000}");
+        Assert.Equal(0, empty.GetProperty("count").GetInt64());
+        Assert.Equal(JsonValueKind.Null, empty.GetProperty("p99Ms").ValueKind);
+    }
+
+    [Fact]
+    public async Task The_heatmap_holds_every_value_and_the_service_map_every_edge()
+    {
+        var heatmap = await fleet.GetJsonAsync($"/api/heatmap?edge={Q(fleet.Edge)}&window=5m");
+        Assert.Equal(GatewayFleet.Exchanges + 1, heatmap.GetProperty("total").GetInt64());
+        var counts = heatmap.GetProperty("counts").EnumerateArray().Select(r => r.EnumerateArray().Select(c => c.GetInt64()).ToArray()).ToList();
+        Assert.Equal(heatmap.GetProperty("times").GetArrayLength(), counts.Count);
+        Assert.Equal(GatewayFleet.Exchanges + 1, counts.Sum(r => r.Sum()));
+        Assert.All(counts, r => Assert.Equal(heatmap.GetProperty("binUpperMs").GetArrayLength(), r.Length));
+        Assert.InRange(counts.Count, 30, 31); // 5 minutes of 10 s columns (31 when the window does not start on a bucket)
+
+        var edges = (await fleet.GetJsonAsync("/api/edges?window=15m")).EnumerateArray().ToDictionary(e => e.GetProperty("edge").GetString()!);
+        var edge = edges[fleet.Edge];
+        Assert.Equal($"{fleet.Hosts.AddressB}:{GatewayFleet.Port}", edge.GetProperty("server").GetString());
+        Assert.Equal(GatewayFleet.Exchanges + 1, edge.GetProperty("sessions").GetInt64());
+        Assert.Equal(1, edge.GetProperty("errors").GetInt64()); // the reset
+        var latency = await fleet.GetJsonAsync($"/api/latency?edge={Q(fleet.Edge)}&window=15m");
+        Assert.Equal(latency.GetProperty("p99Ms").GetDouble(), edge.GetProperty("p99Ms").GetDouble());
+        var tags = edge.GetProperty("tags");
+        Assert.Equal(GatewayFleet.Exchanges + 1, tags.GetProperty("sent").GetInt64());
+        Assert.Equal(GatewayFleet.Exchanges + 1, tags.GetProperty("survived").GetInt64());
+        Assert.Equal(1.0, tags.GetProperty("survivalRatio").GetDouble());
+        var refused = edges[fleet.Edge.Replace($":{GatewayFleet.Port}", $":{GatewayFleet.ClosedPort}", StringComparison.Ordinal)];
+        Assert.Equal((1L, 1L, 1L), (refused.GetProperty("sessions").GetInt64(), refused.GetProperty("errors").GetInt64(), refused.GetProperty("tags").GetProperty("noHandshake").GetInt64()));
+    }
+
+    [Fact]
+    public async Task Flows_come_live_from_their_actor_and_closed_from_the_record()
+    {
+        var open = await fleet.GetJsonAsync($"/api/flows/host-a/{fleet.OpenCookie}");
+        Assert.True(open.GetProperty("live").GetBoolean());
+        Assert.Equal("TCP_ESTABLISHED", open.GetProperty("state").GetString());
+        Assert.Equal("client", open.GetProperty("role").GetString());
+        Assert.Equal(fleet.Hosts.AddressB, open.GetProperty("remoteAddress").GetString());
+
+        var closed = await fleet.GetJsonAsync($"/api/flows/host-a/{fleet.ExchangeCookies[0]}");
+        Assert.True(closed.GetProperty("closed").GetBoolean());
+        Assert.Equal(5000UL, closed.GetProperty("bytesSent").GetUInt64());
+        Assert.Equal(3000UL, closed.GetProperty("bytesReceived").GetUInt64());
+        Assert.Equal("normal", closed.GetProperty("closeReason").GetString());
+
+        var live = await fleet.GetJsonAsync($"/api/flows?host=host-a&state=open&port={GatewayFleet.Port}");
+        var liveIds = live.GetProperty("items").EnumerateArray().Select(f => f.GetProperty("id").GetString()).ToList();
+        Assert.Contains($"host-a/{fleet.OpenCookie}", liveIds);
+        Assert.DoesNotContain($"host-a/{fleet.ExchangeCookies[0]}", liveIds);
+
+        var refused = await fleet.GetJsonAsync($"/api/flows?host=host-a&port={GatewayFleet.ClosedPort}&state=closed");
+        var item = Assert.Single(refused.GetProperty("items").EnumerateArray());
+        Assert.Equal($"host-a/{fleet.RefusedCookie}", item.GetProperty("id").GetString());
+        Assert.Equal("refused", item.GetProperty("closeReason").GetString());
+
+        using var missing = await fleet.Http.GetAsync("/api/flows/host-a/1");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Cluster_health_readiness_metrics_and_the_openapi_document()
+    {
+        var cluster = await fleet.GetJsonAsync("/api/cluster");
+        var members = cluster.GetProperty("members").EnumerateArray().ToList();
+        Assert.Equal(["aggregator", "node", "node"], members.Select(m => m.GetProperty("role").GetString()).Order());
+        Assert.All(members, m => Assert.True(m.GetProperty("healthy").GetBoolean()));
+        var hostA = members.Single(m => m.GetProperty("hostId").GetString() == "host-a");
+        Assert.True(hostA.GetProperty("counters").GetProperty("flows_closed").GetInt64() >= GatewayFleet.Exchanges);
+        Assert.Equal(0, hostA.GetProperty("counters").GetProperty("kernel_drops").GetInt64());
+        Assert.Equal(0, cluster.GetProperty("totalDrops").GetInt64());
+
+        Assert.Equal(HttpStatusCode.OK, (await fleet.Http.GetAsync("/healthz")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await fleet.Http.GetAsync("/readyz")).StatusCode);
+
+        var metrics = await fleet.Http.GetStringAsync("/metrics");
+        Assert.Contains("flowmesh_node_kernel_drops_total{host=\"host-a\"} 0", metrics, StringComparison.Ordinal);
+        var tagLine = metrics.Split('\n').Single(l => l.StartsWith("flowmesh_aggregator_sessions_total{", StringComparison.Ordinal) && l.Contains("join=\"tag\"", StringComparison.Ordinal));
+        Assert.True(long.Parse(tagLine[(tagLine.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture) >= GatewayFleet.Exchanges + 1, tagLine);
+        Assert.Contains("flowmesh_gateway_request_duration_seconds_count{route=\"/api/cluster\",status=\"200\"}", metrics, StringComparison.Ordinal);
+
+        var openapi = await fleet.GetJsonAsync("/openapi/v1.json");
+        var paths = openapi.GetProperty("paths");
+        foreach (var path in new[] { "/api/flows", "/api/flows/{id}", "/api/sessions", "/api/sessions/{id}", "/api/latency", "/api/heatmap", "/api/edges", "/api/cluster", "/api/stream", "/metrics" })
+            Assert.True(paths.TryGetProperty(path, out _), $"OpenAPI document lacks {path}");
+        var latencyParameters = paths.GetProperty("/api/latency").GetProperty("get");
+        Assert.NotNull(latencyParameters.GetProperty("summary").GetString());
+    }
+
+    public static TheoryData<string, string> InvalidQueries => new()
+    {
+        { "/api/sessions?limit=0", "limit" },
+        { "/api/sessions?limit=abc", "limit" },
+        { "/api/sessions?limit=1001", "limit" },
+        { "/api/sessions?join=magic", "join" },
+        { "/api/sessions?reset=maybe", "reset" },
+        { "/api/sessions?minDurationMs=-1", "minDurationMs" },
+        { "/api/sessions?minDurationMs=NaN", "minDurationMs" },
+        { "/api/sessions?incomplete=yes", "incomplete" },
+        { "/api/sessions?since=yesterday", "since" },
+        { "/api/sessions?cursor=%21%21%21", "cursor" },
+        { "/api/sessions?edgee=x", "edgee" },
+        { "/api/sessions?limit=5&limit=6", "limit" },
+        { "/api/flows?port=0", "port" },
+        { "/api/flows?port=70000", "port" },
+        { "/api/flows?address=10.0.0.300", "address" },
+        { "/api/flows?state=DANCING", "state" },
+        { "/api/flows?until=-5", "until" },
+        { "/api/flows/not-a-flow", "id" },
+        { "/api/flows/host-a/notanumber", "id" },
+        { "/api/latency?window=5x", "window" },
+        { "/api/latency?window=0m", "window" },
+        { "/api/latency?window=48h", "window" },
+        { "/api/latency?window=m", "window" },
+        { "/api/latency?metric=bandwidth", "metric" },
+        { "/api/latency?edge=noarrow", "edge" },
+        { "/api/latency?edge=a%3Eb%3A1&host=h", "host" },
+        { "/api/latency?window=5m&from=1700000000000", "window" },
+        { "/api/latency?to=1700000000000", "to" },
+        { "/api/latency?from=1700000060000&to=1700000000000", "to" },
+        { "/api/heatmap?from=2026-13-45", "from" },
+        { "/api/edges?window=forever", "window" },
+        { "/api/cluster?verbose=1", "verbose" },
+        { "/api/stream?kind=everything", "kind" },
+        { "/api/stream?port=-1", "port" },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidQueries))]
+    public async Task An_invalid_parameter_is_a_400_problem_naming_it(string path, string parameter)
+    {
+        using var response = await fleet.Http.GetAsync(path);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{path}: {(int)response.StatusCode} {body}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(body).RootElement;
+        Assert.Equal(400, problem.GetProperty("status").GetInt32());
+        Assert.Equal(parameter, problem.GetProperty("parameter").GetString());
+        Assert.Contains(parameter, problem.GetProperty("title").GetString(), StringComparison.Ordinal);
+        Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("detail").GetString()));
+    }
+
+    [Fact]
+    public async Task A_stream_client_receives_a_new_connections_flow_and_session_within_a_second()
+    {
+        using var http = new HttpClient { BaseAddress = fleet.Aggregator.GatewayUrl, Timeout = Timeout.InfiniteTimeSpan };
+        // Its own port (and so its own edge): the other tests count the fleet's edge.
+        using var listener = fleet.Hosts.B.Inside(() => Sockets.Listen(IPAddress.Parse(fleet.Hosts.AddressB), GatewayFleet.StreamPort));
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/stream?port={GatewayFleet.StreamPort}");
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        Assert.Equal("retry: 2000", await reader.ReadLineAsync()); // subscribed: what follows is live
+
+        var started = Stopwatch.StartNew();
+        var cookie = fleet.Exchange(1234, 4321, listener, GatewayFleet.StreamPort);
+        var flowId = $"host-a/{cookie}";
+        bool sawFlow = false, sawSession = false;
+        TimeSpan flowAt = default, sessionAt = default;
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        string? eventName = null;
+        while (!(sawFlow && sawSession))
+        {
+            var line = await reader.ReadLineAsync(deadline.Token) ?? throw new EndOfStreamException("the stream ended");
+            if (line.StartsWith("event: ", StringComparison.Ordinal))
+            {
+                eventName = line[7..];
+            }
+            else if (line.StartsWith("data: ", StringComparison.Ordinal))
+            {
+                var data = JsonDocument.Parse(line[6..]).RootElement;
+                if (eventName == "flow" && data.GetProperty("id").GetString() == flowId && !sawFlow)
+                {
+                    Assert.Equal(1234UL, data.GetProperty("bytesSent").GetUInt64());
+                    (sawFlow, flowAt) = (true, started.Elapsed);
+                }
+                else if (eventName == "session" && data.GetProperty("client").ValueKind == JsonValueKind.Object
+                    && data.GetProperty("client").GetProperty("flowId").GetString() == flowId && !sawSession)
+                {
+                    Assert.Equal("tag", data.GetProperty("join").GetString());
+                    Assert.Equal(4321UL, data.GetProperty("bytesServerToClient").GetUInt64());
+                    (sawSession, sessionAt) = (true, started.Elapsed);
+                }
+            }
+        }
+        Assert.True(flowAt < TimeSpan.FromSeconds(1), $"flow event after {flowAt.TotalMilliseconds:F0} ms");
+        Assert.True(sessionAt < TimeSpan.FromSeconds(1), $"session event after {sessionAt.TotalMilliseconds:F0} ms");
+    }
+
+    [Fact]
+    public async Task The_web_view_loads_with_real_data_in_headless_chromium()
+    {
+        await using var browser = await WebBrowser.StartAsync();
+        await browser.NavigateAsync(new Uri(fleet.Aggregator.GatewayUrl, "/").ToString());
+        await browser.WaitUntilAsync("document.body.dataset.loaded === 'true' && document.querySelectorAll('tr.session').length > 0", TimeSpan.FromSeconds(20));
+
+        // The service map lists the edge the traffic made, with its sessions.
+        var edge = await browser.EvaluateAsync($"[...document.querySelectorAll('tr.edge')].filter(r => r.dataset.edge === {JsonSerializer.Serialize(fleet.Edge)}).map(r => r.cells[1].textContent)[0]");
+        Assert.Equal((GatewayFleet.Exchanges + 1).ToString(CultureInfo.InvariantCulture), edge?.GetValue<string>());
+        Assert.True((await browser.EvaluateAsync("document.querySelectorAll('#map line').length"))!.GetValue<int>() >= 2);
+        // The heatmap drew cells from real latencies, and the latency line has its figures.
+        Assert.True((await browser.EvaluateAsync("document.querySelectorAll('#heatmap rect.cell').length"))!.GetValue<int>() > 0);
+        Assert.Contains("P99", (await browser.EvaluateAsync("document.getElementById('latency').textContent"))!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("2 nodes, 1 aggregators", (await browser.EvaluateAsync("document.getElementById('cluster').textContent"))!.GetValue<string>(), StringComparison.Ordinal);
+        // Live sessions are linked to their detail: a click shows the session's JSON.
+        var id = (await browser.EvaluateAsync("document.querySelector('tr.session').dataset.id"))!.GetValue<string>();
+        await browser.EvaluateAsync("document.querySelector('tr.session').click()");
+        await browser.WaitUntilAsync($"document.getElementById('detail').textContent.includes({JsonSerializer.Serialize(id)})", TimeSpan.FromSeconds(10));
+
+        var png = await browser.ScreenshotAsync();
+        var path = Path.Combine(AppContext.BaseDirectory, "TestResults", "web-view.png");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await File.WriteAllBytesAsync(path, png);
+        Assert.True(png.Length > 10_000, $"screenshot of {png.Length} bytes");
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+    }
+
+    [Fact]
+    public async Task Off_loopback_the_gateway_needs_a_token_and_refuses_to_start_without_one()
+    {
+        var (exit, _, stderr) = await NodeCommand.RunAsync(NodeCommand.AggregatorStartInfo(
+            ["run", "--redis", fleet.Redis.Endpoint, "--cluster", fleet.Cluster + "-x", "--listen", "0.0.0.0:0"]));
+        Assert.Equal(2, exit);
+        Assert.Contains("needs a token", stderr, StringComparison.Ordinal);
+
+        var port = Sockets.FreePort(IPAddress.Any);
+        await using var guarded = await MemberProcess.StartAggregatorAsync(fleet.Redis, fleet.Cluster, ["--listen", $"0.0.0.0:{port}", "--token", "s3cret"]);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        using var denied = await http.GetAsync("/api/edges");
+        Assert.Equal(HttpStatusCode.Unauthorized, denied.StatusCode);
+        Assert.Equal("application/problem+json", denied.Content.Headers.ContentType?.MediaType);
+        using var wrong = new HttpRequestMessage(HttpMethod.Get, "/api/edges") { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", "guess") } };
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(wrong)).StatusCode);
+        using var right = new HttpRequestMessage(HttpMethod.Get, "/api/edges") { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", "s3cret") } };
+        Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(right)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/api/edges?access_token=s3cret")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz")).StatusCode);
+    }
+}
