@@ -32,7 +32,7 @@ internal static class SessionBench
     {
         await using var redis = await LocalRedisServer.StartAsync().ConfigureAwait(false);
         var settings = new ClusterSettings { Redis = redis.Endpoint, Name = $"bench{Random.Shared.Next(1 << 24):x}", MemberTtl = TimeSpan.FromSeconds(4) };
-        using var aggregator = AggregatorProcess.Start(redis.Endpoint, settings.Name);
+        using var aggregator = AggregatorProcess.Start(redis.Endpoint, settings.Name, "--no-gateway");
         await using var member = await ClusterMember.StartClientAsync(settings, NullLoggerFactory.Instance).ConfigureAwait(false);
         await WaitForAggregatorAsync(member, aggregator).ConfigureAwait(false);
         await using var router = new SessionRouter(member, NullLogger.Instance);
@@ -220,14 +220,14 @@ internal sealed class AggregatorProcess : IDisposable
         }
     }
 
-    public static AggregatorProcess Start(string redis, string cluster)
+    public static AggregatorProcess Start(string redis, string cluster, params string[] flags)
     {
         var host = Environment.ProcessPath ?? "dotnet";
         var info = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true };
         // Started as `dotnet FlowMesh.Aggregator.dll`, the host needs the assembly; the apphost does not.
         if (Path.GetFileNameWithoutExtension(host) == "dotnet")
             info.ArgumentList.Add(typeof(AggregatorProcess).Assembly.Location);
-        foreach (var a in new[] { "run", "--redis", redis, "--cluster", cluster, "--member-ttl", "4" })
+        foreach (var a in new[] { "run", "--redis", redis, "--cluster", cluster, "--member-ttl", "4" }.Concat(flags))
             info.ArgumentList.Add(a);
         var process = new AggregatorProcess(Process.Start(info)!);
         process._process.OutputDataReceived += (_, e) => process.Keep(e.Data);

@@ -3,7 +3,7 @@ using FlowMesh.Aggregator.Bench;
 
 namespace FlowMesh.Aggregator.Cli;
 
-/// <summary><c>bench</c>: how fast one Aggregator joins sessions, and how soon they can be queried.</summary>
+/// <summary><c>bench</c>: how fast one Aggregator joins sessions and how soon they can be queried; <c>bench gateway</c>: how fast the gateway answers.</summary>
 internal static class BenchCommand
 {
     public static Command Create()
@@ -21,12 +21,43 @@ internal static class BenchCommand
         {
             rate, seconds, probes, burst,
         };
+        command.Subcommands.Add(Gateway());
         command.SetAction(async (parse, _) =>
         {
             try
             {
                 return await SessionBench.RunAsync(parse.GetValue(rate), TimeSpan.FromSeconds(parse.GetValue(seconds)), parse.GetValue(probes),
                     parse.GetValue(burst), Console.Error, Console.Out).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException e)
+            {
+                await Console.Error.WriteLineAsync($"flowmesh: error: {e.Message}").ConfigureAwait(false);
+                return 1;
+            }
+        });
+        return command;
+    }
+
+    private static Command Gateway()
+    {
+        var sessions = new Option<int>("--sessions") { Description = "Sessions stored before measuring.", DefaultValueFactory = _ => 100_000 };
+        var seconds = new Option<double>("--seconds") { Description = "Seconds of load per endpoint.", DefaultValueFactory = _ => 10 };
+        var concurrency = new Option<int>("--concurrency") { Description = "Concurrent HTTP clients.", DefaultValueFactory = _ => 16 };
+        var command = new Command("gateway", """
+            Measure the gateway: stores sessions (and their latency sketches) in a private
+            redis-server, starts an Aggregator process with its gateway, and loads /api/latency
+            and /api/sessions from concurrent clients. Prints requests per second and P50/P99 per
+            endpoint. Last line: key=value results. Run with -c Release.
+            """)
+        {
+            sessions, seconds, concurrency,
+        };
+        command.SetAction(async (parse, _) =>
+        {
+            try
+            {
+                return await GatewayBench.RunAsync(parse.GetValue(sessions), TimeSpan.FromSeconds(parse.GetValue(seconds)), parse.GetValue(concurrency),
+                    Console.Error, Console.Out).ConfigureAwait(false);
             }
             catch (InvalidOperationException e)
             {
