@@ -1,4 +1,5 @@
 using System.CommandLine;
+using FlowMesh.Aggregator.Gateway;
 using FlowMesh.Aggregator.Hosting;
 using FlowMesh.Cluster.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -72,8 +73,16 @@ internal static class RunCommand
             builder.Services.AddHostedService(sp => sp.GetRequiredService<AggregatorService>());
             using var host = builder.Build();
             // The host handles Ctrl-C and SIGTERM itself.
-            await host.RunAsync(CancellationToken.None).ConfigureAwait(false);
-            return 0;
+            try
+            {
+                await host.RunAsync(CancellationToken.None).ConfigureAwait(false);
+                return 0;
+            }
+            catch (GatewayStartException e)
+            {
+                await Console.Error.WriteLineAsync($"flowmesh: error: {e.Message}").ConfigureAwait(false);
+                return 2;
+            }
         });
         return command;
     }

@@ -69,7 +69,15 @@ internal sealed class GatewayServer : IAsyncDisposable
         StreamEndpoint.Map(app);
         WebView.Map(app);
 
-        await app.StartAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await app.StartAsync(ct).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw new GatewayStartException($"the gateway cannot listen on {settings.Address}:{settings.Port} ({e.Message}); choose another with --listen ADDRESS:PORT, or run with --no-gateway", e);
+        }
         var server = new GatewayServer(app);
         server.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? $"http://{settings.Address}:{settings.Port}";
         return server;

@@ -172,8 +172,13 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         }
     }
 
+    private int _disposed;
+
+    // The container disposes the service once as itself and once as the hosted service it also is.
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+            return;
         _exporter?.Dispose();
         if (_live is not null)
             await _live.DisposeAsync().ConfigureAwait(false);

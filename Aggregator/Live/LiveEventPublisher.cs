@@ -130,8 +130,12 @@ public sealed class LiveEventPublisher : IAsyncDisposable
         }
     }
 
+    private int _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+            return;
         await _stop.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(_publishing, _watching).ConfigureAwait(false);
         _stop.Dispose();

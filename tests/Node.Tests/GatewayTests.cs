@@ -323,6 +323,18 @@ public sealed class GatewayTests(GatewayFleet fleet) : IClassFixture<GatewayFlee
     }
 
     [Fact]
+    public async Task A_gateway_port_already_taken_is_a_one_line_error()
+    {
+        using var taken = Sockets.Listen(IPAddress.Loopback);
+        var (exit, _, stderr) = await NodeCommand.RunAsync(NodeCommand.AggregatorStartInfo(
+            ["run", "--redis", fleet.Redis.Endpoint, "--cluster", fleet.Cluster + "-y", "--listen", $"127.0.0.1:{Sockets.Port(taken)}"]));
+        Assert.Equal(2, exit);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("flowmesh: error:", StringComparison.Ordinal));
+        Assert.Contains($"cannot listen on 127.0.0.1:{Sockets.Port(taken)}", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Off_loopback_the_gateway_needs_a_token_and_refuses_to_start_without_one()
     {
         var (exit, _, stderr) = await NodeCommand.RunAsync(NodeCommand.AggregatorStartInfo(
