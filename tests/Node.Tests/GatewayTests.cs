@@ -343,7 +343,8 @@ public sealed class GatewayTests(GatewayFleet fleet) : IClassFixture<GatewayFlee
         Assert.Contains("needs a token", stderr, StringComparison.Ordinal);
 
         var port = Sockets.FreePort(IPAddress.Any);
-        await using var guarded = await MemberProcess.StartAggregatorAsync(fleet.Redis, fleet.Cluster, ["--listen", $"0.0.0.0:{port}", "--token", "s3cret"]);
+        // A cluster of its own: the other tests count the fleet's members.
+        await using var guarded = await MemberProcess.StartAggregatorAsync(fleet.Redis, fleet.Cluster + "-t", ["--listen", $"0.0.0.0:{port}", "--token", "s3cret"]);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         using var denied = await http.GetAsync("/api/edges");
         Assert.Equal(HttpStatusCode.Unauthorized, denied.StatusCode);
