@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using FlowMesh.Aggregator.Latency;
+using FlowMesh.Cluster.Hosting;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
@@ -35,7 +34,7 @@ internal static class GatewayBench
         var edges = await SeedAsync(db, keys, sessions, progress).ConfigureAwait(false);
         await progress.WriteLineAsync($"seeded {sessions:N0} sessions over {Edges} edges and their latency sketches in {seeding.Elapsed.TotalSeconds:F1} s; used memory {await UsedMemoryAsync(connection, redis.Endpoint).ConfigureAwait(false)}").ConfigureAwait(false);
 
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         using var aggregator = AggregatorProcess.Start(redis.Endpoint, cluster, "--listen", $"127.0.0.1:{port}");
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
         {
@@ -90,11 +89,8 @@ internal static class GatewayBench
             return samples;
         }).ToList();
         var all = (await Task.WhenAll(workers).ConfigureAwait(false)).SelectMany(s => s).Order().ToArray();
-        return new LoadResult(all.Length / length.TotalSeconds, Percentile(all, 0.5), Percentile(all, 0.99), errors);
+        return new LoadResult(all.Length / length.TotalSeconds, SessionBench.Percentile(all, 0.5), SessionBench.Percentile(all, 0.99), errors);
     }
-
-    private static double Percentile(double[] sorted, double p) =>
-        sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 
     /// <summary>Sessions as the Aggregator stores them, and per edge and 10 s bucket the connect latency sketch they make.</summary>
     private static async Task<List<string>> SeedAsync(IDatabase db, RedisKeys keys, int count, TextWriter progress)
@@ -180,12 +176,5 @@ internal static class GatewayBench
     {
         var info = await connection.GetServer(endpoint).InfoAsync("memory").ConfigureAwait(false);
         return info.SelectMany(g => g).FirstOrDefault(p => p.Key == "used_memory_human").Value ?? "?";
-    }
-
-    private static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 }

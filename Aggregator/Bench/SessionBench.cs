@@ -162,7 +162,8 @@ internal static class SessionBench
         return current;
     }
 
-    private static double Percentile(double[] sorted, double p) =>
+    /// <summary>The nearest-rank percentile of sorted samples (both benches report it this way).</summary>
+    internal static double Percentile(double[] sorted, double p) =>
         sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 }
 

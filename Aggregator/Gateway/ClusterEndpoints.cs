@@ -109,7 +109,7 @@ internal static class ClusterEndpoints
         Counter("redis_failures_total", "Redis commands that failed.", gateway.Member.Redis.Failures);
         Counter("latency_values_total", "Values added to latency sketches.", gateway.Recorder.Values);
         Counter("latency_sketches_malformed_total", "Stored latency sketches that could not be read.", gateway.Latency.Malformed);
-        Counter("records_malformed_total", "Stored flows or sessions that could not be read.", RecordPager.Malformed);
+        Counter("records_malformed_total", "Stored flows or sessions that could not be read.", gateway.Pager.Malformed);
         Counter("stream_events_published_total", "Live events published for streams.", gateway.Publisher.Published);
         Counter("stream_events_dropped_total", "Live events lost: publisher queue full, publish failed, or a stream client too slow.", gateway.Publisher.Dropped + gateway.Live.Dropped);
         PrometheusText.Metric(text, "flowmesh_gateway_stream_clients", "gauge", "Clients of /api/stream on this gateway.", [(member, gateway.Live.Clients)]);

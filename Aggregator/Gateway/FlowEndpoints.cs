@@ -130,7 +130,7 @@ internal static class FlowEndpoints
             return Results.Ok(new Page<FlowJson>(items, wantsClosed ? new Cursor(long.MaxValue, "~").Encode() : null));
         }
 
-        var (closed, next) = await new RecordPager(gateway.Db).ReadAsync(gateway.Keys.ClosedFlowIndex, IdentityKey(gateway), FlowView.Parser.ParseFrom, filter.Matches,
+        var (closed, next) = await gateway.Pager.ReadAsync(gateway.Keys.ClosedFlowIndex, IdentityKey(gateway), FlowView.Parser.ParseFrom, filter.Matches,
             limit - items.Count, closedAfter, filter.SinceUnixMs, long.MaxValue).ConfigureAwait(false);
         items.AddRange(closed.Select(f => FlowJson.From(f, live: false)));
         return Results.Ok(new Page<FlowJson>(items, next?.Encode()));

@@ -17,6 +17,7 @@ internal sealed class GatewayContext(ClusterMember member, AggregatorCounters co
     public LiveEventPublisher Publisher { get; } = publisher;
     public LiveEventHub Live { get; } = new(member.Redis, member.Keys, publisher);
     public LatencyReader Latency { get; } = new(member.Redis.Database, member.Keys);
+    public RecordPager Pager { get; } = new(member.Redis.Database);
     public GatewayMetrics Metrics { get; } = new();
     public TimeSpan RequestTimeout { get; } = requestTimeout;
 

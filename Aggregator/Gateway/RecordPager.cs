@@ -43,9 +43,9 @@ internal sealed class RecordPager(IDatabase db)
     private const int Chunk = 200;
 
     /// <summary>Records that could not be parsed, skipped (and counted on <c>/metrics</c>).</summary>
-    public static long Malformed => Interlocked.Read(ref s_malformed);
+    public long Malformed => Interlocked.Read(ref _malformed);
 
-    private static long s_malformed;
+    private long _malformed;
 
     public async Task<(List<T> Items, Cursor? Next)> ReadAsync<T>(string index, Func<string, RedisKey> keyOf, Func<byte[], T> parse, Func<T, bool> match,
         int limit, Cursor? after, long minScore, long maxScore)
@@ -88,7 +88,7 @@ internal sealed class RecordPager(IDatabase db)
                     }
                     catch (Exception e) when (e is Google.Protobuf.InvalidProtocolBufferException)
                     {
-                        Interlocked.Increment(ref s_malformed);
+                        Interlocked.Increment(ref _malformed);
                         continue;
                     }
                     if (!match(item))

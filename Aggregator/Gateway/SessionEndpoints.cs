@@ -100,7 +100,7 @@ internal static class SessionEndpoints
         }
         if (q.Problem is { } problem)
             return problem;
-        var (items, next) = await new RecordPager(gateway.Db).ReadAsync(gateway.Keys.SessionIndex, id => gateway.Keys.Session(id), SessionView.Parser.ParseFrom, filter.Matches,
+        var (items, next) = await gateway.Pager.ReadAsync(gateway.Keys.SessionIndex, id => gateway.Keys.Session(id), SessionView.Parser.ParseFrom, filter.Matches,
             limit, after, filter.Since ?? 0, long.MaxValue).ConfigureAwait(false);
         return Results.Ok(new Page<SessionJson>([.. items.Select(SessionJson.From)], next?.Encode()));
     }

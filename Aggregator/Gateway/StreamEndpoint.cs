@@ -25,7 +25,7 @@ internal static class StreamEndpoint
 
     private static async Task<IResult> StreamAsync(HttpContext http, GatewayContext gateway, IOptions<JsonOptions> json)
     {
-        var q = new QueryReader(http.Request, ["kind", .. FlowEndpoints.FilterParameters.Where(p => p != "host"), .. SessionFilter.Parameters]);
+        var q = new QueryReader(http.Request, ["kind", .. FlowEndpoints.FilterParameters.Union(SessionFilter.Parameters)]);
         var kind = q.OneOf("kind", "flow", "session", "all") ?? "all";
         var flows = FlowEndpoints.ReadFilter(q);
         var sessions = SessionFilter.Read(q);

@@ -20,18 +20,19 @@ public readonly record struct TimeWindow(long FromUnixMs, long ToUnixMs, string 
             error = $"'{text}' is not a window: write a number and a unit, e.g. 1m, 5m, 1h";
             return false;
         }
-        length = text[^1] switch
+        TimeSpan? parsed = text[^1] switch
         {
             's' => TimeSpan.FromSeconds(n),
             'm' => TimeSpan.FromMinutes(n),
             'h' => TimeSpan.FromHours(n),
-            _ => TimeSpan.Zero,
+            _ => null,
         };
-        if (length == TimeSpan.Zero && text[^1] is not ('s' or 'm' or 'h'))
+        if (parsed is null)
         {
             error = $"'{text}' has an unknown unit: use s, m or h";
             return false;
         }
+        length = parsed.Value;
         if (length < TimeSpan.FromSeconds(10) || length > longest)
         {
             error = $"'{text}' is out of range: between 10s and {(int)longest.TotalHours}h";

@@ -26,13 +26,7 @@ public sealed class LocalRedisServer : IAsyncDisposable
     {
         if (!File.Exists(Binary))
             throw new InvalidOperationException($"{Binary} not found: install Debian's redis-server (scripts/install-deps.sh does)");
-        int port;
-        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
-        {
-            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            port = ((IPEndPoint)probe.LocalEndPoint!).Port;
-        }
-        var server = new LocalRedisServer(port);
+        var server = new LocalRedisServer(Hosting.LoopbackPort.Free());
         await server.StartAgainAsync().ConfigureAwait(false);
         return server;
     }

@@ -13,7 +13,7 @@ internal static class IngestBench
 {
     public static async Task<int> RunAsync(TimeSpan duration, int[] threadLevels, TextWriter progress, TextWriter output)
     {
-        var port = FreePort();
+        var port = FlowMesh.Cluster.Hosting.LoopbackPort.Free();
         var sink = new LatencySink();
         using var session = CaptureSession.Start(
             new CaptureOptions { IncludePorts = [(ushort)port], ReportExistingSockets = false }, sink);
@@ -67,13 +67,6 @@ internal static class IngestBench
                 return line;
         }
         throw new InvalidOperationException($"the load process ended before printing '{prefix}'");
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-        probe.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
-        return ((System.Net.IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
     /// <summary>Counts records and keeps a sample of kernel-to-reader delays (monotonic clock, both sides).</summary>

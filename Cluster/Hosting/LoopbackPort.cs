@@ -1,0 +1,16 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace FlowMesh.Cluster.Hosting;
+
+/// <summary>A free TCP port on 127.0.0.1 for a private server (redis-server, a gateway, a load process) that benches and tests start.</summary>
+public static class LoopbackPort
+{
+    /// <summary>A port the kernel just handed out and released: free now, not reserved (another process could take it first).</summary>
+    public static int Free()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+}
