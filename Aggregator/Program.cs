@@ -12,4 +12,7 @@ var root = new RootCommand("""
     BenchCommand.Create(),
 };
 
-return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+// No termination timeout: System.CommandLine would otherwise end the process 2 s after
+// Ctrl-C or SIGTERM, in the middle of a `run` host's orderly shutdown (its own signal
+// handling, up to 30 s) or `capture`'s drain (ShutdownSignal).
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }).ConfigureAwait(false);

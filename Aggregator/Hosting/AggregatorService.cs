@@ -70,8 +70,6 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
     private GatewayServer? _gateway;
     private Task? _status;
 
-    public AggregatorCounters Counters => _counters;
-
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         _redis = await RedisConnection.ConnectAsync(clusterSettings.Redis, _logger).ConfigureAwait(false);

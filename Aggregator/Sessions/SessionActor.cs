@@ -80,13 +80,9 @@ internal sealed class SessionActor(SessionServices services) : IActor
         _flows[(flow.HostId, flow.Cookie)] = flow;
         var view = SessionJoin.Build(_key, _flows.Values);
         var bothSides = view.Client is not null && view.Server is not null;
-        if (bothSides && view.Closed)
+        if (view.Closed && (bothSides || _settled is not null))
         {
-            Settle(context, view);
-        }
-        else if (_settled is not null && view.Closed)
-        {
-            // A settled side told again (a reset just behind its close): keep the store right.
+            // Both ends closed; or a settled side told again (a reset just behind its close): keep the store right.
             Settle(context, view);
         }
         else if (view.Closed)
@@ -109,7 +105,7 @@ internal sealed class SessionActor(SessionServices services) : IActor
 
     private Task OnTimeout(IContext context)
     {
-        if (_waitingForPeer && _settled is null && _flows.Count > 0)
+        if (_waitingForPeer) // set only while unsettled, with a side in hand
         {
             Settle(context, SessionJoin.Build(_key, _flows.Values));
             return Task.CompletedTask;

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using StackExchange.Redis;
 
 namespace FlowMesh.Cluster.Redis;
@@ -16,9 +15,6 @@ public readonly record struct IndexedRecord(string Key, byte[] Value, double Sco
 /// </summary>
 public sealed class IndexedRecordWriter : IAsyncDisposable
 {
-    private const int MaxBatch = 512;
-    private const int MaxQueued = 200_000;
-
     // KEYS: index, then one key per record. ARGV: ttl seconds, then per record: value, score, member.
     private const string WriteBatch = """
         local ttl = tonumber(ARGV[1])
@@ -35,9 +31,7 @@ public sealed class IndexedRecordWriter : IAsyncDisposable
     private readonly TimeSpan _ttl;
     private readonly Action<int> _lost;
     private readonly string _what;
-    private readonly Channel<IndexedRecord> _queue =
-        Channel.CreateBounded<IndexedRecord>(new BoundedChannelOptions(MaxQueued) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-    private readonly Task _loop;
+    private readonly BatchQueue<IndexedRecord> _queue;
     private long _nextTrimMs;
 
     /// <param name="redis">The process's Redis connection.</param>
@@ -52,27 +46,10 @@ public sealed class IndexedRecordWriter : IAsyncDisposable
         _ttl = ttl;
         _lost = lost;
         _what = what;
-        _loop = Task.Run(RunAsync);
+        _queue = new BatchQueue<IndexedRecord>(WriteAsync, lost);
     }
 
-    public void Enqueue(IndexedRecord record)
-    {
-        if (!_queue.Writer.TryWrite(record))
-            _lost(1);
-    }
-
-    private async Task RunAsync()
-    {
-        var batch = new List<IndexedRecord>(MaxBatch);
-        var reader = _queue.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            while (batch.Count < MaxBatch && reader.TryRead(out var record))
-                batch.Add(record);
-            await WriteAsync(batch).ConfigureAwait(false);
-            batch.Clear();
-        }
-    }
+    public void Enqueue(IndexedRecord record) => _queue.Enqueue(record);
 
     private async Task WriteAsync(List<IndexedRecord> batch)
     {
@@ -113,16 +90,7 @@ public sealed class IndexedRecordWriter : IAsyncDisposable
     }
 
     /// <summary>Waits until everything queued so far has been written (or reported lost).</summary>
-    public async Task FlushAsync(TimeSpan limit)
-    {
-        var deadline = DateTime.UtcNow + limit;
-        while (_queue.Reader.Count > 0 && DateTime.UtcNow < deadline)
-            await Task.Delay(5).ConfigureAwait(false);
-    }
+    public Task FlushAsync(TimeSpan limit) => _queue.FlushAsync(limit);
 
-    public async ValueTask DisposeAsync()
-    {
-        _queue.Writer.TryComplete();
-        await _loop.ConfigureAwait(false);
-    }
+    public ValueTask DisposeAsync() => _queue.DisposeAsync();
 }

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using Microsoft.Extensions.Logging;
@@ -17,22 +16,19 @@ namespace FlowMesh.Cluster.Sessions;
 /// </summary>
 public sealed class SessionRouter : IAsyncDisposable
 {
-    private const int MaxBatch = 512;
     private static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(5);
     private readonly ClusterMember _member;
     private readonly ILogger _logger;
     private long _delivered;
     private long _undelivered;
-    private readonly Channel<FlowView> _queue = Channel.CreateBounded<FlowView>(
-        new BoundedChannelOptions(200_000) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-    private readonly Task _loop;
+    private readonly BatchQueue<FlowView> _queue;
     private bool _warnedNoAggregator;
 
     public SessionRouter(ClusterMember member, ILogger logger)
     {
         _member = member;
         _logger = logger;
-        _loop = Task.Run(RunAsync);
+        _queue = new BatchQueue<FlowView>(SendAsync, n => Interlocked.Add(ref _undelivered, n));
     }
 
     /// <summary>Flow views an Aggregator acknowledged.</summary>
@@ -42,26 +38,9 @@ public sealed class SessionRouter : IAsyncDisposable
     public long Undelivered => Interlocked.Read(ref _undelivered);
 
     /// <summary>Flow views waiting to be sent.</summary>
-    public int Queued => _queue.Reader.Count;
+    public int Queued => _queue.Queued;
 
-    public void Deliver(FlowView flow)
-    {
-        if (!_queue.Writer.TryWrite(flow))
-            Interlocked.Increment(ref _undelivered);
-    }
-
-    private async Task RunAsync()
-    {
-        var batch = new List<FlowView>(MaxBatch);
-        var reader = _queue.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            while (batch.Count < MaxBatch && reader.TryRead(out var flow))
-                batch.Add(flow);
-            await SendAsync(batch).ConfigureAwait(false);
-            batch.Clear();
-        }
-    }
+    public void Deliver(FlowView flow) => _queue.Enqueue(flow);
 
     private async Task SendAsync(List<FlowView> batch)
     {
@@ -101,16 +80,7 @@ public sealed class SessionRouter : IAsyncDisposable
     }
 
     /// <summary>Waits until everything queued so far has been handed over (or counted).</summary>
-    public async Task FlushAsync(TimeSpan limit)
-    {
-        var deadline = DateTime.UtcNow + limit;
-        while (_queue.Reader.Count > 0 && DateTime.UtcNow < deadline)
-            await Task.Delay(5).ConfigureAwait(false);
-    }
+    public Task FlushAsync(TimeSpan limit) => _queue.FlushAsync(limit);
 
-    public async ValueTask DisposeAsync()
-    {
-        _queue.Writer.TryComplete();
-        await _loop.ConfigureAwait(false);
-    }
+    public ValueTask DisposeAsync() => _queue.DisposeAsync();
 }

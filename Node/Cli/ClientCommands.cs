@@ -3,9 +3,7 @@ using FlowMesh.Cluster;
 using FlowMesh.Cluster.Hosting;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
-using Google.Protobuf;
 using Microsoft.Extensions.Logging.Abstractions;
-using Proto.Cluster;
 
 namespace FlowMesh.Node.Cli;
 
@@ -15,8 +13,6 @@ namespace FlowMesh.Node.Cli;
 /// </summary>
 internal static class ClientCommands
 {
-    private static readonly JsonFormatter Json = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(true));
-
     public static Command Flow()
     {
         var where = new ClientOptions();
@@ -31,15 +27,18 @@ internal static class ClientCommands
                 await Console.Error.WriteLineAsync("flowmesh: error: a flow is HOST_ID/COOKIE, e.g. node-1/4097").ConfigureAwait(false);
                 return 2;
             }
-            await using var client = await ClusterMember.StartClientAsync(where.Settings(parse), NullLoggerFactory.Instance, ct).ConfigureAwait(false);
-            var response = await client.Cluster.RequestAsync<FlowQueryResponse>(
-                ClusterKinds.FlowIdentity(host, cookie), ClusterKinds.Flow, new FlowQuery(), ct).ConfigureAwait(false);
+            var settings = where.Settings(parse);
+            await using var client = await ClusterMember.StartClientAsync(settings, NullLoggerFactory.Instance, ct).ConfigureAwait(false);
+            var response = await ClientQuery.AskAsync<FlowQueryResponse>(client, settings, ClusterKinds.FlowIdentity(host, cookie), ClusterKinds.Flow, new FlowQuery(), ct)
+                .ConfigureAwait(false);
             if (response is not { Found: true })
             {
-                await Console.Error.WriteLineAsync($"flowmesh: flow {host}/{cookie} not found (no such connection on that host, or its record expired)").ConfigureAwait(false);
+                await Console.Error.WriteLineAsync(response is null
+                    ? $"flowmesh: no answer about flow {host}/{cookie} within {settings.RequestTimeout.TotalSeconds} s (is host {host}'s Node running in cluster {settings.Name}?)"
+                    : $"flowmesh: flow {host}/{cookie} not found (no such connection on that host, or its record expired)").ConfigureAwait(false);
                 return 3;
             }
-            Console.WriteLine(Json.Format(response.Flow));
+            Console.WriteLine(ClientQuery.Json.Format(response.Flow));
             return 0;
         });
         return new Command("flow", "Query flows through the cluster.") { get };

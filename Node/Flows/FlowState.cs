@@ -150,7 +150,7 @@ internal sealed class FlowState
                 NoteReset(ts, FlowSide.Remote);
                 break;
             case TcpEventKind.Retransmit:
-            case TcpEventKind.TagEchoed: // its flag is learnt with the identity above
+            case TcpEventKind.TagEchoed: // its flag is learnt with the trace tag below
                 break;
         }
         if (r.Has(TcpEventFlags.Stats) && ts >= _statsNs)
@@ -162,9 +162,10 @@ internal sealed class FlowState
             _segmentsIn = r.SegmentsIn;
             _srttUs = r.SmoothedRttUs;
             _retransmissions = r.TotalRetransmissions;
-            if (r.Has(TcpEventFlags.FinReceived) && RemoteFinNs == 0)
-                RemoteFinNs = ts;
         }
+        // Outside the freshness check above: an older record's FIN is still the earliest FIN.
+        if (r.Has(TcpEventFlags.FinReceived))
+            RemoteFinNs = Earliest(RemoteFinNs, ts);
         if (r.Has(TcpEventFlags.Isn))
         {
             _isnKnown = true;

@@ -93,6 +93,7 @@ internal sealed class NodeService(
             DecodeErrors = capture?.DecodeErrors ?? 0,
             FlowEvents = counters.FlowEvents,
             ListenerEvents = counters.ListenerEvents,
+            SocketlessResets = counters.SocketlessResets,
             FlowsActive = counters.FlowsActive,
             FlowsOpened = counters.FlowsOpened,
             FlowsClosed = counters.FlowsClosed,

@@ -1,0 +1,32 @@
+using Google.Protobuf;
+using Proto;
+using Proto.Cluster;
+
+namespace FlowMesh.Cluster.Hosting;
+
+/// <summary>What the one-shot client commands (<c>flow get</c>, <c>session get</c>) share: a bounded question and the JSON they print.</summary>
+public static class ClientQuery
+{
+    /// <summary>Protobuf JSON with every field, zeros included (a reader should not have to know the defaults).</summary>
+    public static JsonFormatter Json { get; } = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(true));
+
+    /// <summary>
+    /// Asks a virtual actor and waits at most the request timeout: Proto.Cluster retries
+    /// the placement until its token is cancelled, so with no member hosting the kind a
+    /// question bounded only by Ctrl-C would wait forever. Null when nobody answered.
+    /// </summary>
+    public static async Task<T?> AskAsync<T>(ClusterMember client, ClusterSettings settings, string identity, string kind, object message, CancellationToken ct)
+        where T : class
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(settings.RequestTimeout);
+        try
+        {
+            return await client.Cluster.RequestAsync<T>(identity, kind, message, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException && !ct.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+}
