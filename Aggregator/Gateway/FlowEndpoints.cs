@@ -13,6 +13,7 @@ namespace FlowMesh.Aggregator.Gateway;
 internal static class FlowEndpoints
 {
     public static readonly string[] FilterParameters = ["host", "state", "port", "address", "process"];
+    private static readonly string[] ListParameters = [.. FilterParameters, "since", "until", "limit", "cursor"];
 
     public static void Map(IEndpointRouteBuilder app)
     {
@@ -21,7 +22,7 @@ internal static class FlowEndpoints
             .Produces<FlowJson>().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status400BadRequest);
         app.MapGet("/api/flows", ListAsync).WithName("ListFlows").WithTags("flows")
             .WithSummary("Flows, live ones first (asked of each Node), then closed ones (from Redis), newest first; filtered by host, state, port, address, process and time.")
-            .Produces<Page<FlowJson>>().ProducesProblem(StatusCodes.Status400BadRequest);
+            .Produces<Page<FlowJson>>().ProducesProblem(StatusCodes.Status400BadRequest).Query(ListParameters);
     }
 
     /// <summary>A flow filter from the query (the parameters a list and a stream share).</summary>
@@ -83,7 +84,7 @@ internal static class FlowEndpoints
 
     private static async Task<IResult> ListAsync(HttpRequest request, GatewayContext gateway)
     {
-        var q = new QueryReader(request, [.. FilterParameters, "since", "until", "limit", "cursor"]);
+        var q = new QueryReader(request, ListParameters);
         var filter = ReadFilter(q);
         filter.SinceUnixMs = q.Time("since") ?? 0;
         filter.UntilUnixMs = q.Time("until") ?? 0;

@@ -9,6 +9,7 @@ namespace FlowMesh.Aggregator.Gateway;
 internal static class LatencyEndpoints
 {
     private static readonly string[] SeriesParameters = ["edge", "host", "metric", "window", "from", "to"];
+    private static readonly string[] WindowParameters = ["window", "from", "to"];
 
     /// <summary>Heatmap bins: four per decade from 10 us to 100 s, trimmed to the range that has data.</summary>
     private static readonly double[] BinUpperMs = [.. Enumerable.Range(0, 29).Select(i => Math.Round(0.01 * Math.Pow(10, i / 4.0), 4))];
@@ -19,13 +20,13 @@ internal static class LatencyEndpoints
     {
         app.MapGet("/api/latency", LatencyAsync).WithName("GetLatency").WithTags("latency")
             .WithSummary("P50/P90/P99/P999 of connect latency, duration or RTT for one edge, one host or the whole cluster, merged over every member.")
-            .Produces<LatencyJson>().ProducesProblem(StatusCodes.Status400BadRequest);
+            .Produces<LatencyJson>().ProducesProblem(StatusCodes.Status400BadRequest).Query(SeriesParameters);
         app.MapGet("/api/heatmap", HeatmapAsync).WithName("GetHeatmap").WithTags("latency")
             .WithSummary("Counts per time column and latency bin for one edge, one host or the whole cluster.")
-            .Produces<HeatmapJson>().ProducesProblem(StatusCodes.Status400BadRequest);
+            .Produces<HeatmapJson>().ProducesProblem(StatusCodes.Status400BadRequest).Query(SeriesParameters);
         app.MapGet("/api/edges", EdgesAsync).WithName("ListEdges").WithTags("latency")
             .WithSummary("The service map: every edge (client workload -> server address:port) with sessions, errors, connect P99 and trace tag survival.")
-            .Produces<IReadOnlyList<EdgeJson>>().ProducesProblem(StatusCodes.Status400BadRequest);
+            .Produces<IReadOnlyList<EdgeJson>>().ProducesProblem(StatusCodes.Status400BadRequest).Query(WindowParameters);
     }
 
     private readonly record struct Series(string? Edge, string? Host, string Scope, LatencyMetric Metric, TimeWindow Window);
@@ -117,7 +118,7 @@ internal static class LatencyEndpoints
 
     private static async Task<IResult> EdgesAsync(HttpRequest request, GatewayContext gateway)
     {
-        var q = new QueryReader(request, "window", "from", "to");
+        var q = new QueryReader(request, WindowParameters);
         var window = q.Window(TimeSpan.FromMinutes(15), gateway.Retention, gateway.NowUnixMs);
         if (q.Problem is { } problem)
             return problem;

@@ -48,6 +48,8 @@ internal sealed record SessionFilter(string? Edge, string? Join, string? Reset, 
 
 internal static class SessionEndpoints
 {
+    private static readonly string[] ListParameters = [.. SessionFilter.Parameters, "since", "until", "limit", "cursor"];
+
     public static void Map(IEndpointRouteBuilder app)
     {
         app.MapGet("/api/sessions/{**id}", GetAsync).WithName("GetSession").WithTags("sessions")
@@ -55,7 +57,7 @@ internal static class SessionEndpoints
             .Produces<SessionJson>().ProducesProblem(StatusCodes.Status404NotFound);
         app.MapGet("/api/sessions", ListAsync).WithName("ListSessions").WithTags("sessions")
             .WithSummary("Sessions, newest first, filtered by edge, join method, reset, minimum duration, completeness, open or closed, host and time.")
-            .Produces<Page<SessionJson>>().ProducesProblem(StatusCodes.Status400BadRequest);
+            .Produces<Page<SessionJson>>().ProducesProblem(StatusCodes.Status400BadRequest).Query(ListParameters);
     }
 
     private static async Task<IResult> GetAsync(string id, HttpRequest request, GatewayContext gateway, CancellationToken ct)
@@ -88,7 +90,7 @@ internal static class SessionEndpoints
 
     private static async Task<IResult> ListAsync(HttpRequest request, GatewayContext gateway)
     {
-        var q = new QueryReader(request, [.. SessionFilter.Parameters, "since", "until", "limit", "cursor"]);
+        var q = new QueryReader(request, ListParameters);
         var filter = SessionFilter.Read(q) with { Since = q.Time("since"), Until = q.Time("until") };
         var limit = q.Int("limit", 100, 1, 1000);
         Cursor? after = null;

@@ -17,15 +17,16 @@ namespace FlowMesh.Aggregator.Gateway;
 internal static class StreamEndpoint
 {
     private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
+    private static readonly string[] Parameters = ["kind", .. FlowEndpoints.FilterParameters.Union(SessionFilter.Parameters)];
 
     public static void Map(IEndpointRouteBuilder app) =>
         app.MapGet("/api/stream", StreamAsync).WithName("Stream").WithTags("stream")
             .WithSummary("Server-sent events of flows and sessions as they happen (kind=flow|session|all), filtered like /api/flows and /api/sessions.")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream").ProducesProblem(StatusCodes.Status400BadRequest);
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream").ProducesProblem(StatusCodes.Status400BadRequest).Query(Parameters);
 
     private static async Task<IResult> StreamAsync(HttpContext http, GatewayContext gateway, IOptions<JsonOptions> json)
     {
-        var q = new QueryReader(http.Request, ["kind", .. FlowEndpoints.FilterParameters.Union(SessionFilter.Parameters)]);
+        var q = new QueryReader(http.Request, Parameters);
         var kind = q.OneOf("kind", "flow", "session", "all") ?? "all";
         var flows = FlowEndpoints.ReadFilter(q);
         var sessions = SessionFilter.Read(q);

@@ -22,7 +22,7 @@ public static class CaptureRequirements
     public static void Check(CaptureOptions options)
     {
         if (!OperatingSystem.IsLinux())
-            throw new CaptureStartException("FlowMesh capture runs on Linux only (kernel 5.8 or newer, with BTF)");
+            throw new CaptureStartException("FlowMesh capture runs on Linux only (kernel 5.15 or newer, with BTF)");
 
         var missing = MissingCapabilities(ReadEffectiveCapabilities());
         if (missing.Count > 0)

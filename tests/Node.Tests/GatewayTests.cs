@@ -190,8 +190,14 @@ public sealed class GatewayTests(GatewayFleet fleet) : IClassFixture<GatewayFlee
         var paths = openapi.GetProperty("paths");
         foreach (var path in new[] { "/api/flows", "/api/flows/{id}", "/api/sessions", "/api/sessions/{id}", "/api/latency", "/api/heatmap", "/api/edges", "/api/cluster", "/api/stream", "/metrics" })
             Assert.True(paths.TryGetProperty(path, out _), $"OpenAPI document lacks {path}");
-        var latencyParameters = paths.GetProperty("/api/latency").GetProperty("get");
-        Assert.NotNull(latencyParameters.GetProperty("summary").GetString());
+        // Each operation says what it does and lists the query parameters its handler accepts.
+        var latency = paths.GetProperty("/api/latency").GetProperty("get");
+        Assert.Contains("P99", latency.GetProperty("summary").GetString(), StringComparison.Ordinal);
+        Assert.Equal(["edge", "from", "host", "metric", "to", "window"],
+            latency.GetProperty("parameters").EnumerateArray().Where(p => p.GetProperty("in").GetString() == "query").Select(p => p.GetProperty("name").GetString()).Order());
+        var sessions = paths.GetProperty("/api/sessions").GetProperty("get").GetProperty("parameters").EnumerateArray().Select(p => p.GetProperty("name").GetString()).ToList();
+        Assert.Contains("edge", sessions);
+        Assert.Contains("cursor", sessions);
     }
 
     public static TheoryData<string, string> InvalidQueries => new()
