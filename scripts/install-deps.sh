@@ -7,7 +7,8 @@ set -euo pipefail
 PACKAGES=(
   clang llvm libbpf-dev bpftool make gcc libc6-dev   # BPF objects and the layout probe
   iproute2 nftables                                 # network namespaces, veth, NAT in tests
-  redis-server                                      # cluster state (started by tests/scripts, never as a service)
+  redis-server redis-tools                          # cluster state (started by tests/scripts, never as a service); run-local's workload
+  curl jq python3                                   # run-local.sh: workloads and reading the gateway
   procps                                            # pgrep/pkill used by scripts
   chromium                                          # headless browser for the web view test
 )

@@ -1,0 +1,433 @@
+#!/usr/bin/env bash
+# FlowMesh's local fleet: several "hosts" on one machine, each a network namespace on a
+# shared bridge, a Node per host, the Aggregator with its gateway, a private Redis, and
+# real traffic between the hosts. Everything it makes lives in names and directories of
+# its own and is removed on Ctrl-C, at the end of --duration, or when the start fails.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: sudo ./run-local.sh [options]
+
+Runs a FlowMesh fleet on this machine: N hosts (network namespaces on a bridge), a Node
+on each with trace tags on, the Aggregator with the gateway (HTTP API and web view), a
+private redis-server, and real traffic between the hosts: an HTTP server and a Redis on
+two hosts, clients on the others with keep-alive and with connection churn, a connect
+to a closed port and an abortive close. Prints where to look, then one summary line
+every few seconds. Ctrl-C, or the end of --duration, removes everything it made.
+
+Options:
+  --hosts N            hosts to simulate, 2 to 16 (default 3)
+  --duration SECONDS   stop this long after the fleet is up (default: run until Ctrl-C)
+  --port P             the gateway's port on 127.0.0.1 (default 8080)
+  --no-traffic         start the fleet without workloads; bring your own with
+                       sudo ip netns exec fm-local-host-1 COMMAND
+  --interval SECONDS   seconds between summary lines (default 5)
+  --no-build           run the last build instead of building first
+  -h, --help           show this text
+
+Needs root (network namespaces, eBPF). Installs the Debian packages that are missing
+(scripts/install-deps.sh) and builds FlowMesh (Release) first. Exit status: 0 after a
+clean stop, 1 if the fleet could not start or a part of it died, 2 for a bad option.
+EOF
+}
+
+# --- names and addresses: all ours, so teardown removes exactly what we made --------------
+readonly NS_PREFIX=fm-local              # host namespaces are fm-local-host-1, -2, ...
+readonly LAN_NS=fm-local-lan             # the namespace that holds the bridge
+readonly SUBNET=10.99.0                  # host-i is 10.99.0.i/24
+readonly WEB_PORT=8000                   # HTTP server on host-1
+readonly APP_REDIS_PORT=6379             # the workload's redis-server on host-2 (not FlowMesh's)
+readonly CLOSED_PORT=81                  # nothing listens there: connects are refused
+readonly ROOT=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
+LOCK_DIR=/run/lock; [[ -d $LOCK_DIR ]] || LOCK_DIR=/tmp
+readonly LOCK_FILE=$LOCK_DIR/flowmesh-local.lock
+
+HOSTS=3 DURATION=0 PORT=8080 TRAFFIC=1 BUILD=1 INTERVAL=5
+
+die_usage() { echo "run-local.sh: $*" >&2; echo "Try './run-local.sh --help'." >&2; exit 2; }
+is_int() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+while (($#)); do
+  case $1 in
+    -h | --help) usage; exit 0 ;;
+    --hosts) [[ ${2:-} ]] || die_usage "--hosts needs a value"; HOSTS=$2; shift 2 ;;
+    --hosts=*) HOSTS=${1#*=}; shift ;;
+    --duration) [[ ${2:-} ]] || die_usage "--duration needs a value"; DURATION=$2; shift 2 ;;
+    --duration=*) DURATION=${1#*=}; shift ;;
+    --port) [[ ${2:-} ]] || die_usage "--port needs a value"; PORT=$2; shift 2 ;;
+    --port=*) PORT=${1#*=}; shift ;;
+    --interval) [[ ${2:-} ]] || die_usage "--interval needs a value"; INTERVAL=$2; shift 2 ;;
+    --interval=*) INTERVAL=${1#*=}; shift ;;
+    --no-traffic) TRAFFIC=0; shift ;;
+    --no-build) BUILD=0; shift ;;
+    *) die_usage "unknown option '$1'" ;;
+  esac
+done
+{ is_int "$HOSTS" && ((HOSTS >= 2 && HOSTS <= 16)); } || die_usage "--hosts must be a whole number from 2 to 16 (got '$HOSTS')"
+{ is_int "$DURATION"; } || die_usage "--duration must be a whole number of seconds (got '$DURATION')"
+{ is_int "$PORT" && ((PORT >= 1 && PORT <= 65535)); } || die_usage "--port must be a port number from 1 to 65535 (got '$PORT')"
+{ is_int "$INTERVAL" && ((INTERVAL >= 1)); } || die_usage "--interval must be a whole number of seconds, 1 or more (got '$INTERVAL')"
+
+if ((EUID != 0)); then
+  echo "run-local.sh: needs root to create network namespaces and load eBPF programs: run 'sudo ./run-local.sh'" >&2
+  exit 1
+fi
+
+# --- output ---------------------------------------------------------------------------------
+say() { printf '%s  %s\n' "$(date +%H:%M:%S)" "$*"; }
+# A start-up step: "doing X ..." then "ok" (or the failure) on the same line.
+step() { printf '%s  %s ... ' "$(date +%H:%M:%S)" "$*"; }
+ok() { echo "${1:-ok}"; }
+# Fails the start: says what and why, shows the relevant lines of a log, and exits (the
+# EXIT trap then removes whatever had been made).
+fail() {
+  local message=$1 log=${2:-}
+  echo "FAILED" >&2
+  echo "run-local.sh: $message" >&2
+  if [[ -n $log && -s $log ]]; then
+    # A FlowMesh process that cannot start says why on one "error:" line; show that, else the tail.
+    if grep -q 'error:' "$log"; then grep 'error:' "$log" | tail -3 | sed 's/^/    /' >&2; else tail -15 "$log" | sed 's/^/    /' >&2; fi
+  fi
+  exit 1
+}
+
+# --- one fleet at a time --------------------------------------------------------------------
+# The lock is held on fd 9 for the script's life; every child is started with 9>&- so a
+# leftover child never keeps it. The file says who holds it and where its files are.
+exec 9<>"$LOCK_FILE"
+if ! flock -n 9; then
+  read -r holder_pid holder_port _ <"$LOCK_FILE" || true
+  echo "run-local.sh: a local fleet is already running (pid ${holder_pid:-?}, gateway http://127.0.0.1:${holder_port:-?}); stop it with Ctrl-C first" >&2
+  exit 1
+fi
+read -r _ _ previous_run <"$LOCK_FILE" || true
+
+RUN=""             # this run's directory: logs, Redis data, the web root, settings
+declare -a PIDS=() NODE_PIDS=() AGGREGATOR_PIDS=() REDIS_PIDS=() # every long-lived process, and by role
+declare -A NAME_OF=() LOG_OF=()
+CLEANED=0
+
+hosts_ns() { local i; for ((i = 1; i <= HOSTS; i++)); do echo "$NS_PREFIX-host-$i"; done; }
+addr_of() { echo "$SUBNET.$1"; }
+
+# Removes everything a run made: processes, namespaces (and with them the veths and the
+# bridge), its directory and the lock file. Safe to call twice and on a half-made fleet.
+cleanup() {
+  local status=$?
+  ((CLEANED)) && return
+  CLEANED=1
+  set +e
+  trap '' INT TERM
+  say "stopping the local fleet"
+  local ns pid i
+  # Workloads first, so the Nodes see their connections close.
+  for ns in $(ip netns list 2>/dev/null | awk -v p="$NS_PREFIX-" 'index($1, p) == 1 {print $1}'); do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -TERM 2>/dev/null
+  done
+  # Then the Nodes, the Aggregator and Redis, in that order: FlowMesh processes flush to
+  # Redis and leave the cluster on SIGTERM, so Redis goes last.
+  stop_processes "${NODE_PIDS[@]}"
+  stop_processes "${AGGREGATOR_PIDS[@]}"
+  stop_processes "${REDIS_PIDS[@]}"
+  for ns in $(ip netns list 2>/dev/null | awk -v p="$NS_PREFIX-" 'index($1, p) == 1 {print $1}'); do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+    ip netns delete "$ns" 2>/dev/null
+  done
+  [[ -n $RUN && -d $RUN ]] && rm -rf "$RUN"
+  rm -f "$LOCK_FILE"
+  say "stopped: no namespace, bridge, process, Redis or file of this run is left"
+  exit "$status"
+}
+
+# A run killed with SIGKILL leaves its parts behind; the next run removes them first.
+remove_leftovers() {
+  local found=0 ns pid
+  if [[ -n ${previous_run:-} && -d $previous_run && $previous_run == /tmp/flowmesh-local.* ]]; then
+    for pid in $(pgrep -f -- "$previous_run" || true); do kill -KILL "$pid" 2>/dev/null && found=1; done
+    rm -rf "$previous_run"
+  fi
+  for ns in $(ip netns list 2>/dev/null | awk -v p="$NS_PREFIX-" 'index($1, p) == 1 {print $1}'); do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+    ip netns delete "$ns" && found=1
+  done
+  ((found)) && say "removed what an earlier run that did not finish had left"
+  return 0
+}
+
+# SIGTERM to each, then up to 40 s (a FlowMesh process may flush for up to 30 s), then SIGKILL.
+stop_processes() {
+  local pid deadline=$((SECONDS + 40))
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "$@"; do
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  return 0
+}
+
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+# Starts a long-lived process in the background, logging to its own file.
+start() {
+  local name=$1; shift
+  local log=$RUN/logs/$name.log
+  "$@" >"$log" 2>&1 9>&- &
+  PIDS+=("$!"); NAME_OF[$!]=$name; LOG_OF[$!]=$log
+}
+
+# Waits until a process's log has a line matching a pattern; fails if it exits first.
+wait_for_log() {
+  local pid=$1 pattern=$2 timeout=$3 what=$4
+  local deadline=$((SECONDS + timeout))
+  until grep -qE "$pattern" "${LOG_OF[$pid]}" 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null || fail "$what exited during start-up:" "${LOG_OF[$pid]}"
+    ((SECONDS < deadline)) || fail "$what did not start within ${timeout} s:" "${LOG_OF[$pid]}"
+    sleep 0.2
+  done
+}
+
+port_taken() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
+
+free_local_port() {
+  local p=$1
+  while port_taken "$p"; do p=$((p + 1)); done
+  echo "$p"
+}
+
+gateway() { curl -sf -m 3 "http://127.0.0.1:$PORT$1"; }
+
+# --- start ----------------------------------------------------------------------------------
+say "FlowMesh local fleet: $HOSTS hosts, gateway on http://127.0.0.1:$PORT"
+remove_leftovers
+
+# sudo's PATH often lacks a per-user or /usr/share .NET install; look in the usual places.
+if ! command -v dotnet >/dev/null; then
+  for d in /usr/share/dotnet /usr/lib/dotnet /opt/dotnet ${SUDO_USER:+"$(getent passwd "$SUDO_USER" | cut -d: -f6)/.dotnet"}; do
+    if [[ -x $d/dotnet ]]; then export PATH=$d:$PATH DOTNET_ROOT=$d; break; fi
+  done
+fi
+
+step "checking packages"
+"$ROOT/scripts/install-deps.sh" --quiet 9>&- || fail "installing the missing packages failed (see above)"
+ok
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+port_taken "$PORT" && { step "checking port $PORT"; fail "port $PORT on 127.0.0.1 is taken; choose another with --port P"; }
+
+RUN=$(mktemp -d /tmp/flowmesh-local.XXXXXX)
+mkdir -p "$RUN/logs" "$RUN/redis" "$RUN/app-redis" "$RUN/www"
+echo "$$ $PORT $RUN" >"$LOCK_FILE"
+
+NODE_DLL=$ROOT/Node/bin/Release/net10.0/FlowMesh.Node.dll
+AGGREGATOR_DLL=$ROOT/Aggregator/bin/Release/net10.0/FlowMesh.Aggregator.dll
+if ((BUILD)); then
+  step "building FlowMesh (dotnet build -c Release; the first build takes a minute)"
+  started=$SECONDS
+  for project in Node Aggregator; do
+    dotnet build "$ROOT/$project" -c Release -nologo -clp:ErrorsOnly >>"$RUN/logs/build.log" 2>&1 9>&- ||
+      fail "building $project failed:" "$RUN/logs/build.log"
+  done
+  ok "ok ($((SECONDS - started)) s)"
+fi
+[[ -f $NODE_DLL && -f $AGGREGATOR_DLL ]] || fail "no build found at $NODE_DLL; run without --no-build"
+
+REDIS_PORT=$(free_local_port 16379)
+step "starting redis-server for cluster state on 127.0.0.1:$REDIS_PORT"
+start redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$RUN/redis" \
+  --save "" --appendonly no --daemonize no --logfile ""
+REDIS_PIDS=("${PIDS[-1]}")
+wait_for_log "${PIDS[-1]}" "Ready to accept connections" 15 "redis-server"
+ok
+
+# Every FlowMesh process reads the same settings file (the same shape as appsettings.json);
+# per-host values come as flags.
+cat >"$RUN/fleet.json" <<EOF
+{
+  "Cluster": { "Name": "local", "Redis": "127.0.0.1:$REDIS_PORT" },
+  "Gateway": { "Address": "127.0.0.1", "Port": $PORT },
+  "Node": { "InjectTag": true }
+}
+EOF
+
+step "creating $HOSTS hosts on a bridge ($SUBNET.1-$HOSTS/24)"
+# The bridge sits in a namespace of its own rather than beside the machine's interfaces:
+# the host's firewall (Docker's FORWARD drop, br_netfilter) never sees the fleet's
+# traffic, and deleting that one namespace removes the bridge with all its ports.
+ip netns add "$LAN_NS"
+ip -n "$LAN_NS" link add br0 type bridge
+ip -n "$LAN_NS" link set br0 up
+for ((i = 1; i <= HOSTS; i++)); do
+  ns=$NS_PREFIX-host-$i
+  ip netns add "$ns"
+  ip link add eth0 netns "$ns" type veth peer name "host-$i" netns "$LAN_NS"
+  ip -n "$LAN_NS" link set "host-$i" master br0 up
+  ip -n "$ns" addr add "$(addr_of "$i")/24" dev eth0
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link set eth0 up
+done
+ok
+
+step "starting the Aggregator and its gateway"
+start aggregator dotnet "$AGGREGATOR_DLL" run --config "$RUN/fleet.json"
+aggregator_pid=${PIDS[-1]}
+AGGREGATOR_PIDS=("$aggregator_pid")
+wait_for_log "$aggregator_pid" "Gateway listening on" 60 "the Aggregator"
+ok
+
+step "starting a Node on each host"
+for ((i = 1; i <= HOSTS; i++)); do
+  start "node-host-$i" dotnet "$NODE_DLL" run --config "$RUN/fleet.json" --host-id "host-$i" --netns "$NS_PREFIX-host-$i"
+  NODE_PIDS+=("${PIDS[-1]}")
+done
+for ((i = 1; i <= HOSTS; i++)); do
+  wait_for_log "${NODE_PIDS[i - 1]}" "is member" 90 "the Node of host-$i"
+done
+ok "ok (host-1 to host-$HOSTS)"
+
+# --- traffic --------------------------------------------------------------------------------
+PYTHON=/usr/bin/python3; [[ -x $PYTHON ]] || PYTHON=$(command -v python3)
+WEB=$(addr_of 1)
+APP_REDIS=$(addr_of 2)
+
+# Runs a shell loop inside a host's namespace; its processes die with the namespace's pids at stop.
+on_host() {
+  local i=$1; shift
+  ip netns exec "$NS_PREFIX-host-$i" bash -c "$*" >/dev/null 2>&1 9>&- &
+}
+
+start_traffic() {
+  head -c 65536 /dev/urandom >"$RUN/www/blob"
+  echo "<h1>host-1</h1>" >"$RUN/www/index.html"
+  # Servers: an HTTP/1.1 server (keep-alive) on host-1 and a redis-server on host-2.
+  on_host 1 "exec $PYTHON -m http.server $WEB_PORT --bind $WEB --protocol HTTP/1.1 --directory $RUN/www"
+  on_host 2 "exec redis-server --bind $APP_REDIS --port $APP_REDIS_PORT --save '' --appendonly no --protected-mode no --dir $RUN/app-redis"
+  # Wait for both to listen (looking, not connecting: a refused probe would show up as a
+  # session), then ask each once from another host, which also proves the bridge works.
+  local deadline=$((SECONDS + 15))
+  until [[ -n $(ip netns exec "$NS_PREFIX-host-1" ss -Hltn "sport = :$WEB_PORT") &&
+    -n $(ip netns exec "$NS_PREFIX-host-2" ss -Hltn "sport = :$APP_REDIS_PORT") ]]; do
+    ((SECONDS < deadline)) || fail "the workload servers (HTTP on host-1, Redis on host-2) did not start"
+    sleep 0.2
+  done
+  ip netns exec "$NS_PREFIX-host-2" curl -sf -m 5 -o /dev/null "http://$WEB:$WEB_PORT/" &&
+    ip netns exec "$NS_PREFIX-host-1" redis-cli -h "$APP_REDIS" -p "$APP_REDIS_PORT" ping >/dev/null ||
+    fail "the hosts cannot reach each other across the bridge"
+  local url="http://$WEB:$WEB_PORT"
+  for ((i = 1; i <= HOSTS; i++)); do
+    if ((i != 1)); then
+      # Keep-alive: five requests over one connection, every second.
+      on_host "$i" "while :; do curl -s -m 5 -o /dev/null $url/ -o /dev/null $url/blob -o /dev/null $url/ -o /dev/null $url/blob -o /dev/null $url/; sleep 1; done"
+      # Churn: a new connection for every request, five a second.
+      on_host "$i" "while :; do curl -s -m 5 -o /dev/null $url/; sleep 0.2; done"
+    fi
+    if ((i != 2)); then
+      # One long-lived connection (a command a second), and bursts of short ones.
+      on_host "$i" "exec redis-cli -h $APP_REDIS -p $APP_REDIS_PORT -i 1 -r -1 INCR visits"
+      on_host "$i" "while :; do redis-benchmark -h $APP_REDIS -p $APP_REDIS_PORT -q -c 2 -n 20 -k 0 -t set,get; sleep 2; done"
+    fi
+  done
+  # The last host also connects to a port where nothing listens (refused: the kernel
+  # answers with a reset) and closes a connection abortively (SO_LINGER 0: a reset).
+  on_host "$HOSTS" "while :; do curl -s -m 2 -o /dev/null http://$APP_REDIS:$CLOSED_PORT/; sleep 3; done"
+  on_host "$HOSTS" "while :; do $PYTHON -c '
+import socket, struct, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
+s.sendall(b\"GET /blob HTTP/1.1\\r\\nHost: host-1\\r\\n\\r\\n\")
+s.recv(1024)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack(\"ii\", 1, 0))
+s.close()' $WEB $WEB_PORT; sleep 3; done"
+}
+
+if ((TRAFFIC)); then
+  step "starting traffic (HTTP server on host-1, Redis on host-2, clients on the others)"
+  start_traffic
+  ok
+fi
+
+# --- where to look --------------------------------------------------------------------------
+G=http://127.0.0.1:$PORT
+echo
+echo "The fleet is up. The web view:   $G/"
+if ((TRAFFIC)); then
+  step "waiting for the first session joined across two hosts"
+  deadline=$((SECONDS + 60))
+  session=""
+  until session=$(gateway '/api/sessions?join=tag&closed=true&limit=1' | jq -ce '.items[0] // empty' 2>/dev/null); do
+    ((SECONDS < deadline)) || fail "no session was joined within 60 s; the Aggregator's log ends:" "${LOG_OF[$aggregator_pid]}"
+    sleep 0.5
+  done
+  ok
+  session_id=$(jq -r .id <<<"$session")
+  edge=$(jq -r .edge <<<"$session")
+  client_flow=$(jq -r .client.flowId <<<"$session")
+  cat <<EOF
+
+Try:
+  curl -s $G/api/edges | jq                                    # the service map: edges, sessions, errors, P99
+  curl -s $G/api/sessions/$session_id | jq          # one session, both sides
+  curl -s $G/api/flows/$client_flow | jq                      # its client side, as ${client_flow%%/*} saw it
+  curl -s -G $G/api/latency --data-urlencode 'edge=$edge' | jq
+  curl -s '$G/api/sessions?reset=any&limit=5' | jq            # resets: refused connects, abortive closes
+  curl -sN '$G/api/stream?kind=session'                       # live sessions (Ctrl-C to stop)
+  curl -s $G/api/cluster | jq                                  # members, counters, drops
+Run commands on a host:   sudo ip netns exec $NS_PREFIX-host-1 curl -s http://$WEB:$WEB_PORT/
+Logs (removed at stop):   $RUN/logs
+
+EOF
+else
+  cat <<EOF
+No traffic was started (--no-traffic). Make some on the hosts ($SUBNET.1-$HOSTS), e.g.
+  sudo ip netns exec $NS_PREFIX-host-1 $PYTHON -m http.server 8000 --bind $(addr_of 1) &
+  sudo ip netns exec $NS_PREFIX-host-2 curl -s http://$(addr_of 1):8000/
+then:   curl -s $G/api/sessions | jq
+Logs (removed at stop):   $RUN/logs
+
+EOF
+fi
+
+# --- summary until Ctrl-C or --duration -----------------------------------------------------
+# One line from the gateway: sessions by how they were joined, connect P99 per edge (the
+# busiest first), and everything lost anywhere in the fleet.
+summary() {
+  local cluster edges
+  cluster=$(gateway /api/cluster) && edges=$(gateway '/api/edges?window=1m') || { say "the gateway did not answer"; return; }
+  local joined p99 errors drops
+  joined=$(jq -r '[.members[] | select(.role == "aggregator") | .counters] as $a
+    | def sum(f): [$a[] | f // 0] | add // 0;
+    "sessions \(sum(.sessions_tag) + sum(.sessions_isn) + sum(.sessions_tuple) + sum(.sessions_one_sided)) (tag \(sum(.sessions_tag)), isn \(sum(.sessions_isn)), tuple \(sum(.sessions_tuple)), one-sided \(sum(.sessions_one_sided)))"' <<<"$cluster")
+  p99=$(jq -r 'sort_by(-.sessions) | map(select(.p99Ms != null)) as $e
+    | ($e[:4] | map("\(.edge) \(.p99Ms * 100 | round / 100) ms") | join(", "))
+      + (if ($e | length) > 4 then ", +\(($e | length) - 4) more" else "" end)
+    | if . == "" then "none yet" else . end' <<<"$edges")
+  errors=$(jq -r 'map(.errors) | add // 0' <<<"$edges")
+  drops=$(jq -r '.totalDrops' <<<"$cluster")
+  say "$joined | P99 connect (1m): $p99 | resets and refused: $errors | drops $drops"
+}
+
+# A part of the fleet that exits on its own ends the run: the picture would be wrong.
+check_alive() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "run-local.sh: ${NAME_OF[$pid]} exited on its own; the end of its log:" >&2
+      tail -15 "${LOG_OF[$pid]}" | sed 's/^/    /' >&2
+      exit 1
+    fi
+  done
+}
+
+if ((DURATION > 0)); then say "running for $DURATION s (Ctrl-C stops earlier)"; else say "running until Ctrl-C"; fi
+end=$((DURATION > 0 ? SECONDS + DURATION : 0))
+while ((end == 0 || SECONDS < end)); do
+  wait_s=$INTERVAL
+  ((end > 0 && end - SECONDS < wait_s)) && wait_s=$((end - SECONDS))
+  # sleep in the background and wait on it, so that Ctrl-C is handled at once.
+  sleep "$wait_s" 9>&- &
+  wait $! || true
+  check_alive
+  summary
+done
+exit 0

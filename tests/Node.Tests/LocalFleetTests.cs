@@ -1,0 +1,197 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using FlowMesh.Cluster.Hosting;
+using FlowMesh.Node.Tests.Harness;
+
+namespace FlowMesh.Node.Tests;
+
+/// <summary>
+/// The README's main command, <c>run-local.sh</c>, end to end: the fleet it starts (real
+/// namespaces, Nodes, Aggregator, Redis and workloads) as seen through the gateway, and
+/// what it leaves behind after a normal stop, a Ctrl-C during start-up and a failed start.
+/// </summary>
+public sealed partial class LocalFleetTests
+{
+    /// <summary>Long enough to build from scratch on a 2-core machine (later runs take seconds).</summary>
+    private static readonly TimeSpan StartDeadline = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+    private const int Duration = 45;
+
+    // The workload run-local.sh starts with --hosts 3 (see start_traffic there).
+    private const string Web = "10.99.0.1:8000";
+    private const string AppRedis = "10.99.0.2:6379";
+    private const string ClosedPort = "10.99.0.2:81";
+
+    [Fact]
+    public async Task ThreeHostsJoinSessionsAcrossHostsByTagAndLeaveNothingBehind()
+    {
+        KernelTestRequirements.Require();
+        Assert.Empty(LocalFleetScript.Leftovers());
+        var port = LoopbackPort.Free();
+        await using var script = LocalFleetScript.Start(["--hosts", "3", "--duration", $"{Duration}", "--port", $"{port}", "--interval", "2"]);
+        await script.WaitForLineAsync(RunningLine(), StartDeadline);
+        var redisPort = int.Parse((await script.WaitForLineAsync(RedisLine(), Deadline)).Groups["port"].Value, System.Globalization.CultureInfo.InvariantCulture);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
+
+        // The printed commands name a real session and its real client flow.
+        var shownSession = (await script.WaitForLineAsync(SessionCommandLine(), Deadline)).Groups["id"].Value;
+        Assert.StartsWith("tag:", shownSession, StringComparison.Ordinal);
+        Assert.Equal("tag", (await GetJsonAsync(http, $"/api/sessions/{shownSession}")).GetProperty("join").GetString());
+        var shownFlow = (await script.WaitForLineAsync(FlowCommandLine(), Deadline)).Groups["id"].Value;
+        Assert.Equal(shownFlow, (await GetJsonAsync(http, $"/api/flows/{shownFlow}")).GetProperty("id").GetString());
+
+        // A second run while this one runs says so and changes nothing.
+        await using (var second = LocalFleetScript.Start(["--no-build", "--port", $"{LoopbackPort.Free()}"]))
+        {
+            Assert.Equal(1, await second.WaitForExitAsync(Deadline));
+            Assert.Contains("a local fleet is already running", second.Output, StringComparison.Ordinal);
+        }
+
+        // Every edge of the workload, with a connect P99 for each that completes handshakes,
+        // and the refused connects counted as errors.
+        var edges = await ClusterClientWait(http, "/api/edges?window=5m", e => EdgesSeen(e).IsSupersetOf(
+            [$"curl>{Web}", $"python3>{Web}", $"redis-benchmark>{AppRedis}", $"curl>{ClosedPort}"]) && e.EnumerateArray().All(x =>
+                x.GetProperty("server").GetString() == ClosedPort || x.GetProperty("p99Ms").ValueKind == JsonValueKind.Number),
+            "the workload's edges, each with a P99");
+        foreach (var edge in edges.EnumerateArray())
+        {
+            var name = edge.GetProperty("edge").GetString()!;
+            if (edge.GetProperty("server").GetString() == ClosedPort)
+            {
+                Assert.True(edge.GetProperty("errors").GetInt64() >= 1, $"{name}: refused connects are errors");
+                Assert.Equal(edge.GetProperty("sessions").GetInt64(), edge.GetProperty("errors").GetInt64());
+            }
+            else
+            {
+                Assert.True(edge.GetProperty("p99Ms").GetDouble() > 0, $"{name} has a P99");
+                Assert.True(edge.GetProperty("tags").GetProperty("survived").GetInt64() >= 1, $"{name}: tags came back");
+            }
+        }
+
+        // Sessions joined by tag across hosts: each client on the host whose address it used,
+        // each server on the host that runs it, the same bytes seen at both ends.
+        var sessions = (await GetJsonAsync(http, "/api/sessions?join=tag&closed=true&limit=500")).GetProperty("items").EnumerateArray().ToList();
+        var crossHost = sessions.Select(s => (
+            Edge: s.GetProperty("edge").GetString()!,
+            Client: s.GetProperty("client").GetProperty("host").GetString()!,
+            Server: s.GetProperty("server").GetProperty("host").GetString()!,
+            ClientAddress: s.GetProperty("client").GetProperty("address").GetString()!,
+            Session: s)).ToList();
+        Assert.All(crossHost, s =>
+        {
+            Assert.NotEqual(s.Client, s.Server);
+            Assert.Equal($"10.99.0.{s.Client["host-".Length..]}", s.ClientAddress);
+            Assert.NotNull(s.Session.GetProperty("traceTag").GetString());
+            Assert.False(s.Session.GetProperty("bytesMismatch").GetBoolean(), $"{s.Session.GetProperty("id")}: bytes differ between the sides");
+        });
+        Assert.Equal(["host-2", "host-3"], HostsOf(crossHost.Where(s => s.Edge == $"curl>{Web}").Select(s => (s.Client, s.Server)), "host-1"));
+        Assert.Equal(["host-1", "host-3"], HostsOf(crossHost.Where(s => s.Edge == $"redis-benchmark>{AppRedis}").Select(s => (s.Client, s.Server)), "host-2"));
+        Assert.All(crossHost.Where(s => s.Edge == $"python3>{Web}"), s => Assert.Equal("client", s.Session.GetProperty("reset").GetString()));
+        Assert.Contains(crossHost, s => s.Edge == $"python3>{Web}");
+
+        // Drops are reported: per member and in total, by the gateway and on the summary lines.
+        var cluster = await GetJsonAsync(http, "/api/cluster");
+        var members = cluster.GetProperty("members").EnumerateArray().ToList();
+        Assert.Equal(["host-1", "host-2", "host-3"], members.Where(m => m.GetProperty("role").GetString() == "node").Select(m => m.GetProperty("hostId").GetString()!).Order());
+        Assert.All(members, m => Assert.True(m.GetProperty("healthy").GetBoolean(), $"{m.GetProperty("hostId")} is healthy"));
+        Assert.All(members.Where(m => m.GetProperty("role").GetString() == "node"), m => Assert.True(m.GetProperty("counters").TryGetProperty("kernel_drops", out _)));
+        Assert.Equal(members.Sum(m => m.GetProperty("drops").GetInt64()), cluster.GetProperty("totalDrops").GetInt64());
+        Assert.Equal(0, cluster.GetProperty("totalDrops").GetInt64()); // a light load: nothing may be lost
+        await script.WaitForLineAsync(SummaryLine(), Deadline);
+        var summaries = script.Lines.Select(l => SummaryLine().Match(l)).Where(m => m.Success).ToList();
+        Assert.All(summaries, m => Assert.Equal("0", m.Groups["drops"].Value));
+        Assert.Contains(summaries, m => long.Parse(m.Groups["tag"].Value, System.Globalization.CultureInfo.InvariantCulture) > 0);
+
+        // The end of --duration removes everything.
+        Assert.Equal(0, await script.WaitForExitAsync(TimeSpan.FromSeconds(Duration + 90)));
+        Assert.Matches("stopped: no namespace", script.Lines[^1]);
+        Assert.Empty(LocalFleetScript.Leftovers(port, redisPort));
+    }
+
+    [Fact]
+    public async Task CtrlCDuringStartUpRemovesWhatWasMade()
+    {
+        KernelTestRequirements.Require();
+        var port = LoopbackPort.Free();
+        await using var script = LocalFleetScript.Start(["--hosts", "2", "--port", $"{port}"]);
+        await script.WaitForLineAsync(new Regex("creating 2 hosts on a bridge .* ok"), StartDeadline);
+        script.Interrupt();
+        Assert.Equal(0, await script.WaitForExitAsync(TimeSpan.FromSeconds(90)));
+        Assert.Empty(LocalFleetScript.Leftovers(port));
+    }
+
+    [Fact]
+    public async Task AFailedStartSaysWhyAndRemovesWhatWasMade()
+    {
+        KernelTestRequirements.Require();
+        var port = LoopbackPort.Free();
+        // Settings reach every process through the environment: a ring size the Node refuses.
+        await using var script = LocalFleetScript.Start(["--hosts", "2", "--port", $"{port}", "--no-traffic"],
+            new Dictionary<string, string> { ["FLOWMESH_NODE__RINGBYTES"] = "1000" });
+        Assert.Equal(1, await script.WaitForExitAsync(StartDeadline));
+        Assert.Contains("creating 2 hosts on a bridge (10.99.0.1-2/24) ... ok", script.Output, StringComparison.Ordinal);
+        Assert.Contains("the Node of host-1 exited during start-up", script.Output, StringComparison.Ordinal);
+        Assert.Contains("ring buffer size 1000 must be a power of two", script.Output, StringComparison.Ordinal);
+        Assert.Empty(LocalFleetScript.Leftovers(port));
+    }
+
+    [Fact]
+    public async Task BadOptionsAreRefusedWithTheReason()
+    {
+        foreach (var (args, reason) in new[]
+        {
+            (new[] { "--hosts", "1" }, "--hosts must be a whole number from 2 to 16"),
+            (["--duration", "soon"], "--duration must be a whole number of seconds"),
+            (["--port", "70000"], "--port must be a port number"),
+            (["--frobnicate"], "unknown option '--frobnicate'"),
+        })
+        {
+            await using var script = LocalFleetScript.Start(args);
+            Assert.Equal(2, await script.WaitForExitAsync(Deadline));
+            Assert.Contains(reason, script.Output, StringComparison.Ordinal);
+        }
+        await using var help = LocalFleetScript.Start(["--help"]);
+        Assert.Equal(0, await help.WaitForExitAsync(Deadline));
+        Assert.Contains("Usage: sudo ./run-local.sh", help.Output, StringComparison.Ordinal);
+        foreach (var flag in new[] { "--hosts N", "--duration SECONDS", "--port P", "--no-traffic" })
+            Assert.Contains(flag, help.Output, StringComparison.Ordinal);
+    }
+
+    private static HashSet<string> EdgesSeen(JsonElement edges) =>
+        edges.EnumerateArray().Select(e => e.GetProperty("edge").GetString()!).ToHashSet();
+
+    /// <summary>The client hosts of some sessions, after checking each server is <paramref name="server"/>.</summary>
+    private static string[] HostsOf(IEnumerable<(string Client, string Server)> sessions, string server)
+    {
+        var list = sessions.ToList();
+        Assert.All(list, s => Assert.Equal(server, s.Server));
+        return [.. list.Select(s => s.Client).Distinct().Order()];
+    }
+
+    private static Task<JsonElement> ClusterClientWait(HttpClient http, string path, Func<JsonElement, bool> condition, string what) =>
+        ClusterClient.WaitForAsync(() => GetJsonAsync(http, path), condition, what, Deadline);
+
+    private static async Task<JsonElement> GetJsonAsync(HttpClient http, string path)
+    {
+        using var response = await http.GetAsync(path);
+        var body = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode)
+            throw new HttpRequestException($"GET {path}: {(int)response.StatusCode} {body}");
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    [GeneratedRegex(@"running for \d+ s")]
+    private static partial Regex RunningLine();
+
+    [GeneratedRegex(@"redis-server for cluster state on 127\.0\.0\.1:(?<port>\d+)")]
+    private static partial Regex RedisLine();
+
+    [GeneratedRegex(@"/api/sessions/(?<id>tag:[0-9a-f]{16})\b")]
+    private static partial Regex SessionCommandLine();
+
+    [GeneratedRegex(@"/api/flows/(?<id>host-\d+/\d+)\b")]
+    private static partial Regex FlowCommandLine();
+
+    [GeneratedRegex(@"sessions \d+ \(tag (?<tag>\d+), isn \d+, tuple \d+, one-sided \d+\) \| P99 connect \(1m\): .+ \| resets and refused: \d+ \| drops (?<drops>\d+)$")]
+    private static partial Regex SummaryLine();
+}
