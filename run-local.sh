@@ -366,15 +366,23 @@ if ((TRAFFIC)); then
   cat <<EOF
 
 Try:
-  curl -s $G/api/edges | jq                                    # the service map: edges, sessions, errors, P99
-  curl -s $G/api/sessions/$session_id | jq          # one session, both sides
-  curl -s $G/api/flows/$client_flow | jq                      # its client side, as ${client_flow%%/*} saw it
-  curl -s -G $G/api/latency --data-urlencode 'edge=$edge' | jq
-  curl -s '$G/api/sessions?reset=any&limit=5' | jq            # resets: refused connects, abortive closes
-  curl -sN '$G/api/stream?kind=session'                       # live sessions (Ctrl-C to stop)
-  curl -s $G/api/cluster | jq                                  # members, counters, drops
-Run commands on a host:   sudo ip netns exec $NS_PREFIX-host-1 curl -s http://$WEB:$WEB_PORT/
-Logs (removed at stop):   $RUN/logs
+  the service map: edges, sessions, errors, connect P99
+    curl -s $G/api/edges | jq
+  one session joined across two hosts, both sides
+    curl -s $G/api/sessions/$session_id | jq
+  its client side, as ${client_flow%%/*} saw it
+    curl -s $G/api/flows/$client_flow | jq
+  latency percentiles of its edge
+    curl -s -G $G/api/latency --data-urlencode 'edge=$edge' | jq
+  resets: refused connects and abortive closes
+    curl -s '$G/api/sessions?reset=any&limit=5' | jq
+  live sessions as they settle (Ctrl-C to stop)
+    curl -sN '$G/api/stream?kind=session'
+  members, counters and drops
+    curl -s $G/api/cluster | jq
+  a command on a host
+    sudo ip netns exec $NS_PREFIX-host-1 curl -s http://$WEB:$WEB_PORT/
+Logs (removed at stop): $RUN/logs
 
 EOF
 else
@@ -383,7 +391,7 @@ No traffic was started (--no-traffic). Make some on the hosts ($SUBNET.1-$HOSTS)
   sudo ip netns exec $NS_PREFIX-host-1 $PYTHON -m http.server 8000 --bind $(addr_of 1) &
   sudo ip netns exec $NS_PREFIX-host-2 curl -s http://$(addr_of 1):8000/
 then:   curl -s $G/api/sessions | jq
-Logs (removed at stop):   $RUN/logs
+Logs (removed at stop): $RUN/logs
 
 EOF
 fi
