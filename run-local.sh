@@ -77,13 +77,15 @@ fi
 # --- output ---------------------------------------------------------------------------------
 say() { printf '%s  %s\n' "$(date +%H:%M:%S)" "$*"; }
 # A start-up step: "doing X ..." then "ok" (or the failure) on the same line.
-step() { printf '%s  %s ... ' "$(date +%H:%M:%S)" "$*"; }
-ok() { echo "${1:-ok}"; }
+STEP_OPEN=0
+step() { printf '%s  %s ... ' "$(date +%H:%M:%S)" "$*"; STEP_OPEN=1; }
+ok() { echo "${1:-ok}"; STEP_OPEN=0; }
 # Fails the start: says what and why, shows the relevant lines of a log, and exits (the
 # EXIT trap then removes whatever had been made).
 fail() {
   local message=$1 log=${2:-}
-  echo "FAILED" >&2
+  ((STEP_OPEN)) && echo "FAILED" >&2
+  STEP_OPEN=0
   echo "run-local.sh: $message" >&2
   if [[ -n $log && -s $log ]]; then
     # A FlowMesh process that cannot start says why on one "error:" line; show that, else the tail.
@@ -108,7 +110,6 @@ declare -a PIDS=() NODE_PIDS=() AGGREGATOR_PIDS=() REDIS_PIDS=() # every long-li
 declare -A NAME_OF=() LOG_OF=()
 CLEANED=0
 
-hosts_ns() { local i; for ((i = 1; i <= HOSTS; i++)); do echo "$NS_PREFIX-host-$i"; done; }
 addr_of() { echo "$SUBNET.$1"; }
 
 # Removes everything a run made: processes, namespaces (and with them the veths and the
@@ -119,6 +120,7 @@ cleanup() {
   CLEANED=1
   set +e
   trap '' INT TERM
+  ((STEP_OPEN)) && echo "interrupted"
   say "stopping the local fleet"
   local ns pid i
   # Workloads first, so the Nodes see their connections close.
@@ -136,7 +138,15 @@ cleanup() {
   done
   [[ -n $RUN && -d $RUN ]] && rm -rf "$RUN"
   rm -f "$LOCK_FILE"
-  say "stopped: no namespace, bridge, process, Redis or file of this run is left"
+  local left
+  left=$(ip netns list 2>/dev/null | awk -v p="$NS_PREFIX-" 'index($1, p) == 1 {print $1}')
+  for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && left+=" pid $pid"; done
+  if [[ -n $left ]]; then
+    echo "run-local.sh: could not remove: $left" >&2
+    ((status)) || status=1
+  else
+    say "stopped: no namespace, bridge, process, Redis or file of this run is left"
+  fi
   exit "$status"
 }
 
