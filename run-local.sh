@@ -27,8 +27,11 @@ Options:
   -h, --help           show this text
 
 Needs root (network namespaces, eBPF). Installs the Debian packages that are missing
-(scripts/install-deps.sh) and builds FlowMesh (Release) first. Exit status: 0 after a
-clean stop, 1 if the fleet could not start or a part of it died, 2 for a bad option.
+(scripts/install-deps.sh) and builds FlowMesh (Release) first. Settings for every
+FlowMesh process of the fleet can be given as FLOWMESH_* variables
+(sudo FLOWMESH_FLOWS__IDLESECONDS=30 ./run-local.sh). Exit status: 0 after --duration
+or Ctrl-C, 1 if the fleet could not start or a part of it died, 2 for a bad option,
+129/143 when stopped by SIGHUP/SIGTERM.
 EOF
 }
 
@@ -40,8 +43,12 @@ readonly WEB_PORT=8000                   # HTTP server on host-1
 readonly APP_REDIS_PORT=6379             # the workload's redis-server on host-2 (not FlowMesh's)
 readonly CLOSED_PORT=81                  # nothing listens there: connects are refused
 readonly ROOT=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
-LOCK_DIR=/run/lock; [[ -d $LOCK_DIR ]] || LOCK_DIR=/tmp
-readonly LOCK_FILE=$LOCK_DIR/flowmesh-local.lock
+# In /run (root's alone): no other user can make, fill or replace it.
+readonly LOCK_FILE=/run/flowmesh-local.lock
+# Every process the fleet starts carries this variable (the run's directory) in its
+# environment, which no process can rename: finding them all again, even those that
+# rewrite their command line like redis-server, or a later run after a kill -9.
+readonly MARK=FM_LOCAL_FLEET
 
 HOSTS=3 DURATION=0 PORT=8080 TRAFFIC=1 BUILD=1 INTERVAL=5
 
@@ -64,10 +71,10 @@ while (($#)); do
     *) die_usage "unknown option '$1'" ;;
   esac
 done
-{ is_int "$HOSTS" && ((HOSTS >= 2 && HOSTS <= 16)); } || die_usage "--hosts must be a whole number from 2 to 16 (got '$HOSTS')"
-{ is_int "$DURATION"; } || die_usage "--duration must be a whole number of seconds (got '$DURATION')"
-{ is_int "$PORT" && ((PORT >= 1 && PORT <= 65535)); } || die_usage "--port must be a port number from 1 to 65535 (got '$PORT')"
-{ is_int "$INTERVAL" && ((INTERVAL >= 1)); } || die_usage "--interval must be a whole number of seconds, 1 or more (got '$INTERVAL')"
+{ is_int "$HOSTS" && HOSTS=$((10#$HOSTS)) && ((HOSTS >= 2 && HOSTS <= 16)); } || die_usage "--hosts must be a whole number from 2 to 16 (got '$HOSTS')"
+{ is_int "$DURATION" && DURATION=$((10#$DURATION)); } || die_usage "--duration must be a whole number of seconds (got '$DURATION')"
+{ is_int "$PORT" && PORT=$((10#$PORT)) && ((PORT >= 1 && PORT <= 65535)); } || die_usage "--port must be a port number from 1 to 65535 (got '$PORT')"
+{ is_int "$INTERVAL" && INTERVAL=$((10#$INTERVAL)) && ((INTERVAL >= 1)); } || die_usage "--interval must be a whole number of seconds, 1 or more (got '$INTERVAL')"
 
 if ((EUID != 0)); then
   echo "run-local.sh: needs root to create network namespaces and load eBPF programs: run 'sudo ./run-local.sh'" >&2
@@ -96,19 +103,50 @@ fail() {
 
 # --- one fleet at a time --------------------------------------------------------------------
 # The lock is held on fd 9 for the script's life; every child is started with 9>&- so a
-# leftover child never keeps it. The file says who holds it and where its files are.
-exec 9<>"$LOCK_FILE"
-if ! flock -n 9; then
-  read -r holder_pid holder_port _ <"$LOCK_FILE" || true
-  echo "run-local.sh: a local fleet is already running (pid ${holder_pid:-?}, gateway http://127.0.0.1:${holder_port:-?}); stop it with Ctrl-C first" >&2
-  exit 1
-fi
+# leftover child never keeps it. The file says who holds it and where its files are. It
+# is removed at the end, so a run that locked it must check that the file it locked is
+# still the one at that path (another run may have removed it meanwhile).
+while true; do
+  exec 9<>"$LOCK_FILE"
+  if ! flock -n 9; then
+    read -r holder_pid holder_port _ <"$LOCK_FILE" || true
+    echo "run-local.sh: a local fleet is already running (pid ${holder_pid:-?}, gateway http://127.0.0.1:${holder_port:-?}); stop it with Ctrl-C first" >&2
+    exit 1
+  fi
+  [[ /proc/self/fd/9 -ef $LOCK_FILE ]] && break
+  exec 9>&-
+done
 read -r _ _ previous_run <"$LOCK_FILE" || true
+echo "$$ $PORT" >"$LOCK_FILE"
 
 RUN=""             # this run's directory: logs, Redis data, the web root, settings
 declare -a PIDS=() NODE_PIDS=() AGGREGATOR_PIDS=() REDIS_PIDS=() # every long-lived process, and by role
 declare -A NAME_OF=() LOG_OF=()
 CLEANED=0
+SLEEP_PID=""
+
+# The processes whose environment carries this run's mark (or any run's, with no argument).
+marked_pids() {
+  local pid
+  # The scan's own grep carries the mark too: keep only processes still there after it.
+  for pid in $(grep -lsz "^$MARK=${1:-}" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 || true); do
+    [[ -e /proc/$pid ]] && echo "$pid"
+  done
+  return 0
+}
+
+# SIGKILL to these, then wait (up to 5 s) until they are gone, so their ports are free.
+kill_now() {
+  local pid deadline=$((SECONDS + 5))
+  (($#)) || return 0
+  kill -KILL "$@" 2>/dev/null || true
+  for pid in "$@"; do
+    while [[ -e /proc/$pid ]] && ((SECONDS < deadline)); do sleep 0.1; done
+  done
+  return 0
+}
+
+our_namespaces() { ip netns list 2>/dev/null | awk -v p="$NS_PREFIX-" 'index($1, p) == 1 {print $1}' || true; }
 
 addr_of() { echo "$SUBNET.$1"; }
 
@@ -118,29 +156,35 @@ cleanup() {
   local status=$?
   ((CLEANED)) && return
   CLEANED=1
-  set +e
-  trap '' INT TERM
-  ((STEP_OPEN)) && echo "interrupted"
+  set +eE
+  trap - ERR
+  # Nothing may cut the teardown short: not a second Ctrl-C, not a closed terminal, not
+  # a reader of our output that went away (SIGPIPE; writes then just fail).
+  trap '' INT TERM HUP PIPE
+  if ((STEP_OPEN)); then if ((status)); then echo "FAILED"; else echo "interrupted"; fi; fi
+  [[ -n $SLEEP_PID ]] && kill "$SLEEP_PID" 2>/dev/null
   say "stopping the local fleet"
-  local ns pid i
+  local ns pid
   # Workloads first, so the Nodes see their connections close.
-  for ns in $(ip netns list 2>/dev/null | awk -v p="$NS_PREFIX-" 'index($1, p) == 1 {print $1}'); do
+  for ns in $(our_namespaces); do
     ip netns pids "$ns" 2>/dev/null | xargs -r kill -TERM 2>/dev/null
   done
   # Then the Nodes, the Aggregator and Redis, in that order: FlowMesh processes flush to
   # Redis and leave the cluster on SIGTERM, so Redis goes last.
+  ((${#NODE_PIDS[@]})) && say "stopping the Nodes (they flush to Redis and leave the cluster)"
   stop_processes "${NODE_PIDS[@]}"
   stop_processes "${AGGREGATOR_PIDS[@]}"
-  stop_processes "${REDIS_PIDS[@]}"
-  for ns in $(ip netns list 2>/dev/null | awk -v p="$NS_PREFIX-" 'index($1, p) == 1 {print $1}'); do
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+  stop_processes "${PIDS[@]}" # Redis, and anything a signal caught between its start and its role
+  for ns in $(our_namespaces); do
+    kill_now $(ip netns pids "$ns" 2>/dev/null)
     ip netns delete "$ns" 2>/dev/null
   done
+  [[ -n $RUN ]] && kill_now $(marked_pids "$RUN")
   [[ -n $RUN && -d $RUN ]] && rm -rf "$RUN"
   rm -f "$LOCK_FILE"
   local left
-  left=$(ip netns list 2>/dev/null | awk -v p="$NS_PREFIX-" 'index($1, p) == 1 {print $1}')
-  for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && left+=" pid $pid"; done
+  left=$(our_namespaces)
+  [[ -n $RUN ]] && for pid in $(marked_pids "$RUN"); do left+=" pid $pid"; done
   if [[ -n $left ]]; then
     echo "run-local.sh: could not remove: $left" >&2
     ((status)) || status=1
@@ -152,15 +196,17 @@ cleanup() {
 
 # A run killed with SIGKILL leaves its parts behind; the next run removes them first.
 remove_leftovers() {
-  local found=0 ns pid
-  if [[ -n ${previous_run:-} && -d $previous_run && $previous_run == /tmp/flowmesh-local.* ]]; then
-    for pid in $(pgrep -f -- "$previous_run" || true); do kill -KILL "$pid" 2>/dev/null && found=1; done
-    rm -rf "$previous_run"
-  fi
-  for ns in $(ip netns list 2>/dev/null | awk -v p="$NS_PREFIX-" 'index($1, p) == 1 {print $1}'); do
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
-    ip netns delete "$ns" && found=1
+  local found=0 ns pids
+  pids=$(marked_pids)
+  [[ -n $pids ]] && found=1 && kill_now $pids
+  for ns in $(our_namespaces); do
+    kill_now $(ip netns pids "$ns" 2>/dev/null || true)
+    ip netns delete "$ns" 2>/dev/null && found=1
   done
+  # Only a directory this script would have made, and owned by root.
+  if [[ ${previous_run:-} =~ ^/tmp/flowmesh-local\.[A-Za-z0-9]{6}$ && -d $previous_run && -O $previous_run ]]; then
+    rm -rf "$previous_run" && found=1
+  fi
   ((found)) && say "removed what an earlier run that did not finish had left"
   return 0
 }
@@ -178,14 +224,27 @@ stop_processes() {
 }
 
 trap cleanup EXIT
-trap 'exit 0' INT TERM
+trap 'exit 0' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+# A command that fails where nothing expected it says which, instead of a silent exit.
+set -E
+trap 'fail "\"$BASH_COMMAND\" failed (line $LINENO)"' ERR
 
-# Starts a long-lived process in the background, logging to its own file.
+# Starts a long-lived process in the background, logging to its own file. setsid puts
+# it in a session of its own: a Ctrl-C at the terminal reaches only this script, which
+# then stops everything in order (a redis-server that saw the Ctrl-C would quit first).
 start() {
-  local name=$1; shift
+  local name=$1 role=$2; shift 2
   local log=$RUN/logs/$name.log
-  "$@" >"$log" 2>&1 9>&- &
-  PIDS+=("$!"); NAME_OF[$!]=$name; LOG_OF[$!]=$log
+  setsid "$@" >"$log" 2>&1 9>&- </dev/null &
+  local pid=$!
+  PIDS+=("$pid"); NAME_OF[$pid]=$name; LOG_OF[$pid]=$log
+  case $role in
+    node) NODE_PIDS+=("$pid") ;;
+    aggregator) AGGREGATOR_PIDS+=("$pid") ;;
+    *) REDIS_PIDS+=("$pid") ;;
+  esac
 }
 
 # Waits until a process's log has a line matching a pattern; fails if it exits first.
@@ -210,24 +269,28 @@ free_local_port() {
 gateway() { curl -sf -m 3 "http://127.0.0.1:$PORT$1"; }
 
 # --- start ----------------------------------------------------------------------------------
+cd "$ROOT" # dotnet reads global.json from the current directory
 say "FlowMesh local fleet: $HOSTS hosts, gateway on http://127.0.0.1:$PORT"
 remove_leftovers
 
 # sudo's PATH often lacks a per-user or /usr/share .NET install; look in the usual places.
 if ! command -v dotnet >/dev/null; then
-  for d in /usr/share/dotnet /usr/lib/dotnet /opt/dotnet ${SUDO_USER:+"$(getent passwd "$SUDO_USER" | cut -d: -f6)/.dotnet"}; do
+  for d in /usr/share/dotnet /usr/lib/dotnet /opt/dotnet ${SUDO_USER:+"$(getent passwd "$SUDO_USER" | cut -d: -f6 || true)/.dotnet"}; do
     if [[ -x $d/dotnet ]]; then export PATH=$d:$PATH DOTNET_ROOT=$d; break; fi
   done
 fi
 
-step "checking packages"
-"$ROOT/scripts/install-deps.sh" --quiet 9>&- || fail "installing the missing packages failed (see above)"
-ok
+say "checking packages (scripts/install-deps.sh)"
+bash "$ROOT/scripts/install-deps.sh" --quiet 9>&- || fail "installing the missing packages failed (see above)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+# The fleet's own Redis and gateway, whatever the caller's environment says (flags below
+# pin the rest); a token set outside would lock the summary out of the gateway.
+unset FLOWMESH_GATEWAY__TOKEN FLOWMESH_GATEWAY__ENABLED FLOWMESH_GATEWAY__ADDRESS FLOWMESH_GATEWAY__PORT
 
 port_taken "$PORT" && { step "checking port $PORT"; fail "port $PORT on 127.0.0.1 is taken; choose another with --port P"; }
 
 RUN=$(mktemp -d /tmp/flowmesh-local.XXXXXX)
+export "$MARK=$RUN"
 mkdir -p "$RUN/logs" "$RUN/redis" "$RUN/app-redis" "$RUN/www"
 echo "$$ $PORT $RUN" >"$LOCK_FILE"
 
@@ -237,7 +300,8 @@ if ((BUILD)); then
   step "building FlowMesh (dotnet build -c Release; the first build takes a minute)"
   started=$SECONDS
   for project in Node Aggregator; do
-    dotnet build "$ROOT/$project" -c Release -nologo -clp:ErrorsOnly >>"$RUN/logs/build.log" 2>&1 9>&- ||
+    # No build servers: they would outlive the run (and hold its deleted log).
+    dotnet build "$ROOT/$project" -c Release -nologo -clp:ErrorsOnly --disable-build-servers >>"$RUN/logs/build.log" 2>&1 9>&- ||
       fail "building $project failed:" "$RUN/logs/build.log"
   done
   ok "ok ($((SECONDS - started)) s)"
@@ -246,18 +310,19 @@ fi
 
 REDIS_PORT=$(free_local_port 16379)
 step "starting redis-server for cluster state on 127.0.0.1:$REDIS_PORT"
-start redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$RUN/redis" \
-  --save "" --appendonly no --daemonize no --logfile ""
-REDIS_PIDS=("${PIDS[-1]}")
+# set-proc-title no: a Redis that sets its title overwrites its environment, and the mark with it.
+start redis redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$RUN/redis" \
+  --save "" --appendonly no --daemonize no --logfile "" --set-proc-title no
 wait_for_log "${PIDS[-1]}" "Ready to accept connections" 15 "redis-server"
 ok
 
 # Every FlowMesh process reads the same settings file (the same shape as appsettings.json);
-# per-host values come as flags.
+# per-host values, and the fleet's Redis and cluster, come as flags, which override
+# FLOWMESH_* variables (those reach every process: e.g. FLOWMESH_FLOWS__LINGERSECONDS).
 cat >"$RUN/fleet.json" <<EOF
 {
   "Cluster": { "Name": "local", "Redis": "127.0.0.1:$REDIS_PORT" },
-  "Gateway": { "Address": "127.0.0.1", "Port": $PORT },
+  "Gateway": { "Enabled": true, "Address": "127.0.0.1", "Port": $PORT, "Token": "" },
   "Node": { "InjectTag": true }
 }
 EOF
@@ -281,16 +346,16 @@ done
 ok
 
 step "starting the Aggregator and its gateway"
-start aggregator dotnet "$AGGREGATOR_DLL" run --config "$RUN/fleet.json"
+start aggregator aggregator dotnet "$AGGREGATOR_DLL" run --config "$RUN/fleet.json" \
+  --redis "127.0.0.1:$REDIS_PORT" --cluster local --listen "127.0.0.1:$PORT"
 aggregator_pid=${PIDS[-1]}
-AGGREGATOR_PIDS=("$aggregator_pid")
 wait_for_log "$aggregator_pid" "Gateway listening on" 60 "the Aggregator"
 ok
 
 step "starting a Node on each host"
 for ((i = 1; i <= HOSTS; i++)); do
-  start "node-host-$i" dotnet "$NODE_DLL" run --config "$RUN/fleet.json" --host-id "host-$i" --netns "$NS_PREFIX-host-$i"
-  NODE_PIDS+=("${PIDS[-1]}")
+  start "node-host-$i" node dotnet "$NODE_DLL" run --config "$RUN/fleet.json" \
+    --redis "127.0.0.1:$REDIS_PORT" --cluster local --host-id "host-$i" --netns "$NS_PREFIX-host-$i" --inject-tag
 done
 for ((i = 1; i <= HOSTS; i++)); do
   wait_for_log "${NODE_PIDS[i - 1]}" "is member" 90 "the Node of host-$i"
@@ -305,7 +370,7 @@ APP_REDIS=$(addr_of 2)
 # Runs a shell loop inside a host's namespace; its processes die with the namespace's pids at stop.
 on_host() {
   local i=$1; shift
-  ip netns exec "$NS_PREFIX-host-$i" bash -c "$*" >/dev/null 2>&1 9>&- &
+  ip netns exec "$NS_PREFIX-host-$i" setsid bash -c "$*" >/dev/null 2>&1 9>&- </dev/null &
 }
 
 start_traffic() {
@@ -313,7 +378,7 @@ start_traffic() {
   echo "<h1>host-1</h1>" >"$RUN/www/index.html"
   # Servers: an HTTP/1.1 server (keep-alive) on host-1 and a redis-server on host-2.
   on_host 1 "exec $PYTHON -m http.server $WEB_PORT --bind $WEB --protocol HTTP/1.1 --directory $RUN/www"
-  on_host 2 "exec redis-server --bind $APP_REDIS --port $APP_REDIS_PORT --save '' --appendonly no --protected-mode no --dir $RUN/app-redis"
+  on_host 2 "exec redis-server --bind $APP_REDIS --port $APP_REDIS_PORT --save '' --appendonly no --protected-mode no --dir $RUN/app-redis --set-proc-title no"
   # Wait for both to listen (looking, not connecting: a refused probe would show up as a
   # session), then ask each once from another host, which also proves the bridge works.
   local deadline=$((SECONDS + 15))
@@ -411,17 +476,18 @@ fi
 # busiest first), and everything lost anywhere in the fleet.
 summary() {
   local cluster edges
-  cluster=$(gateway /api/cluster) && edges=$(gateway '/api/edges?window=1m') || { say "the gateway did not answer"; return; }
+  cluster=$(gateway /api/cluster) && edges=$(gateway '/api/edges?window=1m') || { say "the gateway did not answer"; return 0; }
   local joined p99 errors drops
   joined=$(jq -r '[.members[] | select(.role == "aggregator") | .counters] as $a
     | def sum(f): [$a[] | f // 0] | add // 0;
-    "sessions \(sum(.sessions_tag) + sum(.sessions_isn) + sum(.sessions_tuple) + sum(.sessions_one_sided)) (tag \(sum(.sessions_tag)), isn \(sum(.sessions_isn)), tuple \(sum(.sessions_tuple)), one-sided \(sum(.sessions_one_sided)))"' <<<"$cluster")
-  p99=$(jq -r 'sort_by(-.sessions) | map(select(.p99Ms != null)) as $e
+    "sessions \(sum(.sessions_tag) + sum(.sessions_isn) + sum(.sessions_tuple) + sum(.sessions_one_sided)) (tag \(sum(.sessions_tag)), isn \(sum(.sessions_isn)), tuple \(sum(.sessions_tuple)), one-sided \(sum(.sessions_one_sided)))"' <<<"$cluster") &&
+    p99=$(jq -r 'sort_by(-.sessions) | map(select(.p99Ms != null)) as $e
     | ($e[:4] | map("\(.edge) \(.p99Ms * 100 | round / 100) ms") | join(", "))
       + (if ($e | length) > 4 then ", +\(($e | length) - 4) more" else "" end)
-    | if . == "" then "none yet" else . end' <<<"$edges")
-  errors=$(jq -r 'map(.errors) | add // 0' <<<"$edges")
-  drops=$(jq -r '.totalDrops' <<<"$cluster")
+    | if . == "" then "none yet" else . end' <<<"$edges") &&
+    errors=$(jq -r 'map(.errors) | add // 0' <<<"$edges") &&
+    drops=$(jq -r '.totalDrops' <<<"$cluster") ||
+    { say "the gateway's answer was not what this script reads"; return 0; }
   say "$joined | P99 connect (1m): $p99 | resets and refused: $errors | drops $drops"
 }
 
@@ -444,7 +510,9 @@ while ((end == 0 || SECONDS < end)); do
   ((end > 0 && end - SECONDS < wait_s)) && wait_s=$((end - SECONDS))
   # sleep in the background and wait on it, so that Ctrl-C is handled at once.
   sleep "$wait_s" 9>&- &
-  wait $! || true
+  SLEEP_PID=$!
+  wait $SLEEP_PID || true
+  SLEEP_PID=""
   check_alive
   summary
 done

@@ -31,13 +31,23 @@ else
   else
     SUDO=
   fi
-  echo "install-deps: installing ${missing[*]}"
+  echo "install-deps: installing ${missing[*]} (apt-get; this can take a few minutes)"
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  # redis-server's postinst would start a system-wide service; policy-rc.d keeps it stopped.
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # The Debian package enables a system redis on port 6379; FlowMesh starts its own instances.
-  if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
+  # Without systemd (a container) redis-server's postinst would start a system-wide Redis on
+  # 6379; a policy-rc.d that says "no" keeps every service stopped during the install.
+  policy=/usr/sbin/policy-rc.d
+  made_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod 755 "$policy" && made_policy=1
+  fi
+  status=0
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } || status=$?
+  ((made_policy)) && $SUDO rm -f "$policy"
+  ((status == 0)) || { echo "install-deps: apt-get failed ($status)" >&2; exit "$status"; }
+  # The Debian package also enables a system Redis on 6379 for the next boot; FlowMesh
+  # starts its own instances, so turn it off (only when this script installed it).
+  if [[ " ${missing[*]} " == *" redis-server "* ]] && command -v systemctl >/dev/null &&
+    systemctl is-enabled --quiet redis-server 2>/dev/null; then
     $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
   fi
 fi

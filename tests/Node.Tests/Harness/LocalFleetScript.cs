@@ -16,7 +16,11 @@ internal sealed class LocalFleetScript : IAsyncDisposable
     public const string NamespacePrefix = "fm-local-";
     public const string RunDirectoryPrefix = "flowmesh-local.";
     public const string HostAddressPrefix = "10.99.0.";
-    public const string LockFile = "/run/lock/flowmesh-local.lock";
+    public const string LockFile = "/run/flowmesh-local.lock";
+    public const string RunDirectoryParent = "/tmp";
+
+    /// <summary>The variable every process of a run carries in its environment.</summary>
+    public const string Mark = "FM_LOCAL_FLEET=";
 
     private readonly Process _process;
     private readonly List<string> _lines = [];
@@ -45,13 +49,16 @@ internal sealed class LocalFleetScript : IAsyncDisposable
 
     public static LocalFleetScript Start(IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var info = new ProcessStartInfo("bash")
+        // In a process group of its own (setsid), like a job started from a shell, so that
+        // Interrupt() can send Ctrl-C to the whole group as a terminal does.
+        var info = new ProcessStartInfo("setsid")
         {
             WorkingDirectory = RepoRoot,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true, // no terminal, as in CI
         };
+        info.ArgumentList.Add("bash");
         info.ArgumentList.Add(Path.Combine(RepoRoot, "run-local.sh"));
         foreach (var a in arguments)
             info.ArgumentList.Add(a);
@@ -106,12 +113,16 @@ internal sealed class LocalFleetScript : IAsyncDisposable
         return _process.ExitCode;
     }
 
-    /// <summary>Ctrl-C.</summary>
-    public void Interrupt() => ProcessControl.Signal(_process, ProcessControl.SigInt);
+    /// <summary>Ctrl-C at a terminal: SIGINT to the script's whole process group.</summary>
+    public void Interrupt() => ProcessControl.SignalGroup(_process, ProcessControl.SigInt);
+
+    /// <summary>kill -9 of the script alone: no chance to clean up.</summary>
+    public Task KillScriptAsync() => ProcessControl.KillAsync(_process);
 
     /// <summary>
     /// What a run left on this machine: namespaces, its directory, the lock file,
-    /// processes (by their command lines), and listeners on the given ports.
+    /// processes (by the mark in their environment, or their command lines), and
+    /// listeners on the given ports.
     /// </summary>
     public static List<string> Leftovers(params int[] ports)
     {
@@ -121,24 +132,25 @@ internal sealed class LocalFleetScript : IAsyncDisposable
             left.AddRange(Directory.GetFiles("/run/netns").Select(Path.GetFileName)
                 .Where(n => n!.StartsWith(NamespacePrefix, StringComparison.Ordinal)).Select(n => $"network namespace {n}"));
         }
-        left.AddRange(Directory.GetDirectories(Path.GetTempPath(), RunDirectoryPrefix + "*").Select(d => $"directory {d}"));
+        left.AddRange(Directory.GetDirectories(RunDirectoryParent, RunDirectoryPrefix + "*").Select(d => $"directory {d}"));
         if (File.Exists(LockFile))
             left.Add($"lock file {LockFile}");
         foreach (var dir in Directory.GetDirectories("/proc"))
         {
             if (!int.TryParse(Path.GetFileName(dir), out var pid) || pid == Environment.ProcessId)
                 continue;
-            string commandLine;
+            string commandLine, environment;
             try
             {
                 commandLine = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
+                environment = "\0" + File.ReadAllText(Path.Combine(dir, "environ"));
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 continue; // gone meanwhile
             }
-            if (commandLine.Contains(RunDirectoryPrefix, StringComparison.Ordinal) || commandLine.Contains(NamespacePrefix, StringComparison.Ordinal)
-                || commandLine.Contains(HostAddressPrefix, StringComparison.Ordinal))
+            if (environment.Contains("\0" + Mark, StringComparison.Ordinal) || commandLine.Contains(RunDirectoryPrefix, StringComparison.Ordinal)
+                || commandLine.Contains(NamespacePrefix, StringComparison.Ordinal) || commandLine.Contains(HostAddressPrefix, StringComparison.Ordinal))
             {
                 left.Add($"process {pid}: {commandLine.Trim()}");
             }

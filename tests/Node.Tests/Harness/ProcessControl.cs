@@ -16,6 +16,13 @@ internal static partial class ProcessControl
             _ = Kill(process.Id, signal);
     }
 
+    /// <summary>Sends a signal to a process group, as a terminal sends Ctrl-C to the job in the foreground.</summary>
+    public static void SignalGroup(Process process, int signal)
+    {
+        if (!process.HasExited)
+            _ = Kill(-process.Id, signal);
+    }
+
     /// <summary>kill -9 if still running, then waits for the end.</summary>
     public static async Task KillAsync(Process process)
     {
