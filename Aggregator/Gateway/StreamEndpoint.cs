@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace FlowMesh.Aggregator.Gateway;
@@ -24,7 +25,7 @@ internal static class StreamEndpoint
             .WithSummary("Server-sent events of flows and sessions as they happen (kind=flow|session|all), filtered like /api/flows and /api/sessions.")
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream").ProducesProblem(StatusCodes.Status400BadRequest).Query(Parameters);
 
-    private static async Task<IResult> StreamAsync(HttpContext http, GatewayContext gateway, IOptions<JsonOptions> json)
+    private static async Task<IResult> StreamAsync(HttpContext http, GatewayContext gateway, IOptions<JsonOptions> json, IHostApplicationLifetime lifetime)
     {
         var q = new QueryReader(http.Request, Parameters);
         var kind = q.OneOf("kind", "flow", "session", "all") ?? "all";
@@ -37,7 +38,10 @@ internal static class StreamEndpoint
         response.Headers.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no"; // proxies must not hold events back
-        var ct = http.RequestAborted;
+        // A stream never ends by itself: it ends when the client leaves or the gateway stops
+        // (without the latter, stopping would wait out the host's whole shutdown timeout).
+        using var streaming = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
+        var ct = streaming.Token;
         var events = await gateway.Live.JoinAsync().ConfigureAwait(false);
         try
         {
@@ -79,7 +83,7 @@ internal static class StreamEndpoint
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            // The client went away.
+            // The client went away, or the gateway is stopping.
         }
         finally
         {

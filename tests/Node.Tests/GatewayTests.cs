@@ -329,6 +329,39 @@ public sealed class GatewayTests(GatewayFleet fleet) : IClassFixture<GatewayFlee
     }
 
     [Fact]
+    public async Task An_open_stream_does_not_hold_up_the_aggregators_stop()
+    {
+        // A cluster of its own: the other tests count the fleet's members.
+        await using var aggregator = await MemberProcess.StartAggregatorAsync(fleet.Redis, fleet.Cluster + "-s", []);
+        using var http = new HttpClient { BaseAddress = aggregator.GatewayUrl, Timeout = Timeout.InfiniteTimeSpan };
+        using var stream = await http.GetAsync("/api/stream", HttpCompletionOption.ResponseHeadersRead);
+        var reader = new StreamReader(await stream.Content.ReadAsStreamAsync());
+        Assert.Equal("retry: 2000", await reader.ReadLineAsync());
+
+        // The host allows 30 s for a stop; a stream that waited for its client would use all of it.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(0, await aggregator.TerminateAsync());
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"stopping took {clock.Elapsed.TotalSeconds:0.0} s with a stream open");
+        Assert.Null(await ReadToEndOrNullAsync(reader)); // the server ended the stream
+    }
+
+    private static async Task<string?> ReadToEndOrNullAsync(StreamReader reader)
+    {
+        try
+        {
+            while (await reader.ReadLineAsync() is not null)
+            {
+                // comments and keep-alives until the end
+            }
+            return null;
+        }
+        catch (IOException e)
+        {
+            return e.Message; // the connection was cut, not ended
+        }
+    }
+
+    [Fact]
     public async Task A_gateway_port_already_taken_is_a_one_line_error()
     {
         using var taken = Sockets.Listen(IPAddress.Loopback);
