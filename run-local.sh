@@ -120,7 +120,7 @@ read -r _ _ previous_run <"$LOCK_FILE" || true
 echo "$$ $PORT" >"$LOCK_FILE"
 
 RUN=""             # this run's directory: logs, Redis data, the web root, settings
-declare -a PIDS=() NODE_PIDS=() AGGREGATOR_PIDS=() REDIS_PIDS=() # every long-lived process, and by role
+declare -a PIDS=() NODE_PIDS=() AGGREGATOR_PIDS=() # every long-lived process; the FlowMesh ones by role
 declare -A NAME_OF=() LOG_OF=()
 CLEANED=0
 SLEEP_PID=""
@@ -235,7 +235,7 @@ trap 'fail "\"$BASH_COMMAND\" failed (line $LINENO)"' ERR
 # it in a session of its own: a Ctrl-C at the terminal reaches only this script, which
 # then stops everything in order (a redis-server that saw the Ctrl-C would quit first).
 start() {
-  local name=$1 role=$2; shift 2
+  local name=$1 role=$2; shift 2 # role: node, aggregator or other
   local log=$RUN/logs/$name.log
   setsid "$@" >"$log" 2>&1 9>&- </dev/null &
   local pid=$!
@@ -243,7 +243,6 @@ start() {
   case $role in
     node) NODE_PIDS+=("$pid") ;;
     aggregator) AGGREGATOR_PIDS+=("$pid") ;;
-    *) REDIS_PIDS+=("$pid") ;;
   esac
 }
 
@@ -311,7 +310,7 @@ fi
 REDIS_PORT=$(free_local_port 16379)
 step "starting redis-server for cluster state on 127.0.0.1:$REDIS_PORT"
 # set-proc-title no: a Redis that sets its title overwrites its environment, and the mark with it.
-start redis redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$RUN/redis" \
+start redis other redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$RUN/redis" \
   --save "" --appendonly no --daemonize no --logfile "" --set-proc-title no
 wait_for_log "${PIDS[-1]}" "Ready to accept connections" 15 "redis-server"
 ok

@@ -60,14 +60,28 @@ function drawMap(edges) {
   map.setAttribute("viewBox", `0 0 ${width} ${height}`);
   const y = (list, name) => 20 + (list.indexOf(name) + 0.5) * ((height - 20) / Math.max(1, list.length));
   const left = 150, right = width - 170;
+  // Each label goes at the first point along its line (middle first) where it covers no
+  // label placed before it: lines that cross or meet at a server would stack them.
+  const placed = [];
+  const labelAt = (e, text) => {
+    const w = 6.5 * text.length, h = 12, y1 = y(clients, e.client), y2 = y(servers, e.server);
+    for (const t of [0.5, 0.38, 0.62, 0.28, 0.72, 0.44, 0.56, 0.2, 0.8]) {
+      const box = { x: left + t * (right - left) - w / 2, y: y1 + t * (y2 - y1) - 4 - h, w, h };
+      if (!placed.some((b) => box.x < b.x + b.w && b.x < box.x + box.w && box.y < b.y + b.h && b.y < box.y + box.h)) {
+        placed.push(box);
+        return box;
+      }
+    }
+    return null; // no room: the table below has the numbers
+  };
   for (const e of edges) {
     const line = el("line", { x1: left, y1: y(clients, e.client), x2: right, y2: y(servers, e.server),
       "stroke-width": 1 + Math.min(6, Math.log10(1 + e.sessions) * 2), class: e.edge === state.edge ? "selected" : "" });
     line.append(el("title", {}, `${e.edge}: ${e.sessions} sessions, ${e.errors} errors, P99 ${ms(e.p99Ms)}`));
     line.onclick = () => selectEdge(e.edge);
     map.append(line);
-    map.append(el("text", { x: (left + right) / 2, y: (y(clients, e.client) + y(servers, e.server)) / 2 - 4, "text-anchor": "middle" },
-      `${ms(e.p99Ms)} · ${e.sessions}`));
+    const label = `${ms(e.p99Ms)} · ${e.sessions}`, box = labelAt(e, label);
+    if (box) map.append(el("text", { x: box.x + box.w / 2, y: box.y + box.h, "text-anchor": "middle" }, label));
   }
   for (const c of clients) map.append(el("circle", { cx: left, cy: y(clients, c), r: 5, fill: "#16324f" }), el("text", { x: left - 10, y: y(clients, c) + 4, "text-anchor": "end" }, c));
   for (const s of servers) map.append(el("circle", { cx: right, cy: y(servers, s), r: 5, fill: "#16324f" }), el("text", { x: right + 10, y: y(servers, s) + 4 }, s));
