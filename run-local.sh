@@ -265,7 +265,7 @@ free_local_port() {
   echo "$p"
 }
 
-gateway() { curl -sf -m 3 "http://127.0.0.1:$PORT$1"; }
+gateway() { curl -sf -m 10 "http://127.0.0.1:$PORT$1"; }
 
 # --- start ----------------------------------------------------------------------------------
 cd "$ROOT" # dotnet reads global.json from the current directory
@@ -372,6 +372,9 @@ on_host() {
   ip netns exec "$NS_PREFIX-host-$i" setsid bash -c "$*" >/dev/null 2>&1 9>&- </dev/null &
 }
 
+# A pause of SECONDS at 3 hosts, scaled by the number of client hosts per server.
+pace() { awk -v s="$1" -v n="$HOSTS" 'BEGIN { printf "%.2f", s * (n - 1) / 2 }'; }
+
 start_traffic() {
   head -c 65536 /dev/urandom >"$RUN/www/blob"
   echo "<h1>host-1</h1>" >"$RUN/www/index.html"
@@ -390,17 +393,21 @@ start_traffic() {
     ip netns exec "$NS_PREFIX-host-1" redis-cli -h "$APP_REDIS" -p "$APP_REDIS_PORT" ping >/dev/null ||
     fail "the hosts cannot reach each other across the bridge"
   local url="http://$WEB:$WEB_PORT"
+  # Each server has HOSTS-1 client hosts; they pause longer as there are more of them, so
+  # the whole fleet makes about as many connections as with 3 hosts (two cores run it all).
+  local keepalive_pause churn_pause burst_pause
+  keepalive_pause=$(pace 1) churn_pause=$(pace 0.2) burst_pause=$(pace 2)
   for ((i = 1; i <= HOSTS; i++)); do
     if ((i != 1)); then
       # Keep-alive: five requests over one connection, every second.
-      on_host "$i" "while :; do curl -s -m 5 -o /dev/null $url/ -o /dev/null $url/blob -o /dev/null $url/ -o /dev/null $url/blob -o /dev/null $url/; sleep 1; done"
+      on_host "$i" "while :; do curl -s -m 5 -o /dev/null $url/ -o /dev/null $url/blob -o /dev/null $url/ -o /dev/null $url/blob -o /dev/null $url/; sleep $keepalive_pause; done"
       # Churn: a new connection for every request, five a second.
-      on_host "$i" "while :; do curl -s -m 5 -o /dev/null $url/; sleep 0.2; done"
+      on_host "$i" "while :; do curl -s -m 5 -o /dev/null $url/; sleep $churn_pause; done"
     fi
     if ((i != 2)); then
       # One long-lived connection (a command a second), and bursts of short ones.
       on_host "$i" "exec redis-cli -h $APP_REDIS -p $APP_REDIS_PORT -i 1 -r -1 INCR visits"
-      on_host "$i" "while :; do redis-benchmark -h $APP_REDIS -p $APP_REDIS_PORT -q -c 2 -n 20 -k 0 -t set,get; sleep 2; done"
+      on_host "$i" "while :; do redis-benchmark -h $APP_REDIS -p $APP_REDIS_PORT -q -c 2 -n 20 -k 0 -t set,get; sleep $burst_pause; done"
     fi
   done
   # The last host also connects to a port where nothing listens (refused: the kernel
