@@ -50,7 +50,7 @@ public sealed partial class LocalFleetTests
 
         // Every edge of the workload, with a connect P99 for each that completes handshakes,
         // and the refused connects counted as errors.
-        var edges = await ClusterClientWait(http, "/api/edges?window=5m", e => EdgesSeen(e).IsSupersetOf(
+        var edges = await WaitForJsonAsync(http, "/api/edges?window=5m", e => EdgesSeen(e).IsSupersetOf(
             [$"curl>{Web}", $"python3>{Web}", $"redis-benchmark>{AppRedis}", $"curl>{ClosedPort}"]) && e.EnumerateArray().All(x =>
                 x.GetProperty("server").GetString() == ClosedPort || x.GetProperty("p99Ms").ValueKind == JsonValueKind.Number),
             "the workload's edges, each with a P99");
@@ -207,7 +207,7 @@ public sealed partial class LocalFleetTests
         return [.. list.Select(s => s.Client).Distinct().Order()];
     }
 
-    private static Task<JsonElement> ClusterClientWait(HttpClient http, string path, Func<JsonElement, bool> condition, string what) =>
+    private static Task<JsonElement> WaitForJsonAsync(HttpClient http, string path, Func<JsonElement, bool> condition, string what) =>
         ClusterClient.WaitForAsync(() => GetJsonAsync(http, path), condition, what, Deadline);
 
     private static async Task<JsonElement> GetJsonAsync(HttpClient http, string path)
