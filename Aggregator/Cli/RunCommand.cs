@@ -29,8 +29,7 @@ internal static class RunCommand
         {
             otlp, joinWindow, listen, token, noGateway,
         };
-        foreach (var option in member.All)
-            command.Options.Add(option);
+        member.AddTo(command);
         command.SetAction(async (parse, _) =>
         {
             var flags = member.Flags(parse);

@@ -15,8 +15,7 @@ internal static class SessionCommands
         var where = new ClientOptions();
         var id = new Argument<string>("id") { Description = "The session id, e.g. tag:945ea41313917aaf or isn:77a1c0de-0c0ffee0." };
         var get = new Command("get", "Print a session (JSON).") { id };
-        foreach (var option in where.All)
-            get.Options.Add(option);
+        where.AddTo(get);
         get.SetAction(async (parse, ct) =>
         {
             var settings = where.Settings(parse);

@@ -24,8 +24,7 @@ internal static class TagsCommand
         {
             json,
         };
-        foreach (var option in where.All)
-            command.Options.Add(option);
+        where.AddTo(command);
         command.SetAction(async (parse, _) =>
         {
             await using var connection = await RedisConnection.ConnectAsync(parse.GetValue(where.Redis)!, NullLogger.Instance).ConfigureAwait(false);

@@ -18,7 +18,12 @@ public sealed class MemberOptions
     public Option<string?> Config { get; } = new("--config") { Description = "A JSON settings file (same shape as appsettings.json).", HelpName = "FILE" };
     public Option<string?> LogFormat { get; } = new("--log-format") { Description = "text or json [Logging:Format].", HelpName = "FORMAT" };
 
-    public IEnumerable<Option> All => [Redis, Cluster, Bind, Port, Advertise, MemberTtl, Config, LogFormat];
+    /// <summary>Adds every member flag to <paramref name="command"/>.</summary>
+    public void AddTo(Command command)
+    {
+        foreach (var option in (Option[])[Redis, Cluster, Bind, Port, Advertise, MemberTtl, Config, LogFormat])
+            command.Options.Add(option);
+    }
 
     /// <summary>Settings keys to the values given on the command line (flags not given are left out).</summary>
     public Dictionary<string, string?> Flags(ParseResult parse)
@@ -57,7 +62,12 @@ public sealed class ClientOptions
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FLOWMESH_CLUSTER__NAME") ?? "flowmesh",
     };
 
-    public IEnumerable<Option> All => [Redis, Cluster];
+    /// <summary>Adds <c>--redis</c> and <c>--cluster</c> to <paramref name="command"/>.</summary>
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Redis);
+        command.Options.Add(Cluster);
+    }
 
     public ClusterSettings Settings(ParseResult parse) => new() { Redis = parse.GetValue(Redis)!, Name = parse.GetValue(Cluster)! };
 }

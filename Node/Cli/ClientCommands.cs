@@ -18,8 +18,7 @@ internal static class ClientCommands
         var where = new ClientOptions();
         var identity = new Argument<string>("flow") { Description = "The flow: HOST_ID/COOKIE (the cookie as printed by capture)." };
         var get = new Command("get", "Ask a flow actor, wherever its host runs, for its full view (JSON).") { identity };
-        foreach (var option in where.All)
-            get.Options.Add(option);
+        where.AddTo(get);
         get.SetAction(async (parse, ct) =>
         {
             if (!ClusterKinds.TryParseFlowIdentity(parse.GetValue(identity)!, out var host, out var cookie))
@@ -48,8 +47,7 @@ internal static class ClientCommands
     {
         var where = new ClientOptions();
         var status = new Command("status", "List the cluster's members and each Node's and Aggregator's counters (from Redis).");
-        foreach (var option in where.All)
-            status.Options.Add(option);
+        where.AddTo(status);
         status.SetAction(async (parse, ct) =>
         {
             await using var client = await ClusterMember.StartClientAsync(where.Settings(parse), NullLoggerFactory.Instance, ct).ConfigureAwait(false);

@@ -31,8 +31,7 @@ internal static class RunCommand
         {
             hostId, netns, capturePorts, injectTag,
         };
-        foreach (var option in member.All)
-            command.Options.Add(option);
+        member.AddTo(command);
         command.SetAction(async (parse, _) =>
         {
             var flags = member.Flags(parse);
