@@ -484,12 +484,9 @@ summary() {
   local cluster edges
   cluster=$(gateway /api/cluster) && edges=$(gateway '/api/edges?window=1m') || { say "the gateway did not answer"; return 0; }
   local joined p99 errors drops
-  # A side that arrives after its session settled one-sided joins it late: the Aggregator
-  # then counts it under its join too, so one-sided here leaves the late joins out.
   joined=$(jq -r '[.members[] | select(.role == "aggregator") | .counters] as $a
     | def sum(f): [$a[] | f // 0] | add // 0;
-    (sum(.sessions_one_sided) - sum(.late_joins)) as $alone
-    | "sessions \(sum(.sessions_tag) + sum(.sessions_isn) + sum(.sessions_tuple) + $alone) (tag \(sum(.sessions_tag)), isn \(sum(.sessions_isn)), tuple \(sum(.sessions_tuple)), one-sided \($alone))"' <<<"$cluster") &&
+    "sessions \(sum(.sessions_tag) + sum(.sessions_isn) + sum(.sessions_tuple) + sum(.sessions_one_sided)) (tag \(sum(.sessions_tag)), isn \(sum(.sessions_isn)), tuple \(sum(.sessions_tuple)), one-sided \(sum(.sessions_one_sided)))"' <<<"$cluster") &&
     p99=$(jq -r 'sort_by(-.sessions) | map(select(.p99Ms != null)) as $e
     | ($e[:4] | map("\(.edge) \(.p99Ms * 100 | round / 100) ms") | join(", "))
       + (if ($e | length) > 4 then ", +\(($e | length) - 4) more" else "" end)

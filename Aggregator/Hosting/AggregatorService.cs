@@ -94,7 +94,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         services = new SessionServices(_store, _counters, settings.Sessions, _tags, _latency, _live) { OnSettled = onSettled };
         var activations = _member.Lookup.Local!;
         SessionDeadLetters.Subscribe(_member.System, activations, _counters);
-        _member.System.Root.SpawnNamed(Props.FromProducer(() => new SessionIngressActor(activations.Activate, _live)), ClusterKinds.SessionIngressActor);
+        _member.System.Root.SpawnNamed(Props.FromProducer(() => new SessionIngressActor(activations.Activate, _counters, _live)), ClusterKinds.SessionIngressActor);
         _status = Task.Run(() => PublishStatusAsync(keys), CancellationToken.None);
         _logger.LogInformation("FlowMesh Aggregator is member {MemberId} at {Address}", _member.System.Id, _member.System.Address);
         if (settings.Gateway.Enabled)

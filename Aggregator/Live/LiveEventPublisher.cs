@@ -104,8 +104,10 @@ public sealed class LiveEventPublisher : IAsyncDisposable
         {
             while (await reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
             {
-                // The first event waits a little for company: one message per 100 ms, not per event.
-                await Task.Delay(BatchDelay, _stop.Token).ConfigureAwait(false);
+                // The first event waits a little for company: one message per 100 ms, not per
+                // event. A full batch already waiting goes at once: the delay must not cap the rate.
+                if (reader.Count < MaxBatch)
+                    await Task.Delay(BatchDelay, _stop.Token).ConfigureAwait(false);
                 while (batch.Events.Count < MaxBatch && reader.TryRead(out var e))
                     batch.Events.Add(e);
                 try

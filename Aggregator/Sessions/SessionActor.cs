@@ -71,12 +71,15 @@ internal sealed class SessionActor(SessionServices services) : IActor
     private Task OnStopped()
     {
         services.Counters.SessionStopped();
+        // Counted once, as it ended up: a one-sided session a late side joined counts as
+        // joined only, and the counters still only ever grow.
+        if (_settled is { } settled)
+            services.Counters.Settled(settled);
         return Task.CompletedTask;
     }
 
     private Task OnFlow(IContext context, FlowView flow)
     {
-        services.Counters.FlowsIn(1);
         _flows[(flow.HostId, flow.Cookie)] = flow;
         var view = SessionJoin.Build(_key, _flows.Values);
         var bothSides = view.Client is not null && view.Server is not null;
@@ -115,9 +118,9 @@ internal sealed class SessionActor(SessionServices services) : IActor
     }
 
     /// <summary>
-    /// Stores the session; counts and exports it the first time, and again only when a
-    /// late side turned a one-sided session into a joined one (so a side reported twice
-    /// is neither counted nor exported twice).
+    /// Stores the session; exports it the first time, and again only when a late side
+    /// turned a one-sided session into a joined one (so a side reported twice is not
+    /// exported twice). It is counted when the actor stops, as it ended up.
     /// </summary>
     private void Settle(IContext context, SessionView view)
     {
@@ -137,7 +140,6 @@ internal sealed class SessionActor(SessionServices services) : IActor
         services.Latency?.Record(view, TagSurvival.EdgeOf(view), previous, previous is null ? null : TagSurvival.EdgeOf(previous));
         if (first || lateJoin)
         {
-            services.Counters.Settled(view);
             services.OnSettled?.Invoke(view);
             services.Live?.Session(view);
         }
@@ -174,16 +176,17 @@ internal sealed class SessionFlow(FlowView flow)
 /// Every Aggregator's named actor that takes the Nodes' batches of flows and hands
 /// each to the session actor of its key, activated here.
 /// </summary>
-internal sealed class SessionIngressActor(Func<ClusterIdentity, PID> activate, LiveEventPublisher? live = null) : IActor
+internal sealed class SessionIngressActor(Func<ClusterIdentity, PID> activate, AggregatorCounters counters, LiveEventPublisher live) : IActor
 {
     public Task ReceiveAsync(IContext context)
     {
         if (context.Message is SessionRecords records)
         {
+            counters.FlowsIn(records.Flows.Count);
             foreach (var flow in records.Flows)
             {
                 context.Send(activate(IdentityOf(flow)), new SessionFlow(flow));
-                live?.Flow(flow);
+                live.Flow(flow);
             }
             context.Respond(new SessionRecordsAck { Accepted = records.Flows.Count });
         }
