@@ -117,7 +117,7 @@ internal static class FlowEndpoints
 
         var items = new List<FlowJson>(limit);
         var wantsLive = filter.State != "closed";
-        var wantsClosed = filter.State is "" or "closed" or "CLOSE" or "TCP_CLOSE";
+        var wantsClosed = FlowFilters.CanMatchClosed(filter.State);
         if (inLive && wantsLive)
         {
             var (live, more) = await ListLiveAsync(gateway, filter, liveOffset + limit).ConfigureAwait(false);

@@ -55,4 +55,19 @@ public static class TcpEventKindNames
         TcpEventKind.TagEchoed => "tag-echoed",
         _ => "unknown",
     };
+
+    /// <summary>The kind a <see cref="Name"/> stands for; false for a name no kind has.</summary>
+    public static bool TryParse(string name, out TcpEventKind kind)
+    {
+        foreach (var k in Enum.GetValues<TcpEventKind>())
+        {
+            if (k.Name() == name)
+            {
+                kind = k;
+                return true;
+            }
+        }
+        kind = default;
+        return false;
+    }
 }

@@ -29,6 +29,10 @@ public static class FlowFilters
     public static bool IsKnownState(string state) =>
         state is "open" or "closed" || TcpStateNames.TryParseKernelName("TCP_" + Normalize(state), out _);
 
+    /// <summary>Whether a closed flow can match this state filter (no filter, "closed", or the CLOSE state in any spelling).</summary>
+    public static bool CanMatchClosed(string state) =>
+        state is "" or "closed" || string.Equals(Normalize(state), "CLOSE", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>When the flow was first seen (its SYN, or the first event of a mid-life flow), Unix ms.</summary>
     public static long StartUnixMs(FlowView flow) => WallMs(flow, flow.SynNs != 0 ? flow.SynNs : flow.FirstSeenNs);
 

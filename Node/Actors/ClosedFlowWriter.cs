@@ -18,7 +18,7 @@ public sealed class ClosedFlowWriter(RedisConnection redis, RedisKeys keys, Time
         _writer.Enqueue(new IndexedRecord(
             keys.ClosedFlow(view.HostId, view.Cookie),
             view.ToByteArray(),
-            ((long)view.ClosedNs + view.WallClockOffsetNs) / 1_000_000,
+            FlowFilters.WallMs(view, view.ClosedNs),
             ClusterKinds.FlowIdentity(view.HostId, view.Cookie),
             hadSavedState ? keys.FlowState(view.HostId, view.Cookie) : null));
 

@@ -18,8 +18,6 @@ namespace FlowMesh.Node.Actors;
 /// </summary>
 internal sealed class FlowActor(FlowServices services, FlowRegistry registry, FlowHandle handle) : IActor
 {
-    private readonly string _hostId = handle.HostId;
-    private readonly ulong _cookie = handle.Cookie;
     private FlowState? _state;
     private bool _restoreTried;
     private string? _etag;
@@ -78,7 +76,7 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
 
     private void StartFresh()
     {
-        _state = new FlowState(_cookie);
+        _state = new FlowState(handle.Cookie);
         services.Counters.FlowOpened();
     }
 
@@ -162,7 +160,7 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
         FlowView? closed = null;
         try
         {
-            closed = await services.Store.LoadClosedAsync(_hostId, _cookie).ConfigureAwait(false);
+            closed = await services.Store.LoadClosedAsync(handle.HostId, handle.Cookie).ConfigureAwait(false);
         }
         catch (Exception e) when (RedisConnection.IsOutage(e))
         {
@@ -177,7 +175,7 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
         _restoreTried = true;
         try
         {
-            if (await services.Store.LoadAsync(_hostId, _cookie).ConfigureAwait(false) is { } saved)
+            if (await services.Store.LoadAsync(handle.HostId, handle.Cookie).ConfigureAwait(false) is { } saved)
             {
                 _state = FlowState.FromView(saved.View);
                 _etag = saved.Etag;
@@ -194,8 +192,7 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
     private async Task OnPassivateAsync(IContext context)
     {
         // Something arrived after the sweeper looked: not idle any more (it may ask again later).
-        var quiet = Environment.TickCount64 - handle.LastActivityMs;
-        if (quiet < (handle.Closed ? services.Options.Linger : services.Options.Idle).TotalMilliseconds)
+        if (!handle.QuietLongEnough(Environment.TickCount64, services.Options))
         {
             handle.PassivationRequested = false;
             return;
@@ -238,7 +235,7 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
         }
     }
 
-    private FlowView View() => _state!.ToView(_hostId, services.Clock.RealtimeMinusMonotonicNs);
+    private FlowView View() => _state!.ToView(handle.HostId, services.Clock.RealtimeMinusMonotonicNs);
 
-    private FlowView SessionView() => _state!.ToView(_hostId, services.Clock.RealtimeMinusMonotonicNs, withSteps: false);
+    private FlowView SessionView() => _state!.ToView(handle.HostId, services.Clock.RealtimeMinusMonotonicNs, withSteps: false);
 }

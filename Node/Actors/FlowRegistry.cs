@@ -26,6 +26,10 @@ internal sealed class FlowHandle(string hostId, ulong cookie)
 
     /// <summary>Environment.TickCount64 when the flow last reported to its session.</summary>
     public long LastReportMs { get; set; } = Environment.TickCount64;
+
+    /// <summary>Whether it has been quiet long enough to leave memory: a closed flow after lingering, an open one after being idle.</summary>
+    public bool QuietLongEnough(long nowMs, FlowOptions options) =>
+        nowMs - LastActivityMs >= (Closed ? options.Linger : options.Idle).TotalMilliseconds;
 }
 
 /// <summary>
@@ -64,6 +68,9 @@ internal sealed class FlowRegistry(string hostId) : ISelfActivatingRegistry
             .WithGuardianSupervisorStrategy(new OneForOneStrategy((_, _) => SupervisorDirective.Stop, 0, null));
         _system = system;
     }
+
+    /// <summary>A snapshot of the live handles of this host's own connections (not of flows asked about from elsewhere).</summary>
+    public ICollection<FlowHandle> OwnHandles => _own.Values;
 
     /// <summary>Every live handle, enumerated in place (no snapshot: the sweeper walks this often).</summary>
     public IEnumerable<FlowHandle> Handles
@@ -201,8 +208,6 @@ internal sealed class FlowSweeper(FlowRegistry registry, IRootContext root, Flow
 
     internal void Sweep(long nowMs)
     {
-        var linger = (long)options.Linger.TotalMilliseconds;
-        var idle = (long)options.Idle.TotalMilliseconds;
         var report = (long)options.SessionReport.TotalMilliseconds;
         foreach (var h in registry.Handles)
         {
@@ -211,7 +216,7 @@ internal sealed class FlowSweeper(FlowRegistry registry, IRootContext root, Flow
                 h.LastReportMs = nowMs;
                 root.Send(h.Pid, ReportToSession.Instance);
             }
-            if (h.PassivationRequested || nowMs - h.LastActivityMs < (h.Closed ? linger : idle))
+            if (h.PassivationRequested || !h.QuietLongEnough(nowMs, options))
                 continue;
             h.PassivationRequested = true;
             root.Send(h.Pid, Passivate.Instance);

@@ -54,7 +54,7 @@ internal sealed class NodeControlActor(Func<NodeStatus> status, FlowRegistry flo
     private async Task<ListFlowsResponse> ListAsync(IRootContext root, ListFlowsRequest request)
     {
         var limit = request.Limit <= 0 ? 100 : request.Limit;
-        var handles = flows.Handles.Where(h => !h.Closed && h.HostId == flows.HostId).ToList();
+        var handles = flows.OwnHandles.Where(h => !h.Closed).ToList();
         var matched = new List<FlowView>();
         for (var i = 0; i < handles.Count; i += ListParallelism)
         {

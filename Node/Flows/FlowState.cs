@@ -501,7 +501,7 @@ internal sealed class FlowState
             // An unreadable name (a newer writer) keeps the step, as TCP_UNKNOWN.
             _ = TcpStateNames.TryParseKernelName(step.OldState, out var o);
             _ = TcpStateNames.TryParseKernelName(step.NewState, out var n);
-            s._steps[s._stepCount++] = new Step { Ns = step.MonotonicNs, Kind = KindOf(step.Event), Old = o, New = n };
+            s._steps[s._stepCount++] = new Step { Ns = step.MonotonicNs, Kind = TcpEventKindNames.TryParse(step.Event, out var kind) ? kind : TcpEventKind.State, Old = o, New = n };
         }
         s._stepsTruncated = v.StepsTruncated;
         s._traceTag = v.TraceTag;
@@ -511,14 +511,4 @@ internal sealed class FlowState
         s._unexpectedBeyondSteps = v.Unexpected > s.Unexpected ? v.Unexpected - s.Unexpected : 0;
         return s;
     }
-
-    private static TcpEventKind KindOf(string name) => name switch
-    {
-        "retransmit" => TcpEventKind.Retransmit,
-        "reset-sent" => TcpEventKind.ResetSent,
-        "reset-received" => TcpEventKind.ResetReceived,
-        "existing" => TcpEventKind.Existing,
-        "tag-echoed" => TcpEventKind.TagEchoed,
-        _ => TcpEventKind.State,
-    };
 }

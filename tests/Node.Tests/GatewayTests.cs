@@ -159,6 +159,12 @@ public sealed class GatewayTests(GatewayFleet fleet) : IClassFixture<GatewayFlee
         var item = Assert.Single(refused.GetProperty("items").EnumerateArray());
         Assert.Equal($"host-a/{fleet.RefusedCookie}", item.GetProperty("id").GetString());
         Assert.Equal("refused", item.GetProperty("closeReason").GetString());
+        // The CLOSE state, spelt any way the filter takes it, finds the same closed flow.
+        foreach (var spelling in new[] { "close", "tcp_close", "TCP_CLOSE" })
+        {
+            var byState = await fleet.GetJsonAsync($"/api/flows?host=host-a&port={GatewayFleet.ClosedPort}&state={spelling}");
+            Assert.Equal($"host-a/{fleet.RefusedCookie}", Assert.Single(byState.GetProperty("items").EnumerateArray()).GetProperty("id").GetString());
+        }
 
         using var missing = await fleet.Http.GetAsync("/api/flows/host-a/1");
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
