@@ -316,17 +316,22 @@ static __always_inline void fill_task(struct fm_event *e)
 	e->flags |= FM_F_TASK;
 }
 
+/* The process remembered in the socket's storage, marked as the task (just read) or the owner. */
+static __always_inline void fill_process_from(struct fm_event *e, const struct sock_info *info, __u16 flag)
+{
+	e->pid = info->pid;
+	e->tgid = info->tgid;
+	e->cgroup_id = info->cgroup_id;
+	__builtin_memcpy(e->comm, info->comm, sizeof(e->comm));
+	e->flags |= flag;
+}
+
 static __always_inline void fill_from_info(struct fm_event *e, const struct sock_info *info)
 {
 	if (!info)
 		return;
-	if ((info->flags & SI_OWNER) && !(e->flags & FM_F_TASK)) {
-		e->pid = info->pid;
-		e->tgid = info->tgid;
-		e->cgroup_id = info->cgroup_id;
-		__builtin_memcpy(e->comm, info->comm, sizeof(e->comm));
-		e->flags |= FM_F_OWNER;
-	}
+	if ((info->flags & SI_OWNER) && !(e->flags & FM_F_TASK))
+		fill_process_from(e, info, FM_F_OWNER);
 	if (info->flags & SI_MIDLIFE)
 		e->flags |= FM_F_MIDLIFE;
 	if (info->flags & SI_ISN) {
@@ -384,6 +389,7 @@ int BPF_PROG(fm_state, const struct sock *sk, const int oldstate, const int news
 		return 0;
 
 	bool task = transition_in_task(oldstate, newstate);
+	bool owner_just_read = false; /* remember_owner read the task: the event copies it, not reads it again */
 	/*
 	 * The capturing process's own sockets are remembered as such (SI_SELF, set
 	 * by remember_owner) before being skipped, so that their later softirq
@@ -407,8 +413,10 @@ int BPF_PROG(fm_state, const struct sock *sk, const int oldstate, const int news
 		}
 		if (oldstate == TCP_SYN_SENT && newstate == TCP_ESTABLISHED)
 			info->flags |= SI_SYN_COUNTED;
-		if (task && (!(info->flags & SI_OWNER) || oldstate == TCP_CLOSE))
+		if (task && (!(info->flags & SI_OWNER) || oldstate == TCP_CLOSE)) {
 			remember_owner(info);
+			owner_just_read = true;
+		}
 		if (info->flags & SI_SELF)
 			return 0;
 		if (newstate == TCP_ESTABLISHED && (oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV)) {
@@ -439,7 +447,9 @@ int BPF_PROG(fm_state, const struct sock *sk, const int oldstate, const int news
 	e->local_port = lport;
 	e->remote_port = rport;
 	fill_addresses(e, skc, family);
-	if (task)
+	if (task && owner_just_read && info)
+		fill_process_from(e, info, FM_F_TASK);
+	else if (task)
 		fill_task(e);
 	fill_from_info(e, info);
 	fill_stats(e, skc, info);
