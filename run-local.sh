@@ -18,7 +18,7 @@ every few seconds. Ctrl-C, or the end of --duration, removes everything it made.
 
 Options:
   --hosts N            hosts to simulate, 2 to 16 (default 3)
-  --duration SECONDS   stop this long after the fleet is up (default: run until Ctrl-C)
+  --duration SECONDS   stop this long after the fleet is up (default, or 0: run until Ctrl-C)
   --port P             the gateway's port on 127.0.0.1 (default 8080)
   --no-traffic         start the fleet without workloads; bring your own with
                        sudo ip netns exec fm-local-host-1 COMMAND
@@ -130,7 +130,7 @@ marked_pids() {
   local pid
   # The scan's own grep carries the mark too: keep only processes still there after it.
   for pid in $(grep -lsz "^$MARK=${1:-}" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 || true); do
-    [[ -e /proc/$pid ]] && echo "$pid"
+    [[ $pid != "$$" && -e /proc/$pid ]] && echo "$pid"
   done
   return 0
 }
@@ -147,6 +147,17 @@ kill_now() {
 }
 
 our_namespaces() { ip netns list 2>/dev/null | awk -v p="$NS_PREFIX-" 'index($1, p) == 1 {print $1}' || true; }
+
+# Kills what runs in our namespaces and deletes them (the veths and the bridge go with
+# them); prints how many it deleted.
+remove_namespaces() {
+  local ns n=0
+  for ns in $(our_namespaces); do
+    kill_now $(ip netns pids "$ns" 2>/dev/null || true)
+    ip netns delete "$ns" 2>/dev/null && n=$((n + 1))
+  done
+  echo "$n"
+}
 
 addr_of() { echo "$SUBNET.$1"; }
 
@@ -175,10 +186,7 @@ cleanup() {
   stop_processes "${NODE_PIDS[@]}"
   stop_processes "${AGGREGATOR_PIDS[@]}"
   stop_processes "${PIDS[@]}" # Redis, and anything a signal caught between its start and its role
-  for ns in $(our_namespaces); do
-    kill_now $(ip netns pids "$ns" 2>/dev/null)
-    ip netns delete "$ns" 2>/dev/null
-  done
+  remove_namespaces >/dev/null
   [[ -n $RUN ]] && kill_now $(marked_pids "$RUN")
   [[ -n $RUN && -d $RUN ]] && rm -rf "$RUN"
   rm -f "$LOCK_FILE"
@@ -196,13 +204,10 @@ cleanup() {
 
 # A run killed with SIGKILL leaves its parts behind; the next run removes them first.
 remove_leftovers() {
-  local found=0 ns pids
+  local found=0 pids
   pids=$(marked_pids)
   [[ -n $pids ]] && found=1 && kill_now $pids
-  for ns in $(our_namespaces); do
-    kill_now $(ip netns pids "$ns" 2>/dev/null || true)
-    ip netns delete "$ns" 2>/dev/null && found=1
-  done
+  (($(remove_namespaces) > 0)) && found=1
   # Only a directory this script would have made, and owned by root.
   if [[ ${previous_run:-} =~ ^/tmp/flowmesh-local\.[A-Za-z0-9]{6}$ && -d $previous_run && -O $previous_run ]]; then
     rm -rf "$previous_run" && found=1
@@ -265,7 +270,8 @@ free_local_port() {
   echo "$p"
 }
 
-gateway() { curl -sf -m 10 "http://127.0.0.1:$PORT$1"; }
+G=http://127.0.0.1:$PORT # the gateway
+gateway() { curl -sf -m 10 "$G$1"; }
 
 # --- start ----------------------------------------------------------------------------------
 cd "$ROOT" # dotnet reads global.json from the current directory
@@ -278,13 +284,15 @@ if ! command -v dotnet >/dev/null; then
     if [[ -x $d/dotnet ]]; then export PATH=$d:$PATH DOTNET_ROOT=$d; break; fi
   done
 fi
+command -v dotnet >/dev/null ||
+  fail "the .NET 10 SDK is needed to build FlowMesh and none was found; install it (https://learn.microsoft.com/dotnet/core/install/linux-debian), then run again"
 
 say "checking packages (scripts/install-deps.sh)"
 bash "$ROOT/scripts/install-deps.sh" --quiet 9>&- || fail "installing the missing packages failed (see above)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
-# The fleet's own Redis and gateway, whatever the caller's environment says (flags below
-# pin the rest); a token set outside would lock the summary out of the gateway.
-unset FLOWMESH_GATEWAY__TOKEN FLOWMESH_GATEWAY__ENABLED FLOWMESH_GATEWAY__ADDRESS FLOWMESH_GATEWAY__PORT
+# A gateway turned off or locked by a token in the caller's environment would leave the
+# summary nothing to read (the flags below pin the fleet's Redis, cluster and address).
+unset FLOWMESH_GATEWAY__TOKEN FLOWMESH_GATEWAY__ENABLED
 
 port_taken "$PORT" && { step "checking port $PORT"; fail "port $PORT on 127.0.0.1 is taken; choose another with --port P"; }
 
@@ -315,17 +323,6 @@ start redis other redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$RUN
 wait_for_log "${PIDS[-1]}" "Ready to accept connections" 15 "redis-server"
 ok
 
-# Every FlowMesh process reads the same settings file (the same shape as appsettings.json);
-# per-host values, and the fleet's Redis and cluster, come as flags, which override
-# FLOWMESH_* variables (those reach every process: e.g. FLOWMESH_FLOWS__LINGERSECONDS).
-cat >"$RUN/fleet.json" <<EOF
-{
-  "Cluster": { "Name": "local", "Redis": "127.0.0.1:$REDIS_PORT" },
-  "Gateway": { "Enabled": true, "Address": "127.0.0.1", "Port": $PORT, "Token": "" },
-  "Node": { "InjectTag": true }
-}
-EOF
-
 step "creating $HOSTS hosts on a bridge ($SUBNET.1-$HOSTS/24)"
 # The bridge sits in a namespace of its own rather than beside the machine's interfaces:
 # the host's firewall (Docker's FORWARD drop, br_netfilter) never sees the fleet's
@@ -345,15 +342,16 @@ done
 ok
 
 step "starting the Aggregator and its gateway"
-start aggregator aggregator dotnet "$AGGREGATOR_DLL" run --config "$RUN/fleet.json" \
+# The fleet's Redis, cluster and gateway come as flags, which override FLOWMESH_*
+# variables (those still reach every process: e.g. FLOWMESH_FLOWS__LINGERSECONDS=5).
+start aggregator aggregator dotnet "$AGGREGATOR_DLL" run \
   --redis "127.0.0.1:$REDIS_PORT" --cluster local --listen "127.0.0.1:$PORT"
-aggregator_pid=${PIDS[-1]}
-wait_for_log "$aggregator_pid" "Gateway listening on" 60 "the Aggregator"
+wait_for_log "${AGGREGATOR_PIDS[0]}" "Gateway listening on" 60 "the Aggregator"
 ok
 
 step "starting a Node on each host"
 for ((i = 1; i <= HOSTS; i++)); do
-  start "node-host-$i" node dotnet "$NODE_DLL" run --config "$RUN/fleet.json" \
+  start "node-host-$i" node dotnet "$NODE_DLL" run \
     --redis "127.0.0.1:$REDIS_PORT" --cluster local --host-id "host-$i" --netns "$NS_PREFIX-host-$i" --inject-tag
 done
 for ((i = 1; i <= HOSTS; i++)); do
@@ -399,9 +397,9 @@ start_traffic() {
   keepalive_pause=$(pace 1) churn_pause=$(pace 0.2) burst_pause=$(pace 2)
   for ((i = 1; i <= HOSTS; i++)); do
     if ((i != 1)); then
-      # Keep-alive: five requests over one connection, every second.
+      # Keep-alive: five requests over one connection (every second at 3 hosts).
       on_host "$i" "while :; do curl -s -m 5 -o /dev/null $url/ -o /dev/null $url/blob -o /dev/null $url/ -o /dev/null $url/blob -o /dev/null $url/; sleep $keepalive_pause; done"
-      # Churn: a new connection for every request, five a second.
+      # Churn: a new connection for every request (five a second at 3 hosts).
       on_host "$i" "while :; do curl -s -m 5 -o /dev/null $url/; sleep $churn_pause; done"
     fi
     if ((i != 2)); then
@@ -429,7 +427,6 @@ if ((TRAFFIC)); then
 fi
 
 # --- where to look --------------------------------------------------------------------------
-G=http://127.0.0.1:$PORT
 echo
 echo "The fleet is up. The web view:   $G/"
 if ((TRAFFIC)); then
@@ -437,7 +434,7 @@ if ((TRAFFIC)); then
   deadline=$((SECONDS + 60))
   session=""
   until session=$(gateway '/api/sessions?join=tag&closed=true&limit=1' | jq -ce '.items[0] // empty' 2>/dev/null); do
-    ((SECONDS < deadline)) || fail "no session was joined within 60 s; the Aggregator's log ends:" "${LOG_OF[$aggregator_pid]}"
+    ((SECONDS < deadline)) || fail "no session was joined within 60 s; the Aggregator's log ends:" "${LOG_OF[${AGGREGATOR_PIDS[0]}]}"
     sleep 0.5
   done
   ok
@@ -469,8 +466,8 @@ EOF
 else
   cat <<EOF
 No traffic was started (--no-traffic). Make some on the hosts ($SUBNET.1-$HOSTS), e.g.
-  sudo ip netns exec $NS_PREFIX-host-1 $PYTHON -m http.server 8000 --bind $(addr_of 1) &
-  sudo ip netns exec $NS_PREFIX-host-2 curl -s http://$(addr_of 1):8000/
+  sudo ip netns exec $NS_PREFIX-host-1 $PYTHON -m http.server $WEB_PORT --bind $(addr_of 1) &
+  sudo ip netns exec $NS_PREFIX-host-2 curl -s http://$(addr_of 1):$WEB_PORT/
 then:   curl -s $G/api/sessions | jq
 Logs (removed at stop): $RUN/logs
 

@@ -9,7 +9,7 @@ PACKAGES=(
   iproute2 nftables                                 # network namespaces, veth, NAT in tests
   redis-server redis-tools                          # cluster state (started by tests/scripts, never as a service); run-local's workload
   curl jq python3                                   # run-local.sh: workloads and reading the gateway
-  procps                                            # pgrep/pkill used by scripts
+  procps                                            # sysctl (the NAT test)
   chromium                                          # headless browser for the web view test
 )
 

@@ -35,11 +35,15 @@ public sealed partial class LocalFleetTests
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
 
         // The printed commands name a real session and its real client flow.
+        // The printed commands name a real session joined across two hosts, and its client flow.
         var shownSession = (await script.WaitForLineAsync(SessionCommandLine(), Deadline)).Groups["id"].Value;
-        Assert.StartsWith("tag:", shownSession, StringComparison.Ordinal);
-        Assert.Equal("tag", (await GetJsonAsync(http, $"/api/sessions/{shownSession}")).GetProperty("join").GetString());
+        var session = await GetJsonAsync(http, $"/api/sessions/{shownSession}");
+        Assert.Equal("tag", session.GetProperty("join").GetString());
+        Assert.NotEqual(session.GetProperty("client").GetProperty("host").GetString(), session.GetProperty("server").GetProperty("host").GetString());
         var shownFlow = (await script.WaitForLineAsync(FlowCommandLine(), Deadline)).Groups["id"].Value;
-        Assert.Equal(shownFlow, (await GetJsonAsync(http, $"/api/flows/{shownFlow}")).GetProperty("id").GetString());
+        Assert.Equal(session.GetProperty("client").GetProperty("flowId").GetString(), shownFlow);
+        var flow = await GetJsonAsync(http, $"/api/flows/{shownFlow}");
+        Assert.Equal(("client", session.GetProperty("traceTag").GetString()), (flow.GetProperty("role").GetString(), flow.GetProperty("traceTag").GetString()));
 
         // A second run while this one runs says so and changes nothing.
         await using (var second = LocalFleetScript.Start(["--no-build", "--port", $"{LoopbackPort.Free()}"]))
@@ -87,7 +91,7 @@ public sealed partial class LocalFleetTests
         {
             Assert.NotEqual(s.Client, s.Server);
             Assert.Equal($"10.99.0.{s.Client["host-".Length..]}", s.ClientAddress);
-            Assert.NotNull(s.Session.GetProperty("traceTag").GetString());
+            Assert.Equal(s.Session.GetProperty("id").GetString(), "tag:" + s.Session.GetProperty("traceTag").GetString());
             Assert.False(s.Session.GetProperty("bytesMismatch").GetBoolean(), $"{s.Session.GetProperty("id")}: bytes differ between the sides");
         });
         Assert.Equal(["host-2", "host-3"], HostsOf(crossHost.Where(s => s.Edge == $"curl>{Web}").Select(s => (s.Client, s.Server)), "host-1"));
@@ -124,7 +128,9 @@ public sealed partial class LocalFleetTests
         var redisPort = await RedisPortAsync(script);
         script.Interrupt();
         Assert.Equal(0, await script.WaitForExitAsync(TimeSpan.FromSeconds(90)));
-        Assert.Contains(script.Lines, l => l.EndsWith("... interrupted", StringComparison.Ordinal) || l.EndsWith("... ok (host-1 to host-2)", StringComparison.Ordinal));
+        // Stopped part way through starting: the step it was on says so, and the fleet never came up.
+        Assert.Contains(script.Lines, l => l.EndsWith("... interrupted", StringComparison.Ordinal));
+        Assert.DoesNotContain(script.Lines, l => l.StartsWith("The fleet is up", StringComparison.Ordinal));
         Assert.Empty(LocalFleetScript.Leftovers(port, redisPort));
     }
 
