@@ -157,7 +157,7 @@ internal static class GatewayBench
         while (deadline.Elapsed < TimeSpan.FromSeconds(30))
         {
             if (aggregator.HasExited)
-                throw new InvalidOperationException($"the Aggregator exited: {aggregator.LastLines}");
+                throw new SetupFailedException($"the Aggregator exited: {aggregator.LastLines}");
             try
             {
                 using var response = await http.GetAsync("/readyz").ConfigureAwait(false);
@@ -169,7 +169,7 @@ internal static class GatewayBench
             }
             await Task.Delay(200).ConfigureAwait(false);
         }
-        throw new InvalidOperationException($"the Aggregator's gateway was not ready within 30 s: {aggregator.LastLines}");
+        throw new SetupFailedException($"the Aggregator's gateway was not ready within 30 s: {aggregator.LastLines}");
     }
 
     private static async Task<string> UsedMemoryAsync(ConnectionMultiplexer connection, string endpoint)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using FlowMesh.Cluster;
+using FlowMesh.Cluster.Hosting;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Cluster.Sessions;
 using FlowMesh.Contracts.Cluster;
@@ -141,7 +142,7 @@ internal static class SessionBench
         while (member.Cluster.MemberList.GetMembersByKind(ClusterKinds.Session).Length == 0)
         {
             if (aggregator.HasExited || clock.Elapsed > TimeSpan.FromSeconds(30))
-                throw new InvalidOperationException($"the Aggregator did not join: {aggregator.LastLines}");
+                throw new SetupFailedException($"the Aggregator did not join: {aggregator.LastLines}");
             await Task.Delay(50).ConfigureAwait(false);
         }
     }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FlowMesh.Aggregator.Bench;
+using FlowMesh.Cluster.Hosting;
 
 namespace FlowMesh.Aggregator.Cli;
 
@@ -22,19 +23,8 @@ internal static class BenchCommand
             rate, seconds, probes, burst,
         };
         command.Subcommands.Add(Gateway());
-        command.SetAction(async (parse, _) =>
-        {
-            try
-            {
-                return await SessionBench.RunAsync(parse.GetValue(rate), TimeSpan.FromSeconds(parse.GetValue(seconds)), parse.GetValue(probes),
-                    parse.GetValue(burst), Console.Error, Console.Out).ConfigureAwait(false);
-            }
-            catch (InvalidOperationException e)
-            {
-                await Console.Error.WriteLineAsync($"flowmesh: error: {e.Message}").ConfigureAwait(false);
-                return 1;
-            }
-        });
+        command.SetAction((parse, _) => SetupFailedException.ReportAsync(() => SessionBench.RunAsync(parse.GetValue(rate),
+            TimeSpan.FromSeconds(parse.GetValue(seconds)), parse.GetValue(probes), parse.GetValue(burst), Console.Error, Console.Out)));
         return command;
     }
 
@@ -52,19 +42,8 @@ internal static class BenchCommand
         {
             sessions, seconds, concurrency,
         };
-        command.SetAction(async (parse, _) =>
-        {
-            try
-            {
-                return await GatewayBench.RunAsync(parse.GetValue(sessions), TimeSpan.FromSeconds(parse.GetValue(seconds)), parse.GetValue(concurrency),
-                    Console.Error, Console.Out).ConfigureAwait(false);
-            }
-            catch (InvalidOperationException e)
-            {
-                await Console.Error.WriteLineAsync($"flowmesh: error: {e.Message}").ConfigureAwait(false);
-                return 1;
-            }
-        });
+        command.SetAction((parse, _) => SetupFailedException.ReportAsync(() => GatewayBench.RunAsync(parse.GetValue(sessions),
+            TimeSpan.FromSeconds(parse.GetValue(seconds)), parse.GetValue(concurrency), Console.Error, Console.Out)));
         return command;
     }
 }

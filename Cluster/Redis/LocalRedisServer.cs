@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using FlowMesh.Cluster.Hosting;
 
 namespace FlowMesh.Cluster.Redis;
 
@@ -25,7 +26,7 @@ public sealed class LocalRedisServer : IAsyncDisposable
     public static async Task<LocalRedisServer> StartAsync()
     {
         if (!File.Exists(Binary))
-            throw new InvalidOperationException($"{Binary} not found: install Debian's redis-server (scripts/install-deps.sh does)");
+            throw new SetupFailedException($"{Binary} not found: install Debian's redis-server (scripts/install-deps.sh does)");
         var server = new LocalRedisServer(Hosting.LoopbackPort.Free());
         await server.StartAgainAsync().ConfigureAwait(false);
         return server;
@@ -46,7 +47,7 @@ public sealed class LocalRedisServer : IAsyncDisposable
         while (!await AnswersAsync().ConfigureAwait(false))
         {
             if (deadline.Elapsed > TimeSpan.FromSeconds(10) || _process.HasExited)
-                throw new InvalidOperationException($"redis-server did not start on port {Port}");
+                throw new SetupFailedException($"redis-server did not start on port {Port}");
             await Task.Delay(20).ConfigureAwait(false);
         }
     }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using FlowMesh.Cluster.Hosting;
 using FlowMesh.Node.Kernel;
 
 namespace FlowMesh.Node.Bench;
@@ -66,7 +67,7 @@ internal static class IngestBench
             if (line.StartsWith(prefix, StringComparison.Ordinal))
                 return line;
         }
-        throw new InvalidOperationException($"the load process ended before printing '{prefix}'");
+        throw new SetupFailedException($"the load process ended before printing '{prefix}'");
     }
 
     /// <summary>Counts records and keeps a sample of kernel-to-reader delays (monotonic clock, both sides).</summary>

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using FlowMesh.Cluster.Hosting;
 using FlowMesh.Node.Bench;
 using FlowMesh.Node.Kernel;
 
@@ -91,14 +92,9 @@ internal static class BenchCommand
     {
         try
         {
-            return await run().ConfigureAwait(false);
+            return await SetupFailedException.ReportAsync(run).ConfigureAwait(false);
         }
         catch (CaptureStartException ex)
-        {
-            await Console.Error.WriteLineAsync($"flowmesh: error: {ex.Message}").ConfigureAwait(false);
-            return 1;
-        }
-        catch (InvalidOperationException ex) when (ex.Message.Contains("redis-server", StringComparison.Ordinal))
         {
             await Console.Error.WriteLineAsync($"flowmesh: error: {ex.Message}").ConfigureAwait(false);
             return 1;
