@@ -7,10 +7,13 @@ namespace FlowMesh.Cluster.Hosting;
 public static class LoopbackPort
 {
     /// <summary>A port the kernel just handed out and released: free now, not reserved (another process could take it first).</summary>
-    public static int Free()
+    public static int Free() => Free(IPAddress.Loopback);
+
+    /// <summary>As <see cref="Free()"/>, on another address (IPv6, any).</summary>
+    public static int Free(IPAddress address)
     {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using var probe = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(address, 0));
         return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 }

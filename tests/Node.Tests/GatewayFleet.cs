@@ -93,14 +93,7 @@ public sealed class GatewayFleet : IAsyncLifetime
         }
     }
 
-    public async Task<JsonElement> GetJsonAsync(string path)
-    {
-        using var response = await Http.GetAsync(path);
-        var body = await response.Content.ReadAsStringAsync();
-        if (!response.IsSuccessStatusCode)
-            throw new HttpRequestException($"GET {path}: {(int)response.StatusCode} {body}");
-        return JsonDocument.Parse(body).RootElement.Clone();
-    }
+    public Task<JsonElement> GetJsonAsync(string path) => Http.GetJsonAsync(path);
 
     /// <summary>A complete connection from host A: bytes up, bytes down, client closes first. Returns the client's cookie.</summary>
     public ulong Exchange(int up, int down, Socket? listener = null, int port = Port)

@@ -37,12 +37,12 @@ public sealed partial class LocalFleetTests
         // The printed commands name a real session and its real client flow.
         // The printed commands name a real session joined across two hosts, and its client flow.
         var shownSession = (await script.WaitForLineAsync(SessionCommandLine(), Deadline)).Groups["id"].Value;
-        var session = await GetJsonAsync(http, $"/api/sessions/{shownSession}");
+        var session = await http.GetJsonAsync($"/api/sessions/{shownSession}");
         Assert.Equal("tag", session.GetProperty("join").GetString());
         Assert.NotEqual(session.GetProperty("client").GetProperty("host").GetString(), session.GetProperty("server").GetProperty("host").GetString());
         var shownFlow = (await script.WaitForLineAsync(FlowCommandLine(), Deadline)).Groups["id"].Value;
         Assert.Equal(session.GetProperty("client").GetProperty("flowId").GetString(), shownFlow);
-        var flow = await GetJsonAsync(http, $"/api/flows/{shownFlow}");
+        var flow = await http.GetJsonAsync($"/api/flows/{shownFlow}");
         Assert.Equal(("client", session.GetProperty("traceTag").GetString()), (flow.GetProperty("role").GetString(), flow.GetProperty("traceTag").GetString()));
 
         // A second run while this one runs says so and changes nothing.
@@ -78,7 +78,7 @@ public sealed partial class LocalFleetTests
         var sessions = new List<JsonElement>();
         foreach (var edge in new[] { $"curl>{Web}", $"python3>{Web}", $"redis-benchmark>{AppRedis}" })
         {
-            sessions.AddRange((await GetJsonAsync(http, $"/api/sessions?join=tag&closed=true&limit=200&edge={Uri.EscapeDataString(edge)}"))
+            sessions.AddRange((await http.GetJsonAsync($"/api/sessions?join=tag&closed=true&limit=200&edge={Uri.EscapeDataString(edge)}"))
                 .GetProperty("items").EnumerateArray());
         }
         var crossHost = sessions.Select(s => (
@@ -100,7 +100,7 @@ public sealed partial class LocalFleetTests
         Assert.Contains(crossHost, s => s.Edge == $"python3>{Web}");
 
         // Drops are reported: per member and in total, by the gateway and on the summary lines.
-        var cluster = await GetJsonAsync(http, "/api/cluster");
+        var cluster = await http.GetJsonAsync("/api/cluster");
         var members = cluster.GetProperty("members").EnumerateArray().ToList();
         Assert.Equal(["host-1", "host-2", "host-3"], members.Where(m => m.GetProperty("role").GetString() == "node").Select(m => m.GetProperty("hostId").GetString()!).Order());
         Assert.All(members, m => Assert.True(m.GetProperty("healthy").GetBoolean(), $"{m.GetProperty("hostId")} is healthy"));
@@ -214,16 +214,7 @@ public sealed partial class LocalFleetTests
     }
 
     private static Task<JsonElement> WaitForJsonAsync(HttpClient http, string path, Func<JsonElement, bool> condition, string what) =>
-        ClusterClient.WaitForAsync(() => GetJsonAsync(http, path), condition, what, Deadline);
-
-    private static async Task<JsonElement> GetJsonAsync(HttpClient http, string path)
-    {
-        using var response = await http.GetAsync(path);
-        var body = await response.Content.ReadAsStringAsync();
-        if (!response.IsSuccessStatusCode)
-            throw new HttpRequestException($"GET {path}: {(int)response.StatusCode} {body}");
-        return JsonDocument.Parse(body).RootElement.Clone();
-    }
+        ClusterClient.WaitForAsync(() => http.GetJsonAsync(path), condition, what, Deadline);
 
     [GeneratedRegex(@"running (for \d+ s|until Ctrl-C)")]
     private static partial Regex RunningLine();

@@ -26,12 +26,7 @@ internal static class Sockets
     }
 
     /// <summary>A port nobody listens on right now (bound, noted, released).</summary>
-    public static int FreePort(IPAddress address)
-    {
-        using var probe = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(address, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
+    public static int FreePort(IPAddress address) => FlowMesh.Cluster.Hosting.LoopbackPort.Free(address);
 
     public static int Port(Socket s) => ((IPEndPoint)s.LocalEndPoint!).Port;
 
