@@ -1,9 +1,10 @@
+using FlowMesh.Cluster.Placement;
 using FlowMesh.Contracts.Messages;
 
 namespace FlowMesh.Aggregator.Sessions;
 
 /// <summary>What one Aggregator did, written from any thread; published to Redis every second.</summary>
-public sealed class AggregatorCounters
+public sealed class AggregatorCounters : IDeadLetterCounters
 {
     private long _flowsReceived;
     private long _sessionsTag;

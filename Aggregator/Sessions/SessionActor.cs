@@ -164,7 +164,7 @@ internal sealed class SessionActor(SessionServices services) : IActor
 }
 
 /// <summary>A flow handed to its session actor inside one Aggregator (never sent over the network).</summary>
-internal sealed class SessionFlow(FlowView flow)
+internal sealed class SessionFlow(FlowView flow) : IRedeliverable
 {
     public FlowView Flow { get; } = flow;
 
@@ -194,30 +194,4 @@ internal sealed class SessionIngressActor(Func<ClusterIdentity, PID> activate, A
     }
 
     public static ClusterIdentity IdentityOf(FlowView flow) => ClusterIdentity.Create(SessionKeys.For(flow), ClusterKinds.Session);
-}
-
-/// <summary>
-/// Counts every dead letter, and sends a flow that found its session actor stopped
-/// (it had just answered a query with "not found", or gone idle) again, to a fresh
-/// activation, so a flow is never lost to that race.
-/// </summary>
-internal static class SessionDeadLetters
-{
-    public const int MaxRedeliveries = 2;
-
-    public static void Subscribe(ActorSystem system, LocalActivations activations, AggregatorCounters counters) =>
-        system.EventStream.Subscribe<DeadLetterEvent>(dead =>
-        {
-            counters.DeadLetter();
-            if (dead.Message is not SessionFlow arrived)
-                return;
-            if (arrived.Redeliveries >= MaxRedeliveries || system.Shutdown.IsCancellationRequested)
-            {
-                counters.Undeliverable();
-                return;
-            }
-            arrived.Redeliveries++;
-            counters.Redelivery();
-            system.Root.Send(activations.Reactivate(SessionIngressActor.IdentityOf(arrived.Flow), dead.Pid), arrived);
-        });
 }

@@ -13,14 +13,14 @@ public sealed class LocalActivations
 {
     private readonly Proto.Cluster.Cluster _cluster;
     private readonly Dictionary<string, IActivationRegistry> _registries;
+    private readonly Func<ClusterIdentity, PID> _spawn; // one delegate, not one per activation
     private readonly DictionaryActivationRegistry _fallback = new();
-    // Spawning is rare next to sending; one lock keeps two racing activations of one identity from both spawning.
-    private readonly Lock _spawnLock = new();
 
     public LocalActivations(Proto.Cluster.Cluster cluster, IReadOnlyDictionary<string, IActivationRegistry> registries)
     {
         _cluster = cluster;
         _registries = new Dictionary<string, IActivationRegistry>(registries);
+        _spawn = Spawn;
         cluster.System.EventStream.Subscribe<ActivationTerminating>(OnTerminating);
     }
 
@@ -40,23 +40,10 @@ public sealed class LocalActivations
     private IActivationRegistry RegistryOf(string kind) => _registries.TryGetValue(kind, out var r) ? r : _fallback;
 
     /// <summary>The actor for <paramref name="identity"/>, spawned here if it has none yet.</summary>
-    public PID Activate(ClusterIdentity identity)
-    {
-        var registry = RegistryOf(identity.Kind);
-        if (registry is ISelfActivatingRegistry self)
-            return self.Activate(identity);
-        if (registry.TryGet(identity, out var pid))
-            return pid;
-        lock (_spawnLock)
-        {
-            if (registry.TryGet(identity, out pid))
-                return pid;
-            var kind = _cluster.GetClusterKind(identity.Kind);
-            pid = _cluster.System.Root.Spawn(kind.Props, ctx => ctx.Set(identity));
-            registry.TryAdd(identity, pid);
-            return pid;
-        }
-    }
+    public PID Activate(ClusterIdentity identity) => RegistryOf(identity.Kind).Activate(identity, _spawn);
+
+    private PID Spawn(ClusterIdentity identity) =>
+        _cluster.System.Root.Spawn(_cluster.GetClusterKind(identity.Kind).Props, ctx => ctx.Set(identity));
 
     /// <summary>
     /// A fresh actor for <paramref name="identity"/> when <paramref name="stopped"/> (a

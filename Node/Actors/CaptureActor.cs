@@ -125,28 +125,3 @@ internal sealed class CaptureActorSink(IRootContext root, IReadOnlyList<PID> cap
         root.Send(captureActors[batch.Cpu % captureActors.Count], new CaptureBatch(batch));
     }
 }
-
-/// <summary>
-/// Counts every dead letter, and sends flow events that found their actor stopped
-/// (it passivated between the lookup and the send) again, to a fresh activation.
-/// </summary>
-internal static class DeadLetterRedelivery
-{
-    public const int MaxRedeliveries = 2;
-
-    public static void Subscribe(ActorSystem system, FlowRegistry flows, NodeCounters counters) =>
-        system.EventStream.Subscribe<DeadLetterEvent>(dead =>
-        {
-            counters.DeadLetter();
-            if (dead.Message is not FlowRecords records)
-                return;
-            if (records.Redeliveries >= MaxRedeliveries || system.Shutdown.IsCancellationRequested)
-            {
-                counters.UndeliverableMessage();
-                return;
-            }
-            records.Redeliveries++;
-            counters.Redelivery();
-            system.Root.Send(flows.ActivateOwn(records.Cookie), records);
-        });
-}

@@ -1,3 +1,4 @@
+using FlowMesh.Cluster.Placement;
 using FlowMesh.Contracts.Capture;
 
 namespace FlowMesh.Node.Actors;
@@ -6,7 +7,7 @@ namespace FlowMesh.Node.Actors;
 /// Events of one socket from one capture batch, in kernel order. Local only (never
 /// crosses a process), so it is a plain object rather than a protobuf message.
 /// </summary>
-internal sealed class FlowRecords(ulong cookie, TcpEventRecord[] records)
+internal sealed class FlowRecords(ulong cookie, TcpEventRecord[] records) : IRedeliverable
 {
     public ulong Cookie { get; } = cookie;
     public TcpEventRecord[] Records { get; } = records;

@@ -40,7 +40,7 @@ internal sealed class FlowHandle(string hostId, ulong cookie)
 /// of other hosts (activated here only while their host has no member) go to a
 /// second map.
 /// </summary>
-internal sealed class FlowRegistry(string hostId) : ISelfActivatingRegistry
+internal sealed class FlowRegistry(string hostId) : IActivationRegistry
 {
     private readonly ConcurrentDictionary<ulong, FlowHandle> _own = new();
     private readonly ConcurrentDictionary<ClusterIdentity, FlowHandle> _others = new();
@@ -97,9 +97,20 @@ internal sealed class FlowRegistry(string hostId) : ISelfActivatingRegistry
         return false;
     }
 
+    /// <summary>A fresh flow actor for a cookie of this host whose actor <paramref name="stopped"/> may not have taken itself out yet.</summary>
+    public PID Reactivate(ulong cookie, PID stopped)
+    {
+        if (_own.TryGetValue(cookie, out var handle) && handle.Pid.Equals(stopped))
+            _own.TryRemove(new KeyValuePair<ulong, FlowHandle>(cookie, handle));
+        return ActivateOwn(cookie);
+    }
+
     /// <summary>The flow actor of a cookie of this host, spawned if it has none.</summary>
     public PID ActivateOwn(ulong cookie) =>
         _own.TryGetValue(cookie, out var handle) ? handle.Pid : Spawn(HostId, cookie, null);
+
+    /// <summary>Spawns flow actors its own way (see the class), not with the kind's props.</summary>
+    public PID Activate(ClusterIdentity identity, Func<ClusterIdentity, PID> spawn) => Activate(identity);
 
     public PID Activate(ClusterIdentity identity)
     {
@@ -145,25 +156,15 @@ internal sealed class FlowRegistry(string hostId) : ISelfActivatingRegistry
             _others.TryRemove(new KeyValuePair<ClusterIdentity, FlowHandle>(ClusterIdentity.Create(ClusterKinds.FlowIdentity(handle.HostId, handle.Cookie), ClusterKinds.Flow), handle));
     }
 
-    public bool TryGet(ClusterIdentity identity, out PID pid)
+    /// <summary>Forgets a flow whose actor stopped without taking itself out (a dead letter came back from it).</summary>
+    public bool TryRemove(ClusterIdentity identity, PID pid)
     {
-        pid = null!;
         if (!ClusterKinds.TryParseFlowIdentity(identity.Identity, out var host, out var cookie))
             return false;
-        if (host == HostId)
-            return TryGetOwn(cookie, out pid);
-        if (_others.TryGetValue(identity, out var handle))
-        {
-            pid = handle.Pid;
-            return true;
-        }
-        return false;
+        return host == HostId
+            ? _own.TryGetValue(cookie, out var own) && own.Pid.Equals(pid) && _own.TryRemove(new KeyValuePair<ulong, FlowHandle>(cookie, own))
+            : _others.TryGetValue(identity, out var other) && other.Pid.Equals(pid) && _others.TryRemove(new KeyValuePair<ClusterIdentity, FlowHandle>(identity, other));
     }
-
-    // The registry adds and removes its own entries (Spawn, Remove).
-    public bool TryAdd(ClusterIdentity identity, PID pid) => false;
-
-    public bool TryRemove(ClusterIdentity identity, PID pid) => false;
 
     public int Count => _own.Count + _others.Count;
 

@@ -1,3 +1,5 @@
+using FlowMesh.Cluster.Placement;
+
 namespace FlowMesh.Node.Actors;
 
 /// <summary>
@@ -5,7 +7,7 @@ namespace FlowMesh.Node.Actors;
 /// kernel's and the readers' counters they account for every record: delivered to
 /// a flow, about a listener, or counted as lost with the reason.
 /// </summary>
-public sealed class NodeCounters
+public sealed class NodeCounters : IDeadLetterCounters
 {
     private long _flowEvents;
     private long _listenerEvents;
@@ -58,6 +60,8 @@ public sealed class NodeCounters
     public void FlowRestored() => Interlocked.Increment(ref _flowsRestored);
     public void Redelivery() => Interlocked.Increment(ref _redelivered);
     public void UndeliverableMessage() => Interlocked.Increment(ref _undeliverable);
+
+    void IDeadLetterCounters.Undeliverable() => UndeliverableMessage();
     public void DeadLetter() => Interlocked.Increment(ref _deadLetters);
     public void Anomaly(long n) => Interlocked.Add(ref _anomalies, n);
     public void StateConflict() => Interlocked.Increment(ref _stateConflicts);

@@ -68,7 +68,7 @@ internal sealed class FlowPipeline : IAsyncDisposable
         var sessions = new SessionRouter(member, loggers.CreateLogger("FlowMesh.Sessions"));
         services.OnClosed ??= sessions.Deliver;
         flows.Attach(system, handle => new FlowActor(services, flows, handle));
-        DeadLetterRedelivery.Subscribe(system, flows, counters);
+        DeadLetterRedelivery.Subscribe<FlowRecords>(system, (records, stopped) => flows.Reactivate(records.Cookie, stopped), counters);
         var sweeper = new FlowSweeper(flows, system.Root, flowOptions);
         sweeper.Start();
         var pipeline = new FlowPipeline(member, counters, writer, sweeper, flows, sessions, services);
