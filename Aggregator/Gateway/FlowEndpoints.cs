@@ -1,11 +1,11 @@
 using System.Globalization;
+using FlowMesh.Cluster.Hosting;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Proto;
-using Proto.Cluster;
 using StackExchange.Redis;
 
 namespace FlowMesh.Aggregator.Gateway;
@@ -45,7 +45,7 @@ internal static class FlowEndpoints
         return filter;
     }
 
-    private static async Task<IResult> GetAsync(string id, HttpRequest request, GatewayContext gateway)
+    private static async Task<IResult> GetAsync(string id, HttpRequest request, GatewayContext gateway, CancellationToken ct)
     {
         var q = new QueryReader(request);
         if (q.Problem is { } problem)
@@ -55,14 +55,8 @@ internal static class FlowEndpoints
         FlowQueryResponse? response = null;
         if (gateway.Member.Provider.Registrations.Values.Any(m => m.Role == ClusterKinds.NodeRole && m.HostId == host))
         {
-            try
-            {
-                response = await gateway.Member.Cluster.RequestAsync<FlowQueryResponse>(ClusterKinds.FlowIdentity(host, cookie), ClusterKinds.Flow, new FlowQuery(),
-                    CancellationTokens.WithTimeout(gateway.RequestTimeout)).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is TimeoutException or OperationCanceledException)
-            {
-            }
+            response = await ClientQuery.AskAsync<FlowQueryResponse>(gateway.Member, gateway.RequestTimeout, ClusterKinds.FlowIdentity(host, cookie), ClusterKinds.Flow,
+                new FlowQuery(), ct).ConfigureAwait(false);
         }
         if (response is { Found: true, Flow: { } live })
             return Results.Ok(FlowJson.From(live, live: !live.Closed));

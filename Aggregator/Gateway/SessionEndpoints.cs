@@ -1,11 +1,10 @@
 using FlowMesh.Aggregator.Sessions;
+using FlowMesh.Cluster.Hosting;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Proto;
-using Proto.Cluster;
 
 namespace FlowMesh.Aggregator.Gateway;
 
@@ -67,17 +66,9 @@ internal static class SessionEndpoints
             return problem;
         if (id.Length is 0 or > 200)
             return QueryReader.BadRequest("id", "a session id is 1 to 200 characters, as listed by /api/sessions");
-        SessionQueryResponse? response;
-        try
-        {
-            // The session's actor answers, from memory while it is open or lingering, from Redis after.
-            response = await gateway.Member.Cluster.RequestAsync<SessionQueryResponse>(id, ClusterKinds.Session, new SessionQuery(),
-                CancellationTokens.WithTimeout(gateway.RequestTimeout)).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
-        {
-            response = null;
-        }
+        // The session's actor answers, from memory while it is open or lingering, from Redis after.
+        var response = await ClientQuery.AskAsync<SessionQueryResponse>(gateway.Member, gateway.RequestTimeout, id, ClusterKinds.Session, new SessionQuery(), ct)
+            .ConfigureAwait(false);
         if (response is null)
         {
             var stored = await SessionStore.LoadAsync(gateway.Member.Redis, gateway.Keys, id).ConfigureAwait(false);

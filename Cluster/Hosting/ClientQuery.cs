@@ -4,7 +4,7 @@ using Proto.Cluster;
 
 namespace FlowMesh.Cluster.Hosting;
 
-/// <summary>What the one-shot client commands (<c>flow get</c>, <c>session get</c>) share: a bounded question and the JSON they print.</summary>
+/// <summary>A bounded question to a virtual actor (client commands, the gateway) and the JSON the client commands print.</summary>
 public static class ClientQuery
 {
     /// <summary>Protobuf JSON with every field, zeros included (a reader should not have to know the defaults).</summary>
@@ -15,14 +15,18 @@ public static class ClientQuery
     /// the placement until its token is cancelled, so with no member hosting the kind a
     /// question bounded only by Ctrl-C would wait forever. Null when nobody answered.
     /// </summary>
-    public static async Task<T?> AskAsync<T>(ClusterMember client, ClusterSettings settings, string identity, string kind, object message, CancellationToken ct)
+    public static Task<T?> AskAsync<T>(ClusterMember client, ClusterSettings settings, string identity, string kind, object message, CancellationToken ct)
+        where T : class => AskAsync<T>(client, settings.RequestTimeout, identity, kind, message, ct);
+
+    /// <summary>As above, within <paramref name="limit"/>; <paramref name="ct"/> (the caller giving up) still throws.</summary>
+    public static async Task<T?> AskAsync<T>(ClusterMember member, TimeSpan limit, string identity, string kind, object message, CancellationToken ct)
         where T : class
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(settings.RequestTimeout);
+        timeout.CancelAfter(limit);
         try
         {
-            return await client.Cluster.RequestAsync<T>(identity, kind, message, timeout.Token).ConfigureAwait(false);
+            return await member.Cluster.RequestAsync<T>(identity, kind, message, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException && !ct.IsCancellationRequested)
         {
