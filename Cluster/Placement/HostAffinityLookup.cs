@@ -91,7 +91,7 @@ public sealed class HostAffinityLookup(IMemberDirectory directory, IReadOnlyDict
     });
 
     /// <summary>The member that should host <paramref name="identity"/>, or null if no member hosts its kind.</summary>
-    public Member? Choose(ClusterIdentity identity)
+    internal Member? Choose(ClusterIdentity identity)
     {
         var members = _cluster.MemberList.GetMembersByKind(identity.Kind);
         if (members.Length == 0)

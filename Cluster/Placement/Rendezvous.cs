@@ -7,7 +7,7 @@ namespace FlowMesh.Cluster.Placement;
 /// members picks the same one for an identity, and a member leaving moves only the
 /// identities it had.
 /// </summary>
-public static class Rendezvous
+internal static class Rendezvous
 {
     public static Member Choose(IReadOnlyList<Member> members, string identity)
     {
