@@ -83,7 +83,7 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
     private Task OnReport()
     {
         if (_state is { Closed: false })
-            services.OnClosed?.Invoke(SessionView()); // the session takes open and closed views alike
+            services.ToSession?.Invoke(SessionView()); // the session takes open and closed views alike
         return Task.CompletedTask;
     }
 
@@ -125,7 +125,7 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
         // Recorded for history in the writer's next batch (a write Redis refuses is counted there).
         services.ClosedFlows.Enqueue(full, hadSavedState: _etag is not null);
         _etag = null;
-        services.OnClosed?.Invoke(forSession);
+        services.ToSession?.Invoke(forSession);
         handle.Closed = true;
     }
 
@@ -134,7 +134,7 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
     {
         var (full, forSession) = ClosedViews();
         services.ClosedFlows.Enqueue(full, hadSavedState: false);
-        services.OnClosed?.Invoke(forSession);
+        services.ToSession?.Invoke(forSession);
     }
 
     /// <summary>The record for history (with steps) and the one for the session (without: it never reads them, and the Aggregator would hold them).</summary>

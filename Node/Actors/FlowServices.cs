@@ -6,8 +6,8 @@ namespace FlowMesh.Node.Actors;
 /// <summary>What every flow actor of a Node shares.</summary>
 public sealed record FlowServices(FlowStore Store, ClosedFlowWriter ClosedFlows, NodeCounters Counters, FlowOptions Options, MonotonicClock Clock)
 {
-    /// <summary>Called with a flow's view when it closes (the session hand-off plugs in here).</summary>
-    public Action<FlowView>? OnClosed { get; set; }
+    /// <summary>Hands a flow's view to its session: when it closes, and every so often while it is open (the session router plugs in here).</summary>
+    public Action<FlowView>? ToSession { get; set; }
 
     /// <summary>When set, told the kernel timestamp of every event as it is applied (the benchmark measures latency here).</summary>
     public Action<ulong>? OnApplied { get; set; }

@@ -66,7 +66,7 @@ internal sealed class FlowPipeline : IAsyncDisposable
 
         var system = member.System;
         var sessions = new SessionRouter(member, loggers.CreateLogger("FlowMesh.Sessions"));
-        services.OnClosed ??= sessions.Deliver;
+        services.ToSession ??= sessions.Deliver;
         flows.Attach(system, handle => new FlowActor(services, flows, handle));
         DeadLetterRedelivery.Subscribe<FlowRecords>(system, (records, stopped) => flows.Reactivate(records.Cookie, stopped), counters);
         var sweeper = new FlowSweeper(flows, system.Root, flowOptions);
