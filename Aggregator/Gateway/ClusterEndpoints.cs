@@ -112,6 +112,7 @@ internal static class ClusterEndpoints
         Counter("records_malformed_total", "Stored flows or sessions that could not be read.", gateway.Pager.Malformed);
         Counter("stream_events_published_total", "Live events published for streams.", gateway.Publisher.Published);
         Counter("stream_events_dropped_total", "Live events lost: publisher queue full, publish failed, or a stream client too slow.", gateway.Publisher.Dropped + gateway.Live.Dropped);
+        Counter("stream_batches_malformed_total", "Live event batches from Redis that could not be read.", gateway.Live.Malformed);
         PrometheusText.Metric(text, "flowmesh_gateway_stream_clients", "gauge", "Clients of /api/stream on this gateway.", [(member, gateway.Live.Clients)]);
 
         // Every Node's counters as the Nodes last published them: the cluster's drops in one scrape.

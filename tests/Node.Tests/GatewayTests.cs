@@ -193,6 +193,9 @@ public sealed class GatewayTests(GatewayFleet fleet) : IClassFixture<GatewayFlee
         var tagLine = metrics.Split('\n').Single(l => l.StartsWith("flowmesh_aggregator_sessions_total{", StringComparison.Ordinal) && l.Contains("join=\"tag\"", StringComparison.Ordinal));
         Assert.True(long.Parse(tagLine[(tagLine.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture) >= GatewayFleet.Exchanges + 1, tagLine);
         Assert.Contains("flowmesh_gateway_request_duration_seconds_count{route=\"/api/cluster\",status=\"200\"}", metrics, StringComparison.Ordinal);
+        // Every loss counter is there to see, at 0 here: nothing was dropped or unreadable.
+        foreach (var loss in new[] { "stream_events_dropped_total", "stream_batches_malformed_total", "records_malformed_total", "latency_sketches_malformed_total" })
+            Assert.Matches($"(?m)^flowmesh_aggregator_{loss}{{[^}}]*}} 0$", metrics);
 
         var openapi = await fleet.GetJsonAsync("/openapi/v1.json");
         var paths = openapi.GetProperty("paths");
