@@ -73,7 +73,7 @@ public sealed class OtlpSessionExporter : IDisposable
             return; // nobody listening (no exporter)
         }
         root.SetTag("flowmesh.session.id", session.Id);
-        root.SetTag("flowmesh.join", session.Join.ToString().ToLowerInvariant());
+        root.SetTag("flowmesh.join", SessionNames.Join(session.Join));
         root.SetTag("flowmesh.reset", session.Reset);
         root.SetTag("flowmesh.complete", session.Complete);
         root.SetTag("flowmesh.bytes_client_to_server", (long)session.BytesClientToServer);
@@ -107,7 +107,7 @@ public sealed class OtlpSessionExporter : IDisposable
         span.SetTag("process.executable.name", side.Comm);
         span.SetTag("flowmesh.handshake_ms", handshakeMs);
         span.SetTag("flowmesh.srtt_us", (long)side.SrttUs);
-        span.SetTag("flowmesh.close_reason", side.CloseReason.ToString());
+        span.SetTag("flowmesh.close_reason", SessionNames.CloseReason(side.CloseReason));
         span.SetEndTime(new DateTime(side.EndUnixNs / 100 + DateTime.UnixEpoch.Ticks, DateTimeKind.Utc));
         span.Stop();
     }

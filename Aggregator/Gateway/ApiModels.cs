@@ -2,7 +2,6 @@ using System.Globalization;
 using FlowMesh.Aggregator.Sessions;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
-using Reason = FlowMesh.Contracts.Messages.CloseReason;
 
 namespace FlowMesh.Aggregator.Gateway;
 
@@ -28,7 +27,7 @@ public sealed record SessionJson(
     string? TraceTag, bool TagSent, bool TagEchoed, bool TagSeenByServer)
 {
     public static SessionJson From(SessionView s) => new(
-        s.Id, JoinName(s.Join), s.Ambiguous, TagSurvival.EdgeOf(s), s.ClientWorkload, s.ServerEndpoint,
+        s.Id, SessionNames.Join(s.Join), s.Ambiguous, TagSurvival.EdgeOf(s), s.ClientWorkload, s.ServerEndpoint,
         Side(s.Client), Side(s.Server),
         s.Client is { EstablishedUnixNs: > 0 } ? s.ConnectMs : null,
         DurationMsOf(s),
@@ -40,17 +39,9 @@ public sealed record SessionJson(
     /// <summary>The session's length: the client's view when it was seen, else the server's.</summary>
     public static double DurationMsOf(SessionView s) => s.Client is not null ? s.ClientDurationMs : s.ServerDurationMs;
 
-    public static string JoinName(JoinMethod join) => join switch
-    {
-        JoinMethod.Tag => "tag",
-        JoinMethod.Isn => "isn",
-        JoinMethod.Tuple => "tuple",
-        _ => "one-sided",
-    };
-
     private static SessionSideJson? Side(SessionSide? s) => s is null ? null : new(
         s.HostId, ClusterKinds.FlowIdentity(s.HostId, s.Cookie), s.LocalAddress, s.LocalPort, s.RemoteAddress, s.RemotePort,
-        s.Pid, s.Comm, s.State, s.Closed, FlowJson.ReasonName(s.CloseReason),
+        s.Pid, s.Comm, s.State, s.Closed, SessionNames.CloseReason(s.CloseReason),
         s.StartUnixNs / 1_000_000, s.EstablishedUnixNs / 1_000_000, s.EndUnixNs / 1_000_000,
         s.HandshakeUs / 1000.0, s.SrttUs / 1000.0, s.DurationUs / 1000.0,
         s.BytesSent, s.BytesReceived, s.Retransmissions, s.ResetsSent, s.ResetsReceived, s.EventsLost, s.MidLife);
@@ -70,24 +61,13 @@ public sealed record FlowJson(
     public static FlowJson From(FlowView f, bool live) => new(
         ClusterKinds.FlowIdentity(f.HostId, f.Cookie), f.HostId, f.Cookie, live, f.Family, f.LocalAddress, f.LocalPort, f.RemoteAddress, f.RemotePort,
         f.Role switch { FlowRole.Client => "client", FlowRole.Server => "server", _ => "unknown" },
-        f.MidLife, f.State, f.Closed, ReasonName(f.CloseReason), SideName(f.ResetBy), SideName(f.FirstFinBy),
+        f.MidLife, f.State, f.Closed, SessionNames.CloseReason(f.CloseReason), SideName(f.ResetBy), SideName(f.FirstFinBy),
         FlowFilters.StartUnixMs(f), FlowFilters.WallMs(f, f.EstablishedNs), FlowFilters.WallMs(f, f.ClosedNs), FlowFilters.WallMs(f, f.LastEventNs),
         f.HandshakeUs / 1000.0, f.SrttUs / 1000.0, f.BytesSent, f.BytesReceived, f.SegmentsOut, f.SegmentsIn,
         f.Retransmissions, f.ResetsSent, f.ResetsReceived, f.Pid, f.Comm, f.CgroupId,
         f.TraceTag == 0 ? null : f.TraceTag.ToString("x16", CultureInfo.InvariantCulture), f.TagSent, f.TagEchoed, f.TagReceived, f.EventsLost,
         f.Events, f.Reordered, f.Duplicates, f.Unexpected,
         f.Steps.Count == 0 ? null : f.Steps.Select(s => new FlowStepJson((long)s.MonotonicNs + f.WallClockOffsetNs, s.Event, s.OldState, s.NewState)).ToList());
-
-    public static string ReasonName(Reason reason) => reason switch
-    {
-        Reason.Open => "open",
-        Reason.Normal => "normal",
-        Reason.ResetSent => "reset-sent",
-        Reason.ResetReceived => "reset-received",
-        Reason.Refused => "refused",
-        Reason.ConnectTimeout => "connect-timeout",
-        _ => "aborted",
-    };
 
     private static string SideName(FlowSide side) => side switch
     {

@@ -21,7 +21,7 @@ internal sealed record SessionFilter(string? Edge, string? Join, string? Reset, 
     {
         if (Edge is not null && TagSurvival.EdgeOf(s) != Edge)
             return false;
-        if (Join is not null && SessionJson.JoinName(s.Join) != Join)
+        if (Join is not null && SessionNames.Join(s.Join) != Join)
             return false;
         if (Reset is not null)
         {

@@ -198,6 +198,8 @@ public sealed class SessionTests
         Assert.Equal("5000", Attribute(root, "flowmesh.bytes_client_to_server"));
         Assert.Equal(("host-a", hosts.AddressB), (Attribute(client, "flowmesh.host"), Attribute(client, "net.sock.peer.addr")));
         Assert.Equal(("host-b", "8080"), (Attribute(server, "flowmesh.host"), Attribute(server, "net.sock.host.port")));
+        // Spelt as the gateway spells them.
+        Assert.Equal(("normal", "normal"), (Attribute(client, "flowmesh.close_reason"), Attribute(server, "flowmesh.close_reason")));
     }
 
     [Fact]
