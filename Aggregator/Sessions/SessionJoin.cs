@@ -131,6 +131,9 @@ public static class SessionJoin
             ResetsReceived = f.ResetsReceived,
             EventsLost = f.EventsLost,
             MidLife = f.MidLife,
+            IsnKnown = f.IsnKnown,
+            IsnLocal = f.IsnLocal,
+            IsnRemote = f.IsnRemote,
         };
     }
 
