@@ -6,6 +6,7 @@ using FlowMesh.Aggregator.Sessions;
 using FlowMesh.Cluster;
 using FlowMesh.Cluster.Placement;
 using FlowMesh.Cluster.Redis;
+using FlowMesh.Cluster.Sessions;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using Microsoft.Extensions.Configuration;
@@ -69,6 +70,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
     private LatencyRecorder? _latency;
     private LiveEventPublisher? _live;
     private GatewayServer? _gateway;
+    private SessionRouter? _forward;
     private Task? _status;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -92,7 +94,10 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         _member = await ClusterMember.StartMemberAsync(_redis, clusterSettings, "", ClusterKinds.AggregatorRole, [sessionKind], null, loggers, cancellationToken)
             .ConfigureAwait(false);
         _latency = new LatencyRecorder(_redis, keys, _member.System.Id, settings.Sessions.Ttl);
-        services = new SessionServices(_store, _counters, settings.Sessions, _tags, _latency, _live) { OnSettled = onSettled };
+        // A mid-life side moves to its peer's session through the same routing the Nodes use.
+        _forward = new SessionRouter(_member, loggers.CreateLogger("FlowMesh.Sessions"));
+        var aliases = new TupleAliases(_redis, keys, settings.Sessions.JoinWindow * 4);
+        services = new SessionServices(_store, _counters, settings.Sessions, _tags, _latency, _live, aliases) { OnSettled = onSettled, Forward = _forward.Deliver };
         var activations = _member.Lookup.Local!;
         DeadLetterRedelivery.Subscribe<SessionFlow>(_member.System, (arrived, stopped) => activations.Reactivate(SessionIngressActor.IdentityOf(arrived.Flow), stopped), _counters);
         _member.System.Root.SpawnNamed(Props.FromProducer(() => new SessionIngressActor(activations.Activate, _counters, _live)), ClusterKinds.SessionIngressActor);
@@ -114,6 +119,8 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_status is not null)
             await _status.ConfigureAwait(false);
+        if (_forward is not null)
+            await _forward.FlushAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         if (_member is not null)
             await _member.ShutdownAsync(graceful: true, "aggregator stopping").ConfigureAwait(false);
         if (_store is not null)
@@ -140,7 +147,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
                     new("member_id", _member!.System.Id), new("updated_unix_ms", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()),
                     new("flows_received", c.FlowsReceived), new("sessions_active", c.ActiveSessions),
                     new("sessions_tag", c.SessionsTag), new("sessions_isn", c.SessionsIsn), new("sessions_tuple", c.SessionsTuple),
-                    new("sessions_one_sided", c.SessionsOneSided), new("late_joins", c.LateJoins), new("ambiguous", c.Ambiguous),
+                    new("sessions_one_sided", c.SessionsOneSided), new("late_joins", c.LateJoins), new("moved_to_peer", c.MovedToPeer), new("ambiguous", c.Ambiguous),
                     new("bytes_mismatch", c.BytesMismatch), new("incomplete", c.Incomplete), new("not_stored", c.NotStored),
                     new("exported", c.Exported), new("redis_failures", _redis!.Failures), new("stream_dropped", _live!.Dropped),
                     new("dead_letters", c.DeadLetters), new("redelivered", c.Redelivered), new("undeliverable", c.UndeliverableFlows),
@@ -179,6 +186,8 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
             return;
         _exporter?.Dispose();
+        if (_forward is not null)
+            await _forward.DisposeAsync().ConfigureAwait(false);
         if (_live is not null)
             await _live.DisposeAsync().ConfigureAwait(false);
         if (_store is not null)

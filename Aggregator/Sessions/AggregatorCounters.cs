@@ -21,6 +21,7 @@ public sealed class AggregatorCounters : IDeadLetterCounters
     private long _deadLetters;
     private long _redelivered;
     private long _undeliverable;
+    private long _movedToPeer;
 
     public long FlowsReceived => Interlocked.Read(ref _flowsReceived);
     public long SessionsTag => Interlocked.Read(ref _sessionsTag);
@@ -43,6 +44,10 @@ public sealed class AggregatorCounters : IDeadLetterCounters
     /// <summary>Flows that could not reach a session actor even after redelivery.</summary>
     public long UndeliverableFlows => Interlocked.Read(ref _undeliverable);
 
+    /// <summary>Mid-life sides handed from their tuple session to a peer's tag or ISN session (joined there by tuple).</summary>
+    public long MovedToPeer => Interlocked.Read(ref _movedToPeer);
+
+    public void SideMovedToPeer(int n) => Interlocked.Add(ref _movedToPeer, n);
     public void FlowsIn(int n) => Interlocked.Add(ref _flowsReceived, n);
     public void SessionStarted() => Interlocked.Increment(ref _activeSessions);
     public void SessionStopped() => Interlocked.Decrement(ref _activeSessions);

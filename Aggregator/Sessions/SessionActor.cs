@@ -10,10 +10,13 @@ namespace FlowMesh.Aggregator.Sessions;
 
 /// <summary>What every session actor of an Aggregator shares.</summary>
 public sealed record SessionServices(SessionStore Store, AggregatorCounters Counters, SessionOptions Options, TagSurvival? Tags = null,
-    LatencyRecorder? Latency = null, LiveEventPublisher? Live = null)
+    LatencyRecorder? Latency = null, LiveEventPublisher? Live = null, TupleAliases? Aliases = null)
 {
     /// <summary>Called with every settled session, and again when a late side joins a one-sided one (OTLP export plugs in here).</summary>
     public Action<SessionView>? OnSettled { get; set; }
+
+    /// <summary>Hands a flow to the session of its (pinned) key, on whichever Aggregator owns it: how a mid-life side joins its peer.</summary>
+    public Action<FlowView>? Forward { get; set; }
 }
 
 public sealed record SessionOptions
@@ -42,11 +45,18 @@ public sealed record SessionOptions
 /// and settles the session when both sides have closed, or as one-sided when the
 /// other side has not shown up within the join window. A side that arrives later
 /// settles it again, joined.
+///
+/// A side first seen mid-life has no ISNs and no tag, so it arrives under its tuple,
+/// apart from a peer that has them. Before settling such a side one-sided (after two join
+/// windows, so the peer has settled by then), the session looks for a one-sided peer
+/// under the same tuple (<see cref="TupleAliases"/>) and, if there is one, hands its side
+/// over to it, flagged as joined by tuple, instead of settling alone.
 /// </summary>
 internal sealed class SessionActor(SessionServices services) : IActor
 {
     private readonly Dictionary<(string Host, ulong Cookie), FlowView> _flows = [];
     private string _key = "";
+    private string? _id; // fixed by the first view: a tuple session's id must not move when a side with an earlier start arrives
     private SessionView? _settled;
     private bool _waitingForPeer;
 
@@ -81,7 +91,7 @@ internal sealed class SessionActor(SessionServices services) : IActor
     private Task OnFlow(IContext context, FlowView flow)
     {
         _flows[(flow.HostId, flow.Cookie)] = flow;
-        var view = SessionJoin.Build(_key, _flows.Values);
+        var view = Build();
         var bothSides = view.Client is not null && view.Server is not null;
         if (view.Closed && (bothSides || _settled is not null))
         {
@@ -94,7 +104,7 @@ internal sealed class SessionActor(SessionServices services) : IActor
             if (_settled is null && !_waitingForPeer)
             {
                 _waitingForPeer = true;
-                context.SetReceiveTimeout(services.Options.JoinWindow);
+                context.SetReceiveTimeout(MayHavePeerElsewhere() ? services.Options.JoinWindow * 2 : services.Options.JoinWindow);
             }
         }
         else
@@ -110,11 +120,66 @@ internal sealed class SessionActor(SessionServices services) : IActor
     {
         if (_waitingForPeer) // set only while unsettled, with a side in hand
         {
-            Settle(context, SessionJoin.Build(_key, _flows.Values));
+            if (MayHavePeerElsewhere())
+                return JoinPeerByTupleAsync(context);
+            SettleAlone(context);
             return Task.CompletedTask;
         }
         context.Stop(context.Self);
         return Task.CompletedTask;
+    }
+
+    private SessionView Build()
+    {
+        var view = SessionJoin.Build(_key, _flows.Values, _id);
+        _id = view.Id;
+        return view;
+    }
+
+    /// <summary>Only sides known by their tuple alone: their peer may wait under a tag or ISN key.</summary>
+    private bool MayHavePeerElsewhere()
+    {
+        if (services.Aliases is null || services.Forward is null || SessionKeys.MethodOf(_key) != JoinMethod.Tuple)
+            return false;
+        foreach (var flow in _flows.Values)
+        {
+            if (!SessionKeys.KnownOnlyByTuple(flow))
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary>Settles the session with the side(s) it has; a one-sided tag or ISN session says where it waits under its tuple.</summary>
+    private void SettleAlone(IContext context)
+    {
+        var view = Build();
+        if (view.Join == JoinMethod.OneSided && SessionKeys.MethodOf(_key) != JoinMethod.Tuple && services.Aliases is { } aliases)
+        {
+            foreach (var flow in _flows.Values)
+                aliases.Publish(SessionKeys.TupleKey(flow), _key);
+        }
+        Settle(context, view);
+    }
+
+    private async Task JoinPeerByTupleAsync(IContext context)
+    {
+        var peer = await services.Aliases!.FindAsync(_key).ConfigureAwait(false);
+        if (peer is null || peer == _key)
+        {
+            SettleAlone(context);
+            return;
+        }
+        // The peer's session takes this side; this one was never stored, so nothing is left behind.
+        _waitingForPeer = false;
+        foreach (var flow in _flows.Values)
+        {
+            var moved = flow.Clone();
+            moved.SessionKey = peer;
+            moved.JoinedByTuple = true;
+            services.Forward!(moved);
+        }
+        services.Counters.SideMovedToPeer(_flows.Count);
+        context.Stop(context.Self);
     }
 
     /// <summary>
@@ -151,7 +216,7 @@ internal sealed class SessionActor(SessionServices services) : IActor
     {
         if (_flows.Count > 0)
         {
-            context.Respond(new SessionQueryResponse { Found = true, Session = _settled ?? SessionJoin.Build(_key, _flows.Values) });
+            context.Respond(new SessionQueryResponse { Found = true, Session = _settled ?? Build() });
             return;
         }
         // Not in memory (passivated, or not reported yet): Redis has it for its TTL. The

@@ -12,14 +12,20 @@ namespace FlowMesh.Aggregator.Sessions;
 /// </summary>
 public static class SessionJoin
 {
-    public static SessionView Build(string key, IReadOnlyCollection<FlowView> flows)
+    /// <param name="key">The session key the flows arrived under.</param>
+    /// <param name="flows">Its flows, one per (host, cookie).</param>
+    /// <param name="id">The session's id when it has one already (a tuple session keeps the id of its first view).</param>
+    public static SessionView Build(string key, IReadOnlyCollection<FlowView> flows, string? id = null)
     {
         var (client, server, ambiguous) = Sides(flows);
         var view = new SessionView
         {
-            Id = SessionId(key, flows),
+            Id = id ?? SessionId(key, flows),
             Ambiguous = ambiguous,
-            Join = client is not null && server is not null ? SessionKeys.MethodOf(key) : JoinMethod.OneSided,
+            Join = client is null || server is null ? JoinMethod.OneSided
+                // A side first seen mid-life found under a tag or ISN key joined by its tuple.
+                : client.JoinedByTuple || server.JoinedByTuple ? JoinMethod.Tuple
+                : SessionKeys.MethodOf(key),
         };
         if (client is not null)
             view.Client = Side(client);

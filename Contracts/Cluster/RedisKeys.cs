@@ -42,6 +42,13 @@ public sealed class RedisKeys(string clusterName)
     /// <summary>ZSET: session ids scored by their end (or latest) time (Unix ms); trimmed with the TTL.</summary>
     public string SessionIndex => Prefix + "sessions";
 
+    /// <summary>
+    /// STRING: the session key (tag or ISN pair) of a one-sided session, under its 5-tuple,
+    /// kept for a few join windows: where a side first seen mid-life (known only by its
+    /// tuple) finds its peer.
+    /// </summary>
+    public string TupleAlias(string tupleKey) => Prefix + "tuple-alias:" + tupleKey;
+
     /// <summary>HASH: an Aggregator's counters, refreshed every second, expiring when it is gone.</summary>
     public string AggregatorStatus(string memberId) => Prefix + "aggregator:" + memberId;
 

@@ -24,6 +24,9 @@ public static class SessionKeys
 
     public static string For(FlowView flow)
     {
+        // A flow keeps the key of its first hand-off (see FlowView.session_key).
+        if (flow.SessionKey.Length > 0)
+            return flow.SessionKey;
         if (flow.TraceTag != 0 && (flow.TagEchoed || flow.TagReceived))
             return "tag:" + flow.TraceTag.ToString("x16", CultureInfo.InvariantCulture);
         if (flow.IsnKnown && flow.Role != FlowRole.Unknown)
@@ -31,8 +34,18 @@ public static class SessionKeys
             var (client, server) = flow.Role == FlowRole.Client ? (flow.IsnLocal, flow.IsnRemote) : (flow.IsnRemote, flow.IsnLocal);
             return string.Create(CultureInfo.InvariantCulture, $"isn:{client:x8}-{server:x8}");
         }
-        return "tuple:" + Tuple(flow);
+        return TupleKey(flow);
     }
+
+    /// <summary>The key a flow has by its two endpoints alone, whatever better key it has.</summary>
+    public static string TupleKey(FlowView flow) => "tuple:" + Tuple(flow);
+
+    /// <summary>
+    /// A side known only by its tuple that may belong to a peer keyed by tag or ISN pair:
+    /// first seen mid-life (or its opening never reached this Node), so it has neither.
+    /// </summary>
+    public static bool KnownOnlyByTuple(FlowView flow) =>
+        !flow.IsnKnown && flow.TraceTag == 0 && (flow.MidLife || flow.Role == FlowRole.Unknown);
 
     /// <summary>The method a key joins by.</summary>
     public static JoinMethod MethodOf(string key) =>

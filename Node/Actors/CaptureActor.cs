@@ -17,7 +17,7 @@ internal sealed class CaptureBatch(RecordBatch batch)
 /// in kernel order. Events of listening sockets and resets sent with no socket are
 /// not connections: they are counted, not routed.
 /// </summary>
-internal sealed class CaptureActor(FlowRegistry flows, NodeCounters counters, CaptureBacklog backlog) : IActor
+internal sealed class CaptureActor(FlowRegistry flows, NodeCounters counters, CaptureBacklog backlog, OrderingHorizon horizon) : IActor
 {
     private readonly Dictionary<ulong, int> _slotOfCookie = [];
     private Slot[] _slots = new Slot[64];
@@ -42,6 +42,8 @@ internal sealed class CaptureActor(FlowRegistry flows, NodeCounters counters, Ca
             {
                 message.Batch.Release();
                 backlog.Done();
+                // Its records are in their flows' mailboxes now: the CPU's time may advance.
+                horizon.BatchRouted(message.Batch.Cpu);
             }
         }
         return Task.CompletedTask;
@@ -116,12 +118,15 @@ internal sealed class CaptureBacklog(int limit)
     public void Done() => Interlocked.Decrement(ref _waiting);
 }
 
-/// <summary>Delivers each reader's batches to its CPU's capture actor.</summary>
-internal sealed class CaptureActorSink(IRootContext root, IReadOnlyList<PID> captureActors, CaptureBacklog backlog) : IRecordBatchSink
+/// <summary>Delivers each reader's batches to its CPU's capture actor, and tells the horizon how far each CPU is read.</summary>
+internal sealed class CaptureActorSink(IRootContext root, IReadOnlyList<PID> captureActors, CaptureBacklog backlog, OrderingHorizon horizon) : IRecordBatchSink
 {
     public void Deliver(RecordBatch batch)
     {
         backlog.Enter();
+        horizon.BatchHandedOver(batch.Cpu);
         root.Send(captureActors[batch.Cpu % captureActors.Count], new CaptureBatch(batch));
     }
+
+    public void Drained(int cpu, long passStartNs) => horizon.Drained(cpu, passStartNs);
 }

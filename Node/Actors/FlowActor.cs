@@ -1,5 +1,6 @@
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Capture;
+using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using FlowMesh.Node.Flows;
 using Proto;
@@ -9,6 +10,14 @@ namespace FlowMesh.Node.Actors;
 /// <summary>
 /// One connection on one host (ClusterKind <c>flow</c>, identity <c>{hostId}/{cookie}</c>):
 /// follows it from SYN to FIN/RST and answers queries from any member.
+///
+/// Events are held until the ordering horizon has passed them (every CPU's ring is
+/// drained past their time), then applied in kernel order: a connection's events come
+/// through one ring per CPU and would otherwise arrive out of order, and a close applied
+/// before the handshake another CPU recorded would leave with no ISNs. So a flow hands
+/// itself over (to its session and to the closed-flow record) only with every event up
+/// to its close, and keeps the session key of its first hand-off for good: events that
+/// still come later (a reset just behind the close) update the same session.
 ///
 /// Lifecycle: a closed flow hands its record to the writer at once, lingers for
 /// queries, then passivates; an open flow with no events for a while saves its state
@@ -25,9 +34,14 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
     private uint _anomaliesReported;
     private long _dropsAtStart = -1;
 
+    // Events received and not yet passed by the horizon, in arrival order (sorted when applied).
+    private TcpEventRecord[]? _held;
+    private int _heldCount;
+
     public Task ReceiveAsync(IContext context) => context.Message switch
     {
-        FlowRecords records => OnRecords(context, records),
+        FlowRecords records => OnRecords(records),
+        HorizonReached horizon => OnHorizon(horizon),
         FlowQuery => OnQueryAsync(context),
         Passivate => OnPassivateAsync(context),
         ReportToSession => OnReport(),
@@ -50,28 +64,112 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
         return Task.CompletedTask;
     }
 
-    private Task OnRecords(IContext context, FlowRecords message)
+    private Task OnRecords(FlowRecords message)
     {
         handle.LastActivityMs = Environment.TickCount64;
+        Hold(message.Records);
+        services.Horizon?.Await(handle);
+        // Without a horizon (a sink that does not order across CPUs) events apply as they come.
+        return services.Horizon is null ? ApplyHeld(long.MaxValue, long.MaxValue) : Task.CompletedTask;
+    }
+
+    private Task OnHorizon(HorizonReached horizon)
+    {
+        services.Horizon!.Handled();
+        var applying = ApplyHeld(horizon.Ns, horizon.TrueNs);
+        if (_heldCount > 0)
+            services.Horizon.Await(handle);
+        return applying;
+    }
+
+    private void Hold(TcpEventRecord[] records)
+    {
+        if (_heldCount == 0 && _held is null)
+        {
+            _held = records; // the message's own array: no copy in the common case
+            _heldCount = records.Length;
+            return;
+        }
+        if (_held is null || _heldCount + records.Length > _held.Length)
+            Array.Resize(ref _held, Math.Max(_heldCount + records.Length, (_held?.Length ?? 0) * 2));
+        records.CopyTo(_held.AsSpan(_heldCount));
+        _heldCount += records.Length;
+    }
+
+    /// <summary>Applies, in kernel order, the held events stamped before <paramref name="horizonNs"/>.</summary>
+    private Task ApplyHeld(long horizonNs, long trueHorizonNs)
+    {
+        if (_heldCount == 0)
+            return Task.CompletedTask;
+        var held = _held.AsSpan(0, _heldCount);
+        SortByTime(held);
+        var ready = 0;
+        while (ready < held.Length && (long)held[ready].TimestampNs < horizonNs)
+            ready++;
+        if (ready == 0)
+            return Task.CompletedTask;
+        if ((long)held[ready - 1].TimestampNs >= trueHorizonNs)
+            services.Counters.HorizonWaitExpired(); // released by the stall bound, not because every CPU was read past it
+        TcpEventRecord[] batch;
+        if (ready == _held!.Length)
+        {
+            batch = _held; // all of it, and the array is exactly that long: no copy
+        }
+        else
+        {
+            batch = held[..ready].ToArray();
+            held[ready..].CopyTo(held);
+        }
+        _heldCount -= ready;
+        if (_heldCount == 0)
+            _held = null;
         if (_state is null)
         {
             // A connection that starts here cannot have saved state (a cookie is never
             // reused); anything else may be a passivated flow coming back.
-            var first = message.Records[0];
+            var first = batch[0];
             if (!_restoreTried && !TcpTransitions.IsOpening(first.OldState, first.NewState))
-                return RestoreThenApplyAsync(context, message);
+                return RestoreThenApplyAsync(batch);
             StartFresh();
         }
-        Apply(message.Records);
+        Apply(batch);
         return Task.CompletedTask;
     }
 
-    private async Task RestoreThenApplyAsync(IContext context, FlowRecords message)
+    private FlowView PreviewOfHeld()
+    {
+        var preview = new FlowState(handle.Cookie);
+        var held = _held.AsSpan(0, _heldCount);
+        SortByTime(held);
+        foreach (ref readonly var r in held)
+            preview.Apply(r);
+        return preview.ToView(handle.HostId, services.Clock.RealtimeMinusMonotonicNs);
+    }
+
+    /// <summary>Insertion sort: a few events, nearly always in order already.</summary>
+    private static void SortByTime(Span<TcpEventRecord> records)
+    {
+        for (var i = 1; i < records.Length; i++)
+        {
+            if (records[i].TimestampNs >= records[i - 1].TimestampNs)
+                continue;
+            var r = records[i];
+            var j = i;
+            while (j > 0 && records[j - 1].TimestampNs > r.TimestampNs)
+            {
+                records[j] = records[j - 1];
+                j--;
+            }
+            records[j] = r;
+        }
+    }
+
+    private async Task RestoreThenApplyAsync(TcpEventRecord[] records)
     {
         await TryRestoreAsync().ConfigureAwait(false);
         if (_state is null)
             StartFresh();
-        Apply(message.Records);
+        Apply(records);
     }
 
     private void StartFresh()
@@ -156,6 +254,12 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
             context.Respond(new FlowQueryResponse { Found = true, Flow = View() });
             return;
         }
+        if (_heldCount > 0)
+        {
+            // Its first events are still waiting for the horizon: answer with what they say, apply nothing yet.
+            context.Respond(new FlowQueryResponse { Found = true, Flow = PreviewOfHeld() });
+            return;
+        }
         // Not open here: it may have closed and passivated (its record is in Redis), or never existed.
         FlowView? closed = null;
         try
@@ -192,7 +296,7 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
     private async Task OnPassivateAsync(IContext context)
     {
         // Something arrived after the sweeper looked: not idle any more (it may ask again later).
-        if (!handle.QuietLongEnough(Environment.TickCount64, services.Options))
+        if (!handle.QuietLongEnough(Environment.TickCount64, services.Options) || _heldCount > 0)
         {
             handle.PassivationRequested = false;
             return;
@@ -237,5 +341,12 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
 
     private FlowView View() => _state!.ToView(handle.HostId, services.Clock.RealtimeMinusMonotonicNs);
 
-    private FlowView SessionView() => _state!.ToView(handle.HostId, services.Clock.RealtimeMinusMonotonicNs, withSteps: false);
+    /// <summary>The view for the session, under the key of the flow's first hand-off whatever it learns later.</summary>
+    private FlowView SessionView()
+    {
+        var view = _state!.ToView(handle.HostId, services.Clock.RealtimeMinusMonotonicNs, withSteps: false);
+        if (_state.SessionKey is null)
+            view.SessionKey = _state.SessionKey = SessionKeys.For(view);
+        return view;
+    }
 }

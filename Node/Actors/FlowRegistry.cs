@@ -27,6 +27,13 @@ internal sealed class FlowHandle(string hostId, ulong cookie)
     /// <summary>Environment.TickCount64 when the flow last reported to its session.</summary>
     public long LastReportMs { get; set; } = Environment.TickCount64;
 
+    // 1 while the flow is on the horizon dispatcher's list (so it is there once).
+    private int _awaitingHorizon;
+
+    public bool TryMarkAwaitingHorizon() => Interlocked.CompareExchange(ref _awaitingHorizon, 1, 0) == 0;
+
+    public void ClearAwaitingHorizon() => Volatile.Write(ref _awaitingHorizon, 0);
+
     /// <summary>Whether it has been quiet long enough to leave memory: a closed flow after lingering, an open one after being idle.</summary>
     public bool QuietLongEnough(long nowMs, FlowOptions options) =>
         nowMs - LastActivityMs >= (Closed ? options.Linger : options.Idle).TotalMilliseconds;

@@ -9,6 +9,9 @@ public sealed record FlowServices(FlowStore Store, ClosedFlowWriter ClosedFlows,
     /// <summary>Hands a flow's view to its session: when it closes, and every so often while it is open (the session router plugs in here).</summary>
     public Action<FlowView>? ToSession { get; set; }
 
+    /// <summary>Tells flows holding events when the ordering horizon has passed them; null: events apply as they arrive.</summary>
+    internal HorizonDispatcher? Horizon { get; set; }
+
     /// <summary>When set, told the kernel timestamp of every event as it is applied (the benchmark measures latency here).</summary>
     public Action<ulong>? OnApplied { get; set; }
 
@@ -27,6 +30,12 @@ public sealed record FlowOptions
 
     /// <summary>An open flow with no event for this long saves its state to Redis and passivates.</summary>
     public TimeSpan Idle { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// The longest a flow waits for a CPU whose reader has stalled before applying (and
+    /// handing over) events without it; each time is counted (<c>horizon_expired</c>).
+    /// </summary>
+    public TimeSpan OrderingWait { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Closed flow records are kept in Redis this long.</summary>
     public TimeSpan ClosedTtl { get; init; } = TimeSpan.FromHours(24);

@@ -26,6 +26,7 @@ public sealed class NodeCounters : IDeadLetterCounters
     private long _tagsSent;
     private long _tagsEchoed;
     private long _tagsReceived;
+    private long _horizonExpired;
 
     public long FlowEvents => Interlocked.Read(ref _flowEvents);
     public long ListenerEvents => Interlocked.Read(ref _listenerEvents);
@@ -48,6 +49,8 @@ public sealed class NodeCounters : IDeadLetterCounters
     public long TagsEchoed => Interlocked.Read(ref _tagsEchoed);
     /// <summary>Closed server flows whose SYN carried a tag.</summary>
     public long TagsReceived => Interlocked.Read(ref _tagsReceived);
+    /// <summary>Times a flow applied events the ordering horizon had not passed, because a stalled CPU held it past its bound.</summary>
+    public long HorizonExpired => Interlocked.Read(ref _horizonExpired);
 
     public void FlowEventsApplied(int n) => Interlocked.Add(ref _flowEvents, n);
     public void ListenerEvent() => Interlocked.Increment(ref _listenerEvents);
@@ -65,6 +68,7 @@ public sealed class NodeCounters : IDeadLetterCounters
     public void DeadLetter() => Interlocked.Increment(ref _deadLetters);
     public void Anomaly(long n) => Interlocked.Add(ref _anomalies, n);
     public void StateConflict() => Interlocked.Increment(ref _stateConflicts);
+    public void HorizonWaitExpired() => Interlocked.Increment(ref _horizonExpired);
     public void FlowsNotRecorded(int n) => Interlocked.Add(ref _flowsNotRecorded, n);
 
     /// <summary>Counts a closed flow's trace tag outcome.</summary>

@@ -37,6 +37,8 @@ internal static class ActorPathBench
         await using var pipeline = await FlowPipeline.StartAsync(redis, new ClusterSettings { Redis = redisServer.Endpoint, Name = "bench" },
             "bench-host", cpus, flowOptions, loggers, services => services.OnApplied = latency.Observe).ConfigureAwait(false);
         progress.WriteLine($"bench: actor path, {cpus} CPUs, private redis-server on {redisServer.Endpoint}");
+        using var stopIdle = new CancellationTokenSource();
+        var idleRings = IdleRingsAsync(pipeline, cpus, stopIdle.Token);
 
         // 1. Memory: open flows that stay open, then weigh the heap.
         var cookies = new CookieSource();
@@ -76,6 +78,8 @@ internal static class ActorPathBench
             $"events_per_s={eventsPerSecond:0} p99_latency_ms={p99:0.000} bytes_per_flow={bytesPerFlow:0} " +
             $"p50_latency_ms={p50:0.000} latency_rate={rate} live_flows={liveFlows} undeliverable={counters.Undeliverable} redelivered={counters.Redelivered} dead_letters={counters.DeadLetters} " +
             $"redis_failures={redis.Failures}"));
+        await stopIdle.CancelAsync().ConfigureAwait(false);
+        await idleRings.ConfigureAwait(false);
         await pipeline.ShutdownAsync("benchmark done").ConfigureAwait(false);
         return 0;
     }
@@ -97,6 +101,9 @@ internal static class ActorPathBench
     /// </summary>
     private static void Feed(FlowPipeline pipeline, IEnumerable<TcpEventRecord> records, int cpus, int cpu = -1)
     {
+        var (first, last) = cpu >= 0 ? (cpu, cpu) : (0, cpus - 1);
+        for (var c = first; c <= last; c++)
+            Interlocked.Increment(ref s_feeding[c]);
         var batch = RecordBatch.Rent(BatchSize);
         var count = 0;
         var next = 0;
@@ -109,6 +116,7 @@ internal static class ActorPathBench
             if (count == BatchSize || Stopwatch.GetElapsedTime(firstAt) >= PollInterval)
             {
                 pipeline.Sink.Deliver(new RecordBatch(cpu >= 0 ? cpu : next++ % cpus, batch, count));
+                Drained(pipeline, first, last);
                 batch = RecordBatch.Rent(BatchSize);
                 count = 0;
             }
@@ -117,6 +125,41 @@ internal static class ActorPathBench
             pipeline.Sink.Deliver(new RecordBatch(cpu >= 0 ? cpu : next % cpus, batch, count));
         else
             new RecordBatch(0, batch, 0).Release();
+        Drained(pipeline, first, last);
+        for (var c = first; c <= last; c++)
+            Interlocked.Decrement(ref s_feeding[c]);
+    }
+
+    // Sources feeding each CPU now; the others are idle rings (see IdleRings).
+    private static readonly int[] s_feeding = new int[Environment.ProcessorCount];
+
+    /// <summary>Nothing of these CPUs waits to be delivered: what a reader tells after a pass that emptied its ring.</summary>
+    private static void Drained(FlowPipeline pipeline, int first, int last)
+    {
+        var now = MonotonicClock.NowNs(); // records made after this are stamped later
+        for (var c = first; c <= last; c++)
+            pipeline.Sink.Drained(c, now);
+    }
+
+    /// <summary>As a real reader does between records, every poll interval a CPU no source is feeding tells it is drained.</summary>
+    private static async Task IdleRingsAsync(FlowPipeline pipeline, int cpus, CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(PollInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
+            {
+                var now = MonotonicClock.NowNs(); // before looking: a source that starts after it stamps later
+                for (var c = 0; c < cpus; c++)
+                {
+                    if (Volatile.Read(ref s_feeding[c]) == 0)
+                        pipeline.Sink.Drained(c, now);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     private static readonly (TcpState From, TcpState To)[] Client =

@@ -80,6 +80,9 @@ internal sealed class FlowState
     /// <summary>The host's kernel dropped events while this flow lived (set by its actor from the drop counters).</summary>
     public bool EventsLost { get; set; }
 
+    /// <summary>The session key of the flow's first hand-off, kept for every later one (null until then).</summary>
+    public string? SessionKey { get; set; }
+
     // 12 bytes: packed so eight steps cost 96 bytes of every live flow, not 128.
     [StructLayout(LayoutKind.Sequential, Pack = 4)]
     private struct Step
@@ -421,6 +424,7 @@ internal sealed class FlowState
             TagEchoed = (_tagFlags & TcpEventFlags.TagEchoed) != 0,
             TagReceived = (_tagFlags & TcpEventFlags.TagReceived) != 0,
             EventsLost = EventsLost,
+            SessionKey = SessionKey ?? "",
         };
         if (withSteps)
             AddSteps(view);
@@ -507,6 +511,7 @@ internal sealed class FlowState
         s._traceTag = v.TraceTag;
         s._tagFlags = (v.TagSent ? TcpEventFlags.TagSent : 0) | (v.TagEchoed ? TcpEventFlags.TagEchoed : 0) | (v.TagReceived ? TcpEventFlags.TagReceived : 0);
         s.EventsLost = v.EventsLost;
+        s.SessionKey = v.SessionKey.Length > 0 ? v.SessionKey : null;
         // Whatever the restored steps do not explain is carried as counted beyond them.
         s._unexpectedBeyondSteps = v.Unexpected > s.Unexpected ? v.Unexpected - s.Unexpected : 0;
         return s;

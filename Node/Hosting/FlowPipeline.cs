@@ -23,8 +23,10 @@ internal sealed class FlowPipeline : IAsyncDisposable
     private readonly CaptureBacklog _backlog = new(MaxBatchesWaiting);
 
     private FlowPipeline(ClusterMember member, NodeCounters counters, ClosedFlowWriter writer, FlowSweeper sweeper, FlowRegistry flows,
-        SessionRouter sessions, FlowServices services)
+        SessionRouter sessions, FlowServices services, OrderingHorizon horizon, HorizonDispatcher dispatcher)
     {
+        Horizon = horizon;
+        _dispatcher = dispatcher;
         Member = member;
         Counters = counters;
         _writer = writer;
@@ -38,6 +40,10 @@ internal sealed class FlowPipeline : IAsyncDisposable
     private readonly ClosedFlowWriter _writer;
     private readonly FlowSweeper _sweeper;
     private readonly SessionRouter _sessions;
+    private readonly HorizonDispatcher _dispatcher;
+
+    /// <summary>How far every CPU's events have reached the flows (see <see cref="OrderingHorizon"/>).</summary>
+    public OrderingHorizon Horizon { get; }
 
     /// <summary>Where closed (and long-lived) flows go to be joined into sessions.</summary>
     public SessionRouter Sessions => _sessions;
@@ -71,12 +77,15 @@ internal sealed class FlowPipeline : IAsyncDisposable
         DeadLetterRedelivery.Subscribe<FlowRecords>(system, (records, stopped) => flows.Reactivate(records.Cookie, stopped), counters);
         var sweeper = new FlowSweeper(flows, system.Root, flowOptions);
         sweeper.Start();
-        var pipeline = new FlowPipeline(member, counters, writer, sweeper, flows, sessions, services);
+        var horizon = new OrderingHorizon(cpus, flowOptions.OrderingWait);
+        var dispatcher = new HorizonDispatcher(horizon, system.Root);
+        services.Horizon = dispatcher;
+        var pipeline = new FlowPipeline(member, counters, writer, sweeper, flows, sessions, services, horizon, dispatcher);
         // One capture actor per CPU ring; the readers (their own threads) hand them batches.
         var captureActors = Enumerable.Range(0, Math.Max(1, cpus))
-            .Select(cpu => system.Root.SpawnNamed(Props.FromProducer(() => new CaptureActor(flows, counters, pipeline._backlog)).WithLightMailbox(), $"capture-{cpu}"))
+            .Select(cpu => system.Root.SpawnNamed(Props.FromProducer(() => new CaptureActor(flows, counters, pipeline._backlog, horizon)).WithLightMailbox(), $"capture-{cpu}"))
             .ToList();
-        pipeline.Sink = new CaptureActorSink(system.Root, captureActors, pipeline._backlog);
+        pipeline.Sink = new CaptureActorSink(system.Root, captureActors, pipeline._backlog, horizon);
         return pipeline;
     }
 
@@ -88,9 +97,21 @@ internal sealed class FlowPipeline : IAsyncDisposable
             await Task.Delay(5).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Once the capture has stopped and every batch is routed (<see cref="DrainAsync"/>):
+    /// applies every event the flows still hold, whatever the horizon, and waits (bounded)
+    /// until they have.
+    /// </summary>
+    public Task ReleaseHeldAsync(TimeSpan limit)
+    {
+        _dispatcher.ReleaseAll();
+        return _dispatcher.WaitHandledAsync(limit);
+    }
+
     /// <summary>Stops the flow actors (open ones save their state), writes the last closed flows and leaves the cluster.</summary>
     public async Task ShutdownAsync(string reason)
     {
+        await _dispatcher.DisposeAsync().ConfigureAwait(false);
         await _sweeper.DisposeAsync().ConfigureAwait(false);
         await _sessions.FlushAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         await Member.ShutdownAsync(graceful: true, reason).ConfigureAwait(false);
@@ -99,6 +120,7 @@ internal sealed class FlowPipeline : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _dispatcher.DisposeAsync().ConfigureAwait(false);
         await _sweeper.DisposeAsync().ConfigureAwait(false);
         await _sessions.DisposeAsync().ConfigureAwait(false);
         await _writer.DisposeAsync().ConfigureAwait(false);

@@ -64,6 +64,8 @@ internal sealed class NodeService(
         {
             var summary = _capture.Stop();
             await _pipeline!.DrainAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            // Every ring is drained: nothing older can come, so what the flows hold applies now.
+            await _pipeline.ReleaseHeldAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
             _logger.LogInformation("Capture stopped: {Records} records, {Drops} dropped by the kernel, {DecodeErrors} malformed", summary.Records, summary.Drops, summary.DecodeErrors);
         }
         if (_pipeline is not null)
@@ -103,6 +105,7 @@ internal sealed class NodeService(
             Undeliverable = counters.Undeliverable,
             DeadLetters = counters.DeadLetters,
             Anomalies = counters.Anomalies,
+            HorizonExpired = counters.HorizonExpired,
             RedisFailures = _redis?.Failures ?? 0,
             RedisWrites = _redis?.Writes ?? 0,
             StateConflicts = counters.StateConflicts,

@@ -62,6 +62,7 @@ public static class SettingsBinding
             ClosedTtl = TimeSpan.FromHours(s.GetValue("ClosedTtlHours", defaults.ClosedTtl.TotalHours)),
             OpenStateTtl = TimeSpan.FromHours(s.GetValue("OpenStateTtlHours", defaults.OpenStateTtl.TotalHours)),
             SessionReport = TimeSpan.FromSeconds(s.GetValue("SessionReportSeconds", defaults.SessionReport.TotalSeconds)),
+            OrderingWait = TimeSpan.FromMilliseconds(s.GetValue("OrderingWaitMs", defaults.OrderingWait.TotalMilliseconds)),
         };
     }
 }

@@ -8,7 +8,9 @@ namespace FlowMesh.Node.Kernel;
 /// Reads one CPU's ring buffer on a dedicated thread: decodes each record into a
 /// pooled batch and hands full batches (or whatever it has when the ring runs dry)
 /// to the sink. The thread sleeps in epoll between polls; the kernel only wakes it
-/// early when the ring fills past the configured threshold.
+/// early when the ring fills past the configured threshold. After each pass that left
+/// the ring empty it tells the sink how far the ring is drained (the time the pass
+/// began), which is what orders events across CPUs.
 /// </summary>
 internal sealed unsafe class CpuRingReader : IDisposable
 {
@@ -79,7 +81,7 @@ internal sealed unsafe class CpuRingReader : IDisposable
         RequestStop();
         if (_thread.IsAlive)
             _thread.Join();
-        DrainAll();
+        DrainPass();
     }
 
     private void Run()
@@ -87,9 +89,24 @@ internal sealed unsafe class CpuRingReader : IDisposable
         LibC.EpollEvent ev;
         while (!_stopping)
         {
-            if (DrainAll() == 0)
+            if (DrainPass() == 0)
                 LibC.epoll_wait(_epollFd, &ev, 1, _pollMs); // EINTR or timeout: just poll again
         }
+    }
+
+    /// <summary>
+    /// Drains the ring and, if it is empty at the end, tells the sink it is drained up to
+    /// the time the pass began: the kernel stamps a record after reserving its place, so a
+    /// record stamped before then was either read or is still being written (and then the
+    /// ring is not empty).
+    /// </summary>
+    private int DrainPass()
+    {
+        var passStartNs = MonotonicClock.NowNs();
+        var n = DrainAll();
+        if (_ring.Pending == 0)
+            _sink.Drained(Cpu, passStartNs);
+        return n;
     }
 
     /// <summary>Reads until the ring is empty (or the kernel is mid-write); returns the records consumed.</summary>

@@ -31,4 +31,13 @@ public readonly struct RecordBatch
 public interface IRecordBatchSink
 {
     void Deliver(RecordBatch batch);
+
+    /// <summary>
+    /// Every record of <paramref name="cpu"/>'s ring stamped before <paramref name="passStartNs"/>
+    /// (kernel monotonic time) has been delivered: the reader found the ring empty after a
+    /// pass that began then. Sinks that order events across CPUs use it (see <see cref="OrderingHorizon"/>).
+    /// </summary>
+    void Drained(int cpu, long passStartNs)
+    {
+    }
 }

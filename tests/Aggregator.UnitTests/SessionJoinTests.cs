@@ -187,4 +187,49 @@ public sealed class SessionJoinTests
     [InlineData("grpc://collector:4317")]
     public void An_OTLP_endpoint_that_is_not_an_http_URL_is_refused(string given) =>
         Assert.Contains("not an http(s) URL", Assert.Throws<ArgumentException>(() => AggregatorSettings.TracesEndpoint(given)).Message, StringComparison.Ordinal);
+    [Fact]
+    public void A_flow_keeps_the_key_of_its_first_hand_off_whatever_it_learns_later()
+    {
+        var (client, _) = Pair(tag: 0);
+        client.SessionKey = "tuple:10.0.0.1:40000|10.0.0.2:80"; // handed over before its ISNs were known
+        Assert.Equal("tuple:10.0.0.1:40000|10.0.0.2:80", SessionKeys.For(client));
+        client.SessionKey = "";
+        Assert.Equal("isn:aaaa0001-bbbb0002", SessionKeys.For(client));
+    }
+
+    [Fact]
+    public void A_tuple_session_keeps_its_first_id_when_a_side_with_an_earlier_start_arrives()
+    {
+        var (client, server) = Pair(tag: 0);
+        foreach (var f in new[] { client, server })
+        {
+            (f.IsnKnown, f.MidLife, f.Role) = (false, true, FlowRole.Unknown);
+        }
+        var key = SessionKeys.For(server);
+        Assert.Equal(SessionKeys.For(client), key);
+        var first = SessionJoin.Build(key, [server]);
+        client.SynNs = 0;
+        client.FirstSeenNs = 500_000; // starts before the server side
+        var joined = SessionJoin.Build(key, [server, client], first.Id);
+        Assert.Equal(first.Id, joined.Id);
+        Assert.NotEqual(SessionJoin.SessionId(key, [server, client]), first.Id); // what it would have become
+        Assert.Equal(JoinMethod.Tuple, joined.Join);
+    }
+
+    [Fact]
+    public void A_mid_life_side_joined_to_an_ISN_session_by_its_tuple_says_so()
+    {
+        var (client, server) = Pair(tag: 0);
+        (server.IsnKnown, server.MidLife, server.Role) = (false, true, FlowRole.Unknown);
+        Assert.True(SessionKeys.KnownOnlyByTuple(server));
+        Assert.False(SessionKeys.KnownOnlyByTuple(client));
+        Assert.Equal(SessionKeys.TupleKey(client), SessionKeys.For(server));
+
+        var key = SessionKeys.For(client);
+        server.SessionKey = key;
+        server.JoinedByTuple = true;
+        var view = SessionJoin.Build(key, [client, server]);
+        Assert.Equal((key, JoinMethod.Tuple), (view.Id, view.Join));
+        Assert.Equal(("host-a", "host-b"), (view.ClientHost, view.ServerHost));
+    }
 }

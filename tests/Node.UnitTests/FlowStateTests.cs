@@ -221,7 +221,9 @@ public sealed class FlowStateTests
     public void A_saved_view_restores_the_same_flow()
     {
         var flow = Run("CLOSE>SYN_SENT SYN_SENT>ESTABLISHED".Split(' '));
+        flow.SessionKey = "isn:00000001-00000002"; // it had reported to its session
         var restored = FlowState.FromView(flow.ToView("h", 123));
+        Assert.Equal(flow.SessionKey, restored.SessionKey);
         restored.Apply(Event("ESTABLISHED>FIN_WAIT1", 10_000_000));
         restored.Apply(Event("FIN_WAIT1>FIN_WAIT2", 11_000_000));
         restored.Apply(Event("FIN_WAIT2>CLOSE", 12_000_000));
