@@ -3,6 +3,7 @@ using FlowMesh.Contracts.Capture;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using FlowMesh.Node.Flows;
+using FlowMesh.Node.Kernel;
 using Proto;
 
 namespace FlowMesh.Node.Actors;
@@ -205,6 +206,7 @@ internal sealed class FlowActor(FlowServices services, FlowRegistry registry, Fl
         else if (wasClosed)
             OnLateEvents();
         services.Counters.FlowEventsApplied(records.Length);
+        services.Counters.ApplyDelay.Observe(records, MonotonicClock.NowNs());
         _unsaved = true;
         var anomalies = state.Reordered + state.Duplicates + state.Unexpected;
         if (anomalies != _anomaliesReported)

@@ -28,6 +28,9 @@ public sealed class NodeCounters : IDeadLetterCounters
     private long _tagsReceived;
     private long _horizonExpired;
 
+    /// <summary>Kernel timestamp to applied, per event.</summary>
+    public ApplyDelay ApplyDelay { get; } = new();
+
     public long FlowEvents => Interlocked.Read(ref _flowEvents);
     public long ListenerEvents => Interlocked.Read(ref _listenerEvents);
     public long SocketlessResets => Interlocked.Read(ref _socketlessResets);

@@ -29,6 +29,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(Connections());
         bench.Subcommands.Add(Ingest());
         bench.Subcommands.Add(Load());
+        bench.Subcommands.Add(NodeRun());
         return bench;
     }
 
@@ -62,6 +63,31 @@ internal static class BenchCommand
             """) { seconds, threads };
         command.SetAction(async (parse, _) => await GuardAsync(() => IngestBench.RunAsync(
             TimeSpan.FromSeconds(parse.GetValue(seconds)), parse.GetValue(threads) ?? [1, 2], Console.Error, Console.Out)).ConfigureAwait(false));
+        return command;
+    }
+
+    private static Command NodeRun()
+    {
+        var seconds = new Option<double>("--seconds") { Description = "Length of each phase.", DefaultValueFactory = _ => 8 };
+        var rounds = new Option<int>("--rounds") { Description = "Untraced/traced pairs per load (ABBA order).", DefaultValueFactory = _ => 2 };
+        var clients = new Option<int>("--clients") { Description = "redis-benchmark's parallel clients (-c).", DefaultValueFactory = _ => 8 };
+        var keepAlive = new Option<int[]>("--keepalive")
+        {
+            Description = "Loads: 0 = a new connection per request, 1 = persistent connections (redis-benchmark -k; repeatable).",
+            DefaultValueFactory = _ => [0, 1],
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var idle = new Option<int>("--idle-connections") { Description = "Idle connections held open to weigh memory per live flow (0: skip).", DefaultValueFactory = _ => 10_000 };
+        var aggregator = new Option<string?>("--aggregator") { Description = "FlowMesh.Aggregator.dll to run (default: the build beside this one)." };
+        var command = new Command("node", """
+            The Node as users run it (needs root): a redis-server in a namespace of the bench's own,
+            loaded by redis-benchmark, without and with a real Node `run` capturing it and a real
+            Aggregator, ABBA. Prints the traced/untraced ratio, Node CPU per kernel event, kernel
+            event -> flow state P50/P99, drops, and memory per live flow.
+            """) { seconds, rounds, clients, keepAlive, idle, aggregator };
+        command.SetAction(async (parse, _) => await GuardAsync(() => NodeBench.RunAsync(
+            new NodeBench.Options(parse.GetValue(seconds), parse.GetValue(rounds), parse.GetValue(clients), parse.GetValue(keepAlive) ?? [0, 1],
+                parse.GetValue(idle), parse.GetValue(aggregator)), Console.Error, Console.Out)).ConfigureAwait(false));
         return command;
     }
 

@@ -106,6 +106,8 @@ internal sealed class NodeService(
             DeadLetters = counters.DeadLetters,
             Anomalies = counters.Anomalies,
             HorizonExpired = counters.HorizonExpired,
+            ApplyDelayP50Us = counters.ApplyDelay.PercentileMicros(50),
+            ApplyDelayP99Us = counters.ApplyDelay.PercentileMicros(99),
             RedisFailures = _redis?.Failures ?? 0,
             RedisWrites = _redis?.Writes ?? 0,
             StateConflicts = counters.StateConflicts,

@@ -41,6 +41,11 @@ internal static unsafe partial class LibC
         public long Nanoseconds;
     }
 
+    public const int SIGTERM = 15;
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int kill(int pid, int signal);
+
     [LibraryImport(Lib, SetLastError = true)]
     public static partial nint mmap(nint addr, nuint length, int prot, int flags, int fd, nint offset);
 

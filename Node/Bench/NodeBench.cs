@@ -1,0 +1,396 @@
+using System.Diagnostics;
+using System.Globalization;
+using FlowMesh.Cluster.Hosting;
+using FlowMesh.Cluster.Redis;
+using FlowMesh.Contracts.Cluster;
+using FlowMesh.Node.Kernel.Native;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+
+namespace FlowMesh.Node.Bench;
+
+/// <summary>
+/// The Node as users run it: a real redis-server in a network namespace of the bench's
+/// own, loaded by redis-benchmark (a client nobody here wrote) inside that namespace, with
+/// and without a real Node <c>run</c> process capturing the namespace (flow state,
+/// closed-flow records, the hand-off to a real Aggregator process), in ABBA order. For
+/// each load it prints the traced/untraced ratio, the Node's CPU per kernel event (its
+/// own utime+stime over the records it took), the delay from kernel event to flow state
+/// (the Node's own histogram), kernel drops; then the memory per live flow, from the
+/// Node's resident size with many connections held open.
+/// </summary>
+internal static class NodeBench
+{
+    private const string HostId = "bench-node";
+    private const int WorkloadPort = 6379;
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    public sealed record Options(double Seconds, int Rounds, int Clients, int[] KeepAlive, int IdleConnections, string? AggregatorDll);
+
+    public static async Task<int> RunAsync(Options options, TextWriter progress, TextWriter output)
+    {
+        Require("/usr/bin/redis-benchmark", "redis-benchmark (Debian's redis-tools)");
+        Require(LocalRedisServer.Binary, "redis-server (Debian's redis-server)");
+        var aggregatorDll = options.AggregatorDll ?? FindAggregator();
+        await using var state = await LocalRedisServer.StartAsync().ConfigureAwait(false);
+        var redis = await RedisConnection.ConnectAsync(state.Endpoint, NullLogger.Instance).ConfigureAwait(false);
+        await using var _ = redis;
+        using var ns = BenchNamespace.Create();
+        await using var workload = await Workload.StartAsync(ns).ConfigureAwait(false);
+        var cluster = $"bench{Environment.ProcessId}";
+        await using var aggregator = await Member.StartAsync(["dotnet", aggregatorDll, "run", "--redis", state.Endpoint, "--cluster", cluster, "--no-gateway"],
+            "FlowMesh Aggregator is member").ConfigureAwait(false);
+        progress.WriteLine($"bench node: namespace {ns.Name}, redis-server in it on {WorkloadPort}, state in redis-server {state.Endpoint}, Aggregator pid {aggregator.Pid}");
+
+        string[] nodeRun = [.. SelfCommand(), "run", "--host-id", HostId, "--netns", ns.Name, "--redis", state.Endpoint, "--cluster", cluster];
+        var keys = new RedisKeys(cluster);
+        foreach (var keepAlive in options.KeepAlive)
+        {
+            // Requests per phase from a short untraced calibration, so every phase lasts about --seconds.
+            var calibration = await ns.RedisBenchmarkAsync(options.Clients, keepAlive, keepAlive == 0 ? 5_000 : 20_000).ConfigureAwait(false);
+            var requests = (int)Math.Max(10_000, calibration * options.Seconds);
+            var untraced = new List<double>();
+            var traced = new List<Phase>();
+            for (var round = 0; round < options.Rounds; round++)
+            {
+                // ABBA: untraced, traced, traced, untraced, ... so drift favours neither.
+                foreach (var tracedPhase in round % 2 == 0 ? new[] { false, true } : [true, false])
+                {
+                    if (!tracedPhase)
+                    {
+                        var rps = await ns.RedisBenchmarkAsync(options.Clients, keepAlive, requests).ConfigureAwait(false);
+                        untraced.Add(rps);
+                        progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  -k {keepAlive} untraced: {rps:0} req/s"));
+                        continue;
+                    }
+                    await using var node = await Member.StartAsync(nodeRun, "FlowMesh Node").ConfigureAwait(false);
+                    // Let start-up work (JIT, joining the cluster) finish before measuring.
+                    await Task.Delay(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+                    var before = await StatusAsync(redis, keys, node, fresh: false).ConfigureAwait(false);
+                    var cpuBefore = node.CpuSeconds();
+                    var clock = Stopwatch.StartNew();
+                    var tracedRps = await ns.RedisBenchmarkAsync(options.Clients, keepAlive, requests).ConfigureAwait(false);
+                    var loadSeconds = clock.Elapsed.TotalSeconds;
+                    // Wait for a status published after the last record was applied (the Node is idle now).
+                    var after = await StatusAsync(redis, keys, node, fresh: true).ConfigureAwait(false);
+                    var cpu = node.CpuSeconds() - cpuBefore;
+                    var phase = new Phase(tracedRps, cpu, cpu / loadSeconds, after.Long("kernel_records") - before.Long("kernel_records"), after.Long("kernel_drops"),
+                        after.Long("apply_delay_p50_us"), after.Long("apply_delay_p99_us"), after.Long("session_undelivered"), after.Long("horizon_expired"));
+                    traced.Add(phase);
+                    progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"  -k {keepAlive} traced:   {tracedRps:0} req/s, {phase.Records} records, Node CPU {cpu:0.00} s ({phase.Cores:0.00} cores) = {phase.CpuPerEventUs:0.00} µs/event, event->state p50 {phase.P50Us} µs p99 {phase.P99Us} µs, drops {phase.Drops}"));
+                }
+            }
+            var ratios = Enumerable.Range(0, untraced.Count).Select(i => traced[i].Rps / untraced[i]).Order().ToList();
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"keepalive={keepAlive} clients={options.Clients} requests_per_phase={requests} untraced_rps={Median(untraced):0} traced_rps={Median(traced.Select(p => p.Rps)):0} " +
+                $"ratio={Median(ratios):0.000} node_cpu_cores={Median(traced.Select(p => p.Cores)):0.000} cpu_per_event_us={Median(traced.Select(p => p.CpuPerEventUs)):0.00} " +
+                $"event_to_state_p50_us={Median(traced.Select(p => (double)p.P50Us)):0} event_to_state_p99_us={Median(traced.Select(p => (double)p.P99Us)):0} " +
+                $"drops={traced.Sum(p => p.Drops)} session_undelivered={traced.Sum(p => p.Undelivered)} horizon_expired={traced.Sum(p => p.HorizonExpired)}"));
+        }
+
+        if (options.IdleConnections > 0)
+            output.WriteLine(await MemoryPerFlowAsync(ns, nodeRun, redis, keys, options.IdleConnections, progress).ConfigureAwait(false));
+        return 0;
+    }
+
+    private sealed record Phase(double Rps, double CpuSeconds, double Cores, long Records, long Drops, long P50Us, long P99Us, long Undelivered, long HorizonExpired)
+    {
+        public double CpuPerEventUs => Records == 0 ? 0 : CpuSeconds / Records * 1e6;
+    }
+
+    /// <summary>Resident memory the Node adds per open connection it tracks (both ends of each, held open and idle).</summary>
+    private static async Task<string> MemoryPerFlowAsync(BenchNamespace ns, string[] nodeRun, RedisConnection redis, RedisKeys keys, int connections, TextWriter progress)
+    {
+        await using var node = await Member.StartAsync(nodeRun, "FlowMesh Node").ConfigureAwait(false);
+        var before = await StatusAsync(redis, keys, node, fresh: true).ConfigureAwait(false);
+        var rssBefore = node.ResidentBytes();
+        using var holder = ns.HoldConnections(connections);
+        await holder.WaitReadyAsync().ConfigureAwait(false);
+        var deadline = Stopwatch.StartNew();
+        Status after;
+        do
+        {
+            after = await StatusAsync(redis, keys, node, fresh: true).ConfigureAwait(false);
+        } while (after.Long("flows_active") - before.Long("flows_active") < 2 * connections && deadline.Elapsed < Deadline);
+        var flows = after.Long("flows_active") - before.Long("flows_active");
+        var rss = node.ResidentBytes() - rssBefore;
+        progress.WriteLine($"  memory: {flows} live flows added {rss / 1048576.0:0.0} MiB resident");
+        return string.Create(CultureInfo.InvariantCulture, $"live_flows={flows} resident_bytes_added={rss} bytes_per_live_flow={(flows == 0 ? 0 : rss / (double)flows):0}");
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count == 0 ? 0 : sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    private sealed class Status(Dictionary<string, long> fields)
+    {
+        public long Long(string name) => fields.GetValueOrDefault(name);
+    }
+
+    /// <summary>The Node's published counters; <paramref name="fresh"/>: one published after this call began (so it includes everything applied before).</summary>
+    private static async Task<Status> StatusAsync(RedisConnection redis, RedisKeys keys, Member node, bool fresh)
+    {
+        var since = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + (fresh ? 200 : 0);
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < Deadline)
+        {
+            node.ThrowIfExited();
+            var entries = await redis.Database.HashGetAllAsync(keys.NodeStatus(HostId)).ConfigureAwait(false);
+            var fields = entries.ToDictionary(e => e.Name.ToString(), e => long.TryParse(e.Value.ToString(), CultureInfo.InvariantCulture, out var v) ? v : 0);
+            if (fields.GetValueOrDefault("updated_unix_ms") >= since && fields.GetValueOrDefault("uptime_ms") > 0 &&
+                entries.FirstOrDefault(e => e.Name == "member_id").Value == node.MemberId)
+                return new Status(fields);
+            await Task.Delay(100).ConfigureAwait(false);
+        }
+        throw new SetupFailedException("the Node did not publish its status within 30 s");
+    }
+
+    private static void Require(string path, string what)
+    {
+        if (!File.Exists(path))
+            throw new SetupFailedException($"bench node needs {what}; scripts/install-deps.sh installs it");
+    }
+
+    /// <summary>This program as a command line (under `dotnet FlowMesh.Node.dll`, the dll comes first).</summary>
+    private static string[] SelfCommand()
+    {
+        var self = Environment.ProcessPath!;
+        return Path.GetFileNameWithoutExtension(self) == "dotnet" ? [self, typeof(NodeBench).Assembly.Location] : [self];
+    }
+
+    /// <summary>The Aggregator's build beside the Node's: Node/bin/CONFIG/net10.0 next to Aggregator/bin/CONFIG/net10.0.</summary>
+    private static string FindAggregator()
+    {
+        var here = AppContext.BaseDirectory.TrimEnd('/');
+        var framework = Path.GetFileName(here);
+        var configuration = Path.GetFileName(Path.GetDirectoryName(here)!);
+        var repo = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(here)!)!)!)!;
+        var dll = Path.Combine(repo, "Aggregator", "bin", configuration, framework, "FlowMesh.Aggregator.dll");
+        return File.Exists(dll) ? dll
+            : throw new SetupFailedException($"no Aggregator build at {dll}: run `dotnet build -c {configuration} Aggregator` or give --aggregator PATH");
+    }
+
+    /// <summary>A cluster member process (Node or Aggregator) the bench started and stops with SIGTERM.</summary>
+    private sealed class Member : IAsyncDisposable
+    {
+        private readonly Process _process;
+        private readonly List<string> _log = [];
+
+        private Member(Process process) => _process = process;
+
+        public int Pid => _process.Id;
+        public string MemberId { get; private set; } = "";
+
+        public static async Task<Member> StartAsync(string[] command, string readyLine)
+        {
+            var info = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in command.Skip(1))
+                info.ArgumentList.Add(a);
+            var member = new Member(Process.Start(info)!);
+            var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            void OnLine(string? line)
+            {
+                if (line is null)
+                    return;
+                lock (member._log)
+                    member._log.Add(line);
+                if (line.Contains(readyLine, StringComparison.Ordinal))
+                {
+                    // "... is member {id} at {address}"
+                    var words = line.Split(' ');
+                    var at = Array.IndexOf(words, "member");
+                    if (at >= 0 && at + 1 < words.Length)
+                        member.MemberId = words[at + 1];
+                    ready.TrySetResult();
+                }
+            }
+            member._process.OutputDataReceived += (_, e) => OnLine(e.Data);
+            member._process.ErrorDataReceived += (_, e) => OnLine(e.Data);
+            member._process.BeginOutputReadLine();
+            member._process.BeginErrorReadLine();
+            var exited = member._process.WaitForExitAsync();
+            if (await Task.WhenAny(ready.Task, exited, Task.Delay(Deadline)).ConfigureAwait(false) != ready.Task)
+            {
+                await member.DisposeAsync().ConfigureAwait(false);
+                throw new SetupFailedException($"{string.Join(' ', command.Take(3))} did not start: {member.LastLines()}");
+            }
+            return member;
+        }
+
+        public void ThrowIfExited()
+        {
+            if (_process.HasExited)
+                throw new SetupFailedException($"a member exited ({_process.ExitCode}): {LastLines()}");
+        }
+
+        private string LastLines()
+        {
+            lock (_log)
+                return string.Join(" | ", _log.TakeLast(5));
+        }
+
+        /// <summary>utime + stime from /proc/PID/stat, in seconds.</summary>
+        public double CpuSeconds()
+        {
+            var stat = File.ReadAllText($"/proc/{Pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            // After the command name: state is field 3, utime 14 and stime 15 (1-based in proc(5)).
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            return ticks / 100.0; // USER_HZ
+        }
+
+        public long ResidentBytes()
+        {
+            foreach (var line in File.ReadLines($"/proc/{Pid}/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+            }
+            return 0;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_process.HasExited)
+            {
+                // SIGTERM: a clean stop (the Node detaches and leaves the cluster).
+                _ = LibC.kill(_process.Id, LibC.SIGTERM);
+                await Task.WhenAny(_process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(20))).ConfigureAwait(false);
+                if (!_process.HasExited)
+                    _process.Kill(entireProcessTree: true);
+            }
+            await _process.WaitForExitAsync().ConfigureAwait(false);
+            _process.Dispose();
+        }
+    }
+
+    /// <summary>The workload's redis-server inside the namespace.</summary>
+    private sealed class Workload : IAsyncDisposable
+    {
+        private readonly Process _server;
+
+        private Workload(Process server) => _server = server;
+
+        public static async Task<Workload> StartAsync(BenchNamespace ns)
+        {
+            var server = ns.Start("redis-server", "--bind", "127.0.0.1", "--port", $"{WorkloadPort}", "--save", "", "--appendonly", "no", "--protected-mode", "no");
+            var workload = new Workload(server);
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < Deadline)
+            {
+                using var ping = ns.Start("redis-cli", "-p", $"{WorkloadPort}", "ping");
+                var answer = await ping.StandardOutput.ReadToEndAsync().ConfigureAwait(false);
+                await ping.WaitForExitAsync().ConfigureAwait(false);
+                if (answer.Trim() == "PONG")
+                    return workload;
+                await Task.Delay(50).ConfigureAwait(false);
+            }
+            await workload.DisposeAsync().ConfigureAwait(false);
+            throw new SetupFailedException("the workload's redis-server did not answer within 30 s");
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_server.HasExited)
+                _ = LibC.kill(_server.Id, LibC.SIGTERM);
+            await _server.WaitForExitAsync().ConfigureAwait(false);
+            _server.Dispose();
+        }
+    }
+
+    /// <summary>A network namespace of the bench's own (loopback only), removed at the end.</summary>
+    private sealed class BenchNamespace : IDisposable
+    {
+        private BenchNamespace(string name) => Name = name;
+
+        public string Name { get; }
+
+        public static BenchNamespace Create()
+        {
+            var ns = new BenchNamespace($"fm-bench-{Environment.ProcessId}");
+            Run("ip", "netns", "add", ns.Name);
+            Run("ip", "-n", ns.Name, "link", "set", "lo", "up");
+            return ns;
+        }
+
+        public Process Start(params string[] command)
+        {
+            var info = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+            foreach (var a in (string[])["netns", "exec", Name, .. command])
+                info.ArgumentList.Add(a);
+            return Process.Start(info)!;
+        }
+
+        /// <summary>Runs redis-benchmark in the namespace and returns its requests per second.</summary>
+        public async Task<double> RedisBenchmarkAsync(int clients, int keepAlive, int requests)
+        {
+            using var run = Start("redis-benchmark", "-p", $"{WorkloadPort}", "-c", $"{clients}", "-k", $"{keepAlive}", "-n", $"{requests}", "-t", "ping_inline", "--csv");
+            var stdout = await run.StandardOutput.ReadToEndAsync().ConfigureAwait(false);
+            await run.WaitForExitAsync().ConfigureAwait(false);
+            // --csv: a header, then "PING_INLINE","14076.33",...
+            foreach (var line in stdout.Split('\n'))
+            {
+                var cells = line.Split(',');
+                if (cells.Length > 1 && cells[0].Trim('"') == "PING_INLINE" && double.TryParse(cells[1].Trim('"'), CultureInfo.InvariantCulture, out var rps))
+                    return rps;
+            }
+            throw new SetupFailedException($"redis-benchmark printed no result (exit {run.ExitCode}): {stdout} {await run.StandardError.ReadToEndAsync().ConfigureAwait(false)}");
+        }
+
+        /// <summary>Opens and holds <paramref name="connections"/> idle connections inside the namespace (both ends there) until disposed.</summary>
+        public ConnectionHolder HoldConnections(int connections)
+        {
+            const string Script = """
+                import resource, socket, sys
+                n = int(sys.argv[1])
+                hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+                resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+                server = socket.socket(); server.bind(("127.0.0.1", 0)); server.listen(4096)
+                port = server.getsockname()[1]
+                clients, accepted = [], []
+                for _ in range(n):
+                    c = socket.socket(); c.connect(("127.0.0.1", port)); clients.append(c)
+                    accepted.append(server.accept()[0])
+                print("ready", flush=True)
+                sys.stdin.read()
+                """;
+            return new ConnectionHolder(Start("python3", "-c", Script, $"{connections}"));
+        }
+
+        public void Dispose() => Run("ip", "netns", "delete", Name);
+
+        private static void Run(params string[] command)
+        {
+            var info = new ProcessStartInfo(command[0]) { RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in command.Skip(1))
+                info.ArgumentList.Add(a);
+            using var p = Process.Start(info)!;
+            var stderr = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            if (p.ExitCode != 0)
+                throw new SetupFailedException($"{string.Join(' ', command)} failed: {stderr.Trim()} (bench node needs root)");
+        }
+    }
+
+    /// <summary>The process holding idle connections open; closing its stdin lets it exit.</summary>
+    private sealed class ConnectionHolder(Process process) : IDisposable
+    {
+        public async Task WaitReadyAsync()
+        {
+            var line = await process.StandardOutput.ReadLineAsync().ConfigureAwait(false);
+            if (line != "ready")
+                throw new SetupFailedException($"the connection holder failed: {await process.StandardError.ReadToEndAsync().ConfigureAwait(false)}");
+        }
+
+        public void Dispose()
+        {
+            process.StandardInput.Close();
+            if (!process.WaitForExit(10_000))
+                process.Kill();
+            process.Dispose();
+        }
+    }
+}
