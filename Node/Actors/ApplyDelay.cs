@@ -12,12 +12,8 @@ public sealed class ApplyDelay
     // 1 µs .. 10 min at 2 significant digits.
     private readonly LongConcurrentHistogram _micros = new(1, 600_000_000, 2);
 
-    /// <summary>Records the events of one batch, applied at <paramref name="nowNs"/> (kernel monotonic).</summary>
-    public void Observe(ReadOnlySpan<FlowMesh.Contracts.Capture.TcpEventRecord> applied, long nowNs)
-    {
-        foreach (ref readonly var r in applied)
-            _micros.RecordValue(Math.Clamp((nowNs - (long)r.TimestampNs) / 1000, 1, 600_000_000));
-    }
+    /// <summary>Records one event applied <paramref name="delayNs"/> after its kernel timestamp.</summary>
+    public void Observe(long delayNs) => _micros.RecordValue(Math.Clamp(delayNs / 1000, 1, 600_000_000));
 
     public long Count => _micros.TotalCount;
 

@@ -13,22 +13,14 @@ internal sealed class CaptureBatch(RecordBatch batch)
 
 /// <summary>
 /// One per CPU ring buffer. Reading happens on the reader's own thread; this actor
-/// splits each batch by socket and sends every flow actor its events as one message,
-/// in kernel order. Events of listening sockets and resets sent with no socket are
-/// not connections: they are counted, not routed.
+/// splits each batch by the shard that owns each socket and sends every shard its
+/// records as one message, in this ring's order. Events of listening sockets and
+/// resets sent with no socket are not connections: they are counted, not routed.
 /// </summary>
-internal sealed class CaptureActor(FlowRegistry flows, NodeCounters counters, CaptureBacklog backlog, OrderingHorizon horizon) : IActor
+internal sealed class CaptureActor(FlowShards shards, NodeCounters counters, CaptureBacklog backlog, OrderingHorizon horizon) : IActor
 {
-    private readonly Dictionary<ulong, int> _slotOfCookie = [];
-    private Slot[] _slots = new Slot[64];
-    private int _slotCount;
-
-    private struct Slot
-    {
-        public ulong Cookie;
-        public int Count;
-        public TcpEventRecord[] Buffer;
-    }
+    private readonly TcpEventRecord[]?[] _buffers = new TcpEventRecord[shards.Count][];
+    private readonly int[] _counts = new int[shards.Count];
 
     public Task ReceiveAsync(IContext context)
     {
@@ -42,7 +34,7 @@ internal sealed class CaptureActor(FlowRegistry flows, NodeCounters counters, Ca
             {
                 message.Batch.Release();
                 backlog.Done();
-                // Its records are in their flows' mailboxes now: the CPU's time may advance.
+                // Its records are in their shards' mailboxes now: the CPU's time may advance.
                 horizon.BatchRouted(message.Batch.Cpu);
             }
         }
@@ -63,36 +55,19 @@ internal sealed class CaptureActor(FlowRegistry flows, NodeCounters counters, Ca
                 counters.ListenerEvent();
                 continue;
             }
-            ref var slot = ref SlotOf(r.SocketCookie);
-            if (slot.Count == slot.Buffer.Length)
-                Array.Resize(ref slot.Buffer, slot.Buffer.Length * 2);
-            slot.Buffer[slot.Count++] = r;
+            var shard = shards.IndexOf(r.SocketCookie);
+            var buffer = _buffers[shard] ??= ShardRecordsPool.Rent(batch.Count);
+            buffer[_counts[shard]++] = r;
         }
-
-        for (var i = 0; i < _slotCount; i++)
+        for (var shard = 0; shard < _buffers.Length; shard++)
         {
-            ref var slot = ref _slots[i];
-            var message = new FlowRecords(slot.Cookie, slot.Buffer.AsSpan(0, slot.Count).ToArray());
-            context.Send(flows.ActivateOwn(slot.Cookie), message);
-            slot.Count = 0;
+            if (_counts[shard] == 0)
+                continue;
+            // The shard returns the array to the pool once it has copied the records out.
+            context.Send(shards.All[shard], new ShardRecords(_buffers[shard]!, _counts[shard]));
+            _buffers[shard] = null;
+            _counts[shard] = 0;
         }
-        _slotCount = 0;
-        _slotOfCookie.Clear();
-    }
-
-    private ref Slot SlotOf(ulong cookie)
-    {
-        if (_slotOfCookie.TryGetValue(cookie, out var index))
-            return ref _slots[index];
-        if (_slotCount == _slots.Length)
-            Array.Resize(ref _slots, _slots.Length * 2);
-        index = _slotCount++;
-        _slotOfCookie[cookie] = index;
-        ref var slot = ref _slots[index];
-        slot.Cookie = cookie;
-        slot.Count = 0;
-        slot.Buffer ??= new TcpEventRecord[8];
-        return ref slot;
     }
 }
 

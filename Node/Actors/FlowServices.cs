@@ -3,7 +3,7 @@ using FlowMesh.Node.Kernel;
 
 namespace FlowMesh.Node.Actors;
 
-/// <summary>What every flow actor of a Node shares.</summary>
+/// <summary>What every flow shard of a Node shares.</summary>
 public sealed record FlowServices(FlowStore Store, ClosedFlowWriter ClosedFlows, NodeCounters Counters, FlowOptions Options, MonotonicClock Clock)
 {
     /// <summary>Hands a flow's view to its session: when it closes, and every so often while it is open (the session router plugs in here).</summary>
@@ -25,8 +25,13 @@ public sealed record FlowOptions
     /// <summary>An open flow reports its view for its session this often (long-lived connections).</summary>
     public TimeSpan SessionReport { get; init; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>A closed flow stays queryable in memory this long, then passivates (its record stays in Redis).</summary>
-    public TimeSpan Linger { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// A closed flow stays in its shard this long (for events just behind its close), then
+    /// leaves memory; queries are answered from its record in Redis. Short on purpose:
+    /// at a busy host's connection rate every second of linger is thousands of flows that
+    /// outlive the young GC generation.
+    /// </summary>
+    public TimeSpan Linger { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>An open flow with no event for this long saves its state to Redis and passivates.</summary>
     public TimeSpan Idle { get; init; } = TimeSpan.FromMinutes(2);

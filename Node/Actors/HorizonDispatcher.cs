@@ -4,14 +4,14 @@ using Proto;
 namespace FlowMesh.Node.Actors;
 
 /// <summary>
-/// Tells the flows holding events that the <see cref="OrderingHorizon"/> has moved, so they
-/// apply, in kernel order, every event stamped before it. A flow registers once when it
-/// holds events (<see cref="Await"/>); each time the horizon advances, every registered
-/// flow gets one <see cref="HorizonReached"/> (one message object shared by all of them)
-/// and registers again if it still holds later ones.
+/// Tells the flow shards holding events that the <see cref="OrderingHorizon"/> has moved,
+/// so they apply, in kernel order, every event stamped before it. A shard registers once
+/// when it holds events (<see cref="Await"/>); each time the horizon advances, every
+/// registered shard gets one <see cref="HorizonReached"/> and registers again if it still
+/// holds later ones.
 ///
 /// The message is sent after the horizon was read, so it queues behind every event
-/// stamped before it: the flow has them all when it gets it. A timer also moves the
+/// stamped before it: the shard has them all when it gets it. A timer also moves the
 /// horizon on when a stalled CPU has held it for longer than its bound.
 /// </summary>
 internal sealed class HorizonDispatcher : IAsyncDisposable
@@ -19,8 +19,8 @@ internal sealed class HorizonDispatcher : IAsyncDisposable
     private readonly OrderingHorizon _horizon;
     private readonly IRootContext _root;
     private readonly Lock _gate = new();
-    private List<FlowHandle> _waiting = [];
-    private List<FlowHandle> _sending = [];
+    private List<HorizonWaiter> _waiting = [];
+    private List<HorizonWaiter> _sending = [];
     private long _lastSentNs;
     private int _dispatching;
     private int _again;
@@ -37,22 +37,22 @@ internal sealed class HorizonDispatcher : IAsyncDisposable
         _boundTimer = Task.Run(EnforceBoundAsync);
     }
 
-    /// <summary>Messages sent and not yet handled by their flow.</summary>
+    /// <summary>Messages sent and not yet handled by their shard.</summary>
     public long Outstanding => Interlocked.Read(ref _outstanding);
 
-    /// <summary>A flow holds events the horizon has not passed: tell it when it moves.</summary>
-    public void Await(FlowHandle handle)
+    /// <summary>A shard holds events the horizon has not passed: tell it when it moves.</summary>
+    public void Await(HorizonWaiter waiter)
     {
-        if (!handle.TryMarkAwaitingHorizon())
+        if (!waiter.TryMarkAwaiting())
             return;
         lock (_gate)
-            _waiting.Add(handle);
+            _waiting.Add(waiter);
     }
 
-    /// <summary>Called by a flow as it handles a <see cref="HorizonReached"/>.</summary>
+    /// <summary>Called by a shard as it handles a <see cref="HorizonReached"/>.</summary>
     public void Handled() => Interlocked.Decrement(ref _outstanding);
 
-    /// <summary>Sends every waiting flow the horizon, if it moved since the last time. Safe from any thread; one sends at a time.</summary>
+    /// <summary>Sends every waiting shard the horizon, if it moved since the last time. Safe from any thread; one sends at a time.</summary>
     public void Dispatch()
     {
         Volatile.Write(ref _again, 1);
@@ -92,10 +92,10 @@ internal sealed class HorizonDispatcher : IAsyncDisposable
             return;
         var reached = new HorizonReached(ns, trueNs);
         Interlocked.Add(ref _outstanding, _sending.Count);
-        foreach (var handle in _sending)
+        foreach (var waiter in _sending)
         {
-            handle.ClearAwaitingHorizon();
-            _root.Send(handle.Pid, reached);
+            waiter.ClearAwaiting();
+            _root.Send(waiter.Pid, reached);
         }
         _sending.Clear();
     }
@@ -115,7 +115,7 @@ internal sealed class HorizonDispatcher : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits (bounded) until every flow told has handled it.</summary>
+    /// <summary>Waits (bounded) until every shard told has handled it.</summary>
     public async Task WaitHandledAsync(TimeSpan limit)
     {
         var deadline = Environment.TickCount64 + (long)limit.TotalMilliseconds;
@@ -137,7 +137,7 @@ internal sealed class HorizonDispatcher : IAsyncDisposable
 }
 
 /// <summary>
-/// Every event stamped before <see cref="Ns"/> has reached the flow: apply them, in kernel
+/// Every event stamped before <see cref="Ns"/> has reached the shard: apply them, in kernel
 /// order. Events from <see cref="TrueNs"/> on are released only because a stalled CPU held
 /// the horizon past its bound, without the guarantee (counted).
 /// </summary>

@@ -11,11 +11,8 @@ namespace FlowMesh.Node.Actors;
 /// of another host is answered by that host's member), and lists this host's live
 /// flows for the gateway.
 /// </summary>
-internal sealed class NodeControlActor(Func<NodeStatus> status, FlowRegistry flows, TimeSpan requestTimeout) : IActor
+internal sealed class NodeControlActor(Func<NodeStatus> status, FlowShards shards, TimeSpan requestTimeout) : IActor
 {
-    /// <summary>Flow actors asked at once while listing: enough to hide the hops, few enough not to flood the mailboxes.</summary>
-    private const int ListParallelism = 64;
-
     public Task ReceiveAsync(IContext context)
     {
         switch (context.Message)
@@ -48,34 +45,30 @@ internal sealed class NodeControlActor(Func<NodeStatus> status, FlowRegistry flo
     }
 
     /// <summary>
-    /// Asks every open flow of this host for its view and keeps those that match, newest
-    /// first. Closed flows are left out: the gateway reads them from Redis.
+    /// Asks every shard for its open flows that match and keeps the newest, up to the
+    /// limit. Closed flows are left out: the gateway reads them from Redis.
     /// </summary>
     private async Task<ListFlowsResponse> ListAsync(IRootContext root, ListFlowsRequest request)
     {
         var limit = request.Limit <= 0 ? 100 : request.Limit;
-        var handles = flows.OwnHandles.Where(h => !h.Closed).ToList();
+        var asks = shards.All.Select(shard => root.RequestAsync<ShardListResponse>(shard, new ShardList(request.Filter ?? new FlowFilter(), limit), requestTimeout)).ToList();
         var matched = new List<FlowView>();
-        for (var i = 0; i < handles.Count; i += ListParallelism)
+        var truncated = false;
+        foreach (var ask in asks)
         {
-            var asks = handles.Skip(i).Take(ListParallelism)
-                .Select(h => root.RequestAsync<FlowQueryResponse>(h.Pid, new FlowQuery(), CancellationTokens.WithTimeout(requestTimeout)))
-                .ToList();
-            foreach (var ask in asks)
+            try
             {
-                try
-                {
-                    if (await ask.ConfigureAwait(false) is { Found: true, Flow: { Closed: false } view } && request.Filter.Matches(view))
-                        matched.Add(view);
-                }
-                catch (Exception e) when (e is TimeoutException or OperationCanceledException or DeadLetterException)
-                {
-                    // Passivated or stopped between the listing and the question: it is in Redis now, or gone.
-                }
+                var answer = await ask.ConfigureAwait(false);
+                matched.AddRange(answer.Flows);
+                truncated |= answer.Truncated;
+            }
+            catch (TimeoutException)
+            {
+                truncated = true; // a shard too busy to answer in time: say the list is not whole
             }
         }
         matched.Sort((a, b) => FlowFilters.StartUnixMs(b).CompareTo(FlowFilters.StartUnixMs(a)));
-        var response = new ListFlowsResponse { Truncated = matched.Count > limit };
+        var response = new ListFlowsResponse { Truncated = truncated || matched.Count > limit };
         response.Flows.AddRange(matched.Take(limit));
         return response;
     }

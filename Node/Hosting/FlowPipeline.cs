@@ -1,7 +1,6 @@
 using FlowMesh.Cluster;
-using FlowMesh.Cluster.Sessions;
-using FlowMesh.Cluster.Placement;
 using FlowMesh.Cluster.Redis;
+using FlowMesh.Cluster.Sessions;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Node.Actors;
 using FlowMesh.Node.Kernel;
@@ -12,78 +11,82 @@ using Proto.Cluster;
 namespace FlowMesh.Node.Hosting;
 
 /// <summary>
-/// Everything between the ring readers and the flow actors, as one unit: the cluster
-/// member hosting kind <c>flow</c>, one capture actor per CPU, dead-letter
-/// redelivery. Fed through <see cref="Sink"/> by the kernel capture (the Node) or by
-/// a synthetic source (the benchmark).
+/// Everything between the ring readers and the flows, as one unit: the cluster member
+/// hosting kind <c>flow</c>, one capture actor per CPU, the flow shards and the ordering
+/// horizon that feeds them. Fed through <see cref="Sink"/> by the kernel capture (the
+/// Node) or by a synthetic source (the benchmark).
 /// </summary>
 internal sealed class FlowPipeline : IAsyncDisposable
 {
     private const int MaxBatchesWaiting = 4096;
     private readonly CaptureBacklog _backlog = new(MaxBatchesWaiting);
+    private readonly ClosedFlowWriter _writer;
+    private readonly ShardSweeper _sweeper;
+    private readonly HorizonDispatcher _dispatcher;
 
-    private FlowPipeline(ClusterMember member, NodeCounters counters, ClosedFlowWriter writer, FlowSweeper sweeper, FlowRegistry flows,
+    private FlowPipeline(ClusterMember member, NodeCounters counters, ClosedFlowWriter writer, FlowShards shards, ShardSweeper sweeper,
         SessionRouter sessions, FlowServices services, OrderingHorizon horizon, HorizonDispatcher dispatcher)
     {
-        Horizon = horizon;
-        _dispatcher = dispatcher;
         Member = member;
         Counters = counters;
         _writer = writer;
+        Shards = shards;
         _sweeper = sweeper;
-        _sessions = sessions;
-        Flows = flows;
+        Sessions = sessions;
         Services = services;
+        Horizon = horizon;
+        _dispatcher = dispatcher;
         Sink = null!;
     }
 
-    private readonly ClosedFlowWriter _writer;
-    private readonly FlowSweeper _sweeper;
-    private readonly SessionRouter _sessions;
-    private readonly HorizonDispatcher _dispatcher;
-
-    /// <summary>How far every CPU's events have reached the flows (see <see cref="OrderingHorizon"/>).</summary>
-    public OrderingHorizon Horizon { get; }
-
     /// <summary>Where closed (and long-lived) flows go to be joined into sessions.</summary>
-    public SessionRouter Sessions => _sessions;
+    public SessionRouter Sessions { get; }
 
-    /// <summary>What the flow actors share (the Node sets the kernel drop source here).</summary>
+    /// <summary>What the flow shards share (the Node sets the kernel drop source here).</summary>
     public FlowServices Services { get; }
+
+    /// <summary>How far every CPU's events have reached the shards (see <see cref="OrderingHorizon"/>).</summary>
+    public OrderingHorizon Horizon { get; }
 
     public ClusterMember Member { get; }
     public NodeCounters Counters { get; }
-    public FlowRegistry Flows { get; }
+    public FlowShards Shards { get; }
     public IRecordBatchSink Sink { get; private set; }
 
     public static async Task<FlowPipeline> StartAsync(RedisConnection redis, ClusterSettings cluster, string hostId, int cpus,
         FlowOptions flowOptions, ILoggerFactory loggers, Action<FlowServices>? configure = null, CancellationToken cancellation = default)
     {
+        cpus = Math.Max(1, cpus);
         var counters = new NodeCounters();
         var keys = new RedisKeys(cluster.Name);
         var writer = new ClosedFlowWriter(redis, keys, flowOptions.ClosedTtl, counters);
-        var services = new FlowServices(new FlowStore(redis, keys, flowOptions.OpenStateTtl), writer, counters, flowOptions, MonotonicClock.Sample());
+        var store = new FlowStore(redis, keys, flowOptions.OpenStateTtl);
+        var services = new FlowServices(store, writer, counters, flowOptions, MonotonicClock.Sample());
         configure?.Invoke(services);
-        var flows = new FlowRegistry(hostId);
-        // The kind's props serve Proto's bookkeeping; the registry spawns flow actors itself (see FlowRegistry).
-        var flowKind = new ClusterKind(ClusterKinds.Flow, Props.FromProducer(() => throw new InvalidOperationException("flows are spawned by FlowRegistry")));
-        var member = await ClusterMember.StartMemberAsync(redis, cluster, hostId, ClusterKinds.NodeRole, [flowKind],
-            new Dictionary<string, IActivationRegistry> { [ClusterKinds.Flow] = flows }, loggers, cancellation).ConfigureAwait(false);
+        // The flow kind is activated on demand (a query); its state lives in the shards, made once the system exists.
+        FlowShards? shards = null;
+        var flowKind = new ClusterKind(ClusterKinds.Flow, Props.FromProducer(() => new FlowQueryActor(shards!, store, hostId, cluster.RequestTimeout)));
+        var member = await ClusterMember.StartMemberAsync(redis, cluster, hostId, ClusterKinds.NodeRole, [flowKind], null, loggers, cancellation).ConfigureAwait(false);
 
         var system = member.System;
         var sessions = new SessionRouter(member, loggers.CreateLogger("FlowMesh.Sessions"));
         services.ToSession ??= sessions.Deliver;
-        flows.Attach(system, handle => new FlowActor(services, flows, handle));
-        DeadLetterRedelivery.Subscribe<FlowRecords>(system, (records, stopped) => flows.Reactivate(records.Cookie, stopped), counters);
-        var sweeper = new FlowSweeper(flows, system.Root, flowOptions);
-        sweeper.Start();
         var horizon = new OrderingHorizon(cpus, flowOptions.OrderingWait);
         var dispatcher = new HorizonDispatcher(horizon, system.Root);
         services.Horizon = dispatcher;
-        var pipeline = new FlowPipeline(member, counters, writer, sweeper, flows, sessions, services, horizon, dispatcher);
+        // One shard per CPU: each socket's flow lives in one of them, by its cookie.
+        shards = new FlowShards(Enumerable.Range(0, cpus).Select(i =>
+        {
+            var waiter = new HorizonWaiter();
+            waiter.Pid = system.Root.SpawnNamed(Props.FromProducer(() => new FlowShard(services, hostId, waiter)), $"flows-{i}");
+            return waiter.Pid;
+        }).ToList());
+        var sweeper = new ShardSweeper(shards, system.Root);
+        sweeper.Start();
+        var pipeline = new FlowPipeline(member, counters, writer, shards, sweeper, sessions, services, horizon, dispatcher);
         // One capture actor per CPU ring; the readers (their own threads) hand them batches.
-        var captureActors = Enumerable.Range(0, Math.Max(1, cpus))
-            .Select(cpu => system.Root.SpawnNamed(Props.FromProducer(() => new CaptureActor(flows, counters, pipeline._backlog, horizon)).WithLightMailbox(), $"capture-{cpu}"))
+        var captureActors = Enumerable.Range(0, cpus)
+            .Select(cpu => system.Root.SpawnNamed(Props.FromProducer(() => new CaptureActor(shards, counters, pipeline._backlog, horizon)).WithLightMailbox(), $"capture-{cpu}"))
             .ToList();
         pipeline.Sink = new CaptureActorSink(system.Root, captureActors, pipeline._backlog, horizon);
         return pipeline;
@@ -99,7 +102,7 @@ internal sealed class FlowPipeline : IAsyncDisposable
 
     /// <summary>
     /// Once the capture has stopped and every batch is routed (<see cref="DrainAsync"/>):
-    /// applies every event the flows still hold, whatever the horizon, and waits (bounded)
+    /// applies every event the shards still hold, whatever the horizon, and waits (bounded)
     /// until they have.
     /// </summary>
     public Task ReleaseHeldAsync(TimeSpan limit)
@@ -108,12 +111,14 @@ internal sealed class FlowPipeline : IAsyncDisposable
         return _dispatcher.WaitHandledAsync(limit);
     }
 
-    /// <summary>Stops the flow actors (open ones save their state), writes the last closed flows and leaves the cluster.</summary>
+    /// <summary>Stops the shards (open flows save their state), writes the last closed flows and leaves the cluster.</summary>
     public async Task ShutdownAsync(string reason)
     {
         await _dispatcher.DisposeAsync().ConfigureAwait(false);
         await _sweeper.DisposeAsync().ConfigureAwait(false);
-        await _sessions.FlushAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        await Sessions.FlushAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        foreach (var shard in Shards.All)
+            await Member.System.Root.StopAsync(shard).ConfigureAwait(false);
         await Member.ShutdownAsync(graceful: true, reason).ConfigureAwait(false);
         await _writer.FlushAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
     }
@@ -122,7 +127,7 @@ internal sealed class FlowPipeline : IAsyncDisposable
     {
         await _dispatcher.DisposeAsync().ConfigureAwait(false);
         await _sweeper.DisposeAsync().ConfigureAwait(false);
-        await _sessions.DisposeAsync().ConfigureAwait(false);
+        await Sessions.DisposeAsync().ConfigureAwait(false);
         await _writer.DisposeAsync().ConfigureAwait(false);
         await Member.DisposeAsync().ConfigureAwait(false);
     }

@@ -49,7 +49,7 @@ internal sealed class NodeService(
 
         var system = _pipeline.Member.System;
         _reporter = new NodeStatusReporter(_redis, _pipeline.Member.Keys, Status, TimeSpan.FromSeconds(settings.StatusIntervalSeconds), _logger);
-        system.Root.SpawnNamed(Props.FromProducer(() => new NodeControlActor(Status, _pipeline.Flows, clusterSettings.RequestTimeout)), ClusterKinds.NodeControlActor);
+        system.Root.SpawnNamed(Props.FromProducer(() => new NodeControlActor(Status, _pipeline.Shards, clusterSettings.RequestTimeout)), ClusterKinds.NodeControlActor);
         _reporter.Start();
 
         _logger.LogInformation("FlowMesh Node {HostId} is member {MemberId} at {Address}; capturing {Namespace} on {Cpus} CPUs ({Existing} connections already open)",

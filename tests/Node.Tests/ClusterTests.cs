@@ -157,7 +157,8 @@ public sealed class ClusterTests
         await using var redis = await LocalRedisServer.StartAsync();
         var cluster = NewCluster();
         var (portA, portB) = (Sockets.FreePort(IPAddress.Loopback), Sockets.FreePort(IPAddress.Loopback));
-        var protoLogs = new Dictionary<string, string> { ["FLOWMESH_LOGGING__LOGLEVEL__PROTO"] = "Information" };
+        // Closed flows stay in memory past the whole outage (the default linger is 2 s), so one that closed during it can still be asked.
+        var protoLogs = new Dictionary<string, string> { ["FLOWMESH_LOGGING__LOGLEVEL__PROTO"] = "Information", ["FLOWMESH_FLOWS__LINGERSECONDS"] = "60" };
         var started = await Task.WhenAll(
             MemberProcess.StartAsync("host-a", redis, cluster, ["--capture-port", $"{portA}"], protoLogs),
             MemberProcess.StartAsync("host-b", redis, cluster, ["--capture-port", $"{portB}"], protoLogs));

@@ -1,0 +1,73 @@
+using FlowMesh.Cluster.Redis;
+using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Messages;
+using Proto;
+using Proto.Cluster;
+
+namespace FlowMesh.Node.Actors;
+
+/// <summary>
+/// A flow as a virtual actor (ClusterKind <c>flow</c>, identity <c>{hostId}/{cookie}</c>),
+/// activated only when something asks about it: the connection's state lives in its
+/// shard's table (<see cref="FlowShard"/>), so this actor asks the shard, and, when the
+/// shard no longer holds it, reads Redis (the saved state of a passivated open flow, or
+/// the record of a closed one). A flow of another host activated here (its host has no
+/// member now) is answered from Redis alone. It leaves memory after a quiet while.
+/// </summary>
+internal sealed class FlowQueryActor(FlowShards shards, FlowStore store, string ownHostId, TimeSpan requestTimeout) : IActor
+{
+    private static readonly TimeSpan Quiet = TimeSpan.FromSeconds(30);
+    private string _host = "";
+    private ulong _cookie;
+
+    public Task ReceiveAsync(IContext context)
+    {
+        switch (context.Message)
+        {
+            case Started:
+                if (!ClusterKinds.TryParseFlowIdentity(context.ClusterIdentity()?.Identity ?? "", out _host, out _cookie))
+                    context.Stop(context.Self);
+                context.SetReceiveTimeout(Quiet);
+                break;
+            case FlowQuery:
+                return AnswerAsync(context);
+            case ReceiveTimeout:
+                context.Stop(context.Self);
+                break;
+        }
+        return Task.CompletedTask;
+    }
+
+    private async Task AnswerAsync(IContext context)
+    {
+        if (_host == ownHostId)
+        {
+            try
+            {
+                var live = await context.RequestAsync<FlowQueryResponse>(shards.Of(_cookie), new ShardQuery(_cookie), requestTimeout).ConfigureAwait(false);
+                if (live.Found)
+                {
+                    context.Respond(live);
+                    return;
+                }
+            }
+            catch (TimeoutException)
+            {
+                // the shard is busy: Redis may still know
+            }
+        }
+        FlowView? stored = null;
+        try
+        {
+            stored = (await store.LoadAsync(_host, _cookie).ConfigureAwait(false))?.View
+                ?? await store.LoadClosedAsync(_host, _cookie).ConfigureAwait(false);
+        }
+        catch (Exception e) when (RedisConnection.IsOutage(e))
+        {
+            // counted by the connection; answered as not found
+        }
+        context.Respond(stored is null ? new FlowQueryResponse { Found = false } : new FlowQueryResponse { Found = true, Flow = stored });
+        if (stored is null)
+            context.Stop(context.Self); // nothing to keep alive for
+    }
+}

@@ -1,0 +1,277 @@
+using FlowMesh.Contracts.Capture;
+using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Messages;
+using FlowMesh.Node.Flows;
+using FlowMesh.Node.Kernel;
+using Proto;
+
+namespace FlowMesh.Node.Actors;
+
+/// <summary>
+/// The flows of one slice of this host's sockets (by cookie), in a table: the state of
+/// every connection from SYN to FIN/RST, applied in batches. A flow is still the virtual
+/// actor of kind <c>flow</c> (identity <c>{hostId}/{cookie}</c>) to the rest of the
+/// cluster, but it is activated only when something talks to it (<see cref="FlowQueryActor"/>
+/// asks its shard); measured, one resident actor per connection cost ~12 µs of CPU per
+/// kernel event and cut a real client's connection rate to 0.60.
+///
+/// Events are held until the ordering horizon has passed them (every CPU's ring is read
+/// past their time), then applied in kernel order: one connection's events come through
+/// one ring per CPU, and a close applied before the handshake another CPU recorded would
+/// leave with no ISNs. So a flow hands itself over (to its session and to the closed-flow
+/// record) only with every event up to its close, and keeps the session key of its first
+/// hand-off for good: events that still come later (a reset just behind the close)
+/// update the same session.
+///
+/// Lifecycle (<see cref="SweepShard"/>, once a second): a closed flow stays in the table
+/// for the linger time (late events, queries), then leaves (its record is in Redis); an
+/// open flow reports to its session now and then, and one with no events for the idle
+/// time saves its state (etag compare-and-set) and leaves; its next event brings it back.
+/// Only restoring and saving wait for Redis, without blocking the shard.
+/// </summary>
+internal sealed partial class FlowShard(FlowServices services, string hostId, HorizonWaiter waiter) : IActor
+{
+    private FlowEntry[] _entries = new FlowEntry[256];
+    private int _used; // slots handed out so far (free ones are reused first)
+    private readonly Stack<int> _free = new();
+    private readonly Dictionary<ulong, int> _slotOf = [];
+
+    // Events received and not yet passed by the horizon, and scratch space to sort them by time.
+    private TcpEventRecord[] _held = new TcpEventRecord[1024];
+    private TcpEventRecord[] _spare = new TcpEventRecord[1024];
+    private long[] _times = new long[1024];
+    private int[] _order = new int[1024];
+    private int _heldCount;
+
+    // Each application of events is a round; the flows it touched are settled at its end.
+    private int _round;
+    private readonly List<int> _touched = [];
+
+    public Task ReceiveAsync(IContext context) => context.Message switch
+    {
+        ShardRecords records => OnRecords(context, records),
+        HorizonReached horizon => OnHorizon(context, horizon),
+        ShardQuery query => OnQuery(context, query),
+        ShardList list => OnList(context, list),
+        SweepShard => OnSweep(context),
+        Stopping => OnStoppingAsync(),
+        _ => Task.CompletedTask,
+    };
+
+    private Task OnRecords(IContext context, ShardRecords message)
+    {
+        Hold(message.Records.AsSpan(0, message.Count));
+        ShardRecordsPool.Return(message.Records);
+        if (services.Horizon is { } horizon)
+            horizon.Await(waiter);
+        else
+            ApplyHeld(context, long.MaxValue, long.MaxValue); // a sink that does not order across CPUs: apply as they come
+        return Task.CompletedTask;
+    }
+
+    private Task OnHorizon(IContext context, HorizonReached horizon)
+    {
+        services.Horizon!.Handled();
+        ApplyHeld(context, horizon.Ns, horizon.TrueNs);
+        if (_heldCount > 0)
+            services.Horizon.Await(waiter);
+        return Task.CompletedTask;
+    }
+
+    private void Hold(ReadOnlySpan<TcpEventRecord> records)
+    {
+        if (_heldCount + records.Length > _held.Length)
+        {
+            var size = Math.Max(_heldCount + records.Length, _held.Length * 2);
+            Array.Resize(ref _held, size);
+            _spare = new TcpEventRecord[size];
+            _times = new long[size];
+            _order = new int[size];
+        }
+        records.CopyTo(_held.AsSpan(_heldCount));
+        _heldCount += records.Length;
+    }
+
+    /// <summary>Applies, in kernel order, the held events stamped before <paramref name="horizonNs"/>; keeps the rest.</summary>
+    private void ApplyHeld(IContext context, long horizonNs, long trueHorizonNs)
+    {
+        var count = _heldCount;
+        if (count == 0)
+            return;
+        for (var i = 0; i < count; i++)
+        {
+            _times[i] = (long)_held[i].TimestampNs;
+            _order[i] = i;
+        }
+        // Each CPU's records are in order already; sorting keys with an index keeps the 144-byte records still.
+        Array.Sort(_times, _order, 0, count);
+        var ready = LowerBound(_times, count, horizonNs);
+        if (ready == 0)
+            return;
+        if (_times[ready - 1] >= trueHorizonNs)
+            services.Counters.HorizonWaitExpired(); // released by the stall bound, not because every CPU was read past it
+
+        BeginRound();
+        var nowNs = MonotonicClock.NowNs();
+        var probe = services.OnApplied;
+        for (var k = 0; k < ready; k++)
+        {
+            ref readonly var r = ref _held[_order[k]];
+            ApplyOne(context, r);
+            services.Counters.ApplyDelay.Observe(nowNs - (long)r.TimestampNs);
+            probe?.Invoke(r.TimestampNs);
+        }
+        services.Counters.FlowEventsApplied(ready);
+        for (var k = ready; k < count; k++)
+            _spare[k - ready] = _held[_order[k]];
+        (_held, _spare) = (_spare, _held);
+        _heldCount = count - ready;
+        EndRound();
+    }
+
+    private static int LowerBound(long[] sorted, int count, long value)
+    {
+        int lo = 0, hi = count;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (sorted[mid] < value)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        return lo;
+    }
+
+    private void ApplyOne(IContext context, in TcpEventRecord r)
+    {
+        var cookie = r.SocketCookie;
+        if (_restoring.TryGetValue(cookie, out var parked))
+        {
+            parked.Add(r); // its saved state is on its way; applied after it, in this order
+            return;
+        }
+        if (!_slotOf.TryGetValue(cookie, out var slot))
+        {
+            // A connection that starts here cannot have saved state (a cookie is never
+            // reused); anything else may be a passivated flow coming back.
+            if (!TcpTransitions.IsOpening(r.OldState, r.NewState))
+            {
+                StartRestore(context, r);
+                return;
+            }
+            slot = Add(new FlowState(cookie));
+            services.Counters.FlowOpened();
+        }
+        Apply(slot, r);
+    }
+
+    private void Apply(int slot, in TcpEventRecord r)
+    {
+        ref var entry = ref _entries[slot];
+        if (entry.Round != _round)
+        {
+            entry.Round = _round;
+            entry.ClosedAtRoundStart = entry.State.Closed;
+            _touched.Add(slot);
+        }
+        entry.State.Apply(r);
+        entry.LastActivityMs = Environment.TickCount64;
+        entry.Unsaved = true;
+    }
+
+    private void BeginRound()
+    {
+        _round++;
+        _touched.Clear();
+    }
+
+    /// <summary>
+    /// Settles what the round did to each flow, after all of it: the kernel emits the reset
+    /// of an abortive close just after the move to TCP_CLOSE, and the record must carry it.
+    /// </summary>
+    private void EndRound()
+    {
+        foreach (var slot in _touched)
+        {
+            ref var entry = ref _entries[slot];
+            var state = entry.State;
+            if (state.Closed && !entry.ClosedAtRoundStart)
+                HandOverClosed(ref entry);
+            else if (entry.ClosedAtRoundStart)
+                HandOverLate(ref entry);
+            var anomalies = state.Reordered + state.Duplicates + state.Unexpected;
+            if (anomalies != entry.AnomaliesReported)
+            {
+                services.Counters.Anomaly(anomalies - entry.AnomaliesReported);
+                entry.AnomaliesReported = anomalies;
+            }
+        }
+        _touched.Clear();
+    }
+
+    private void HandOverClosed(ref FlowEntry entry)
+    {
+        services.Counters.FlowClosed();
+        entry.State.EventsLost |= services.KernelDrops() > entry.DropsAtStart;
+        var (full, forSession) = ClosedViews(entry.State);
+        services.Counters.TagOutcome(full.TagSent, full.TagEchoed, full.TagReceived);
+        // Recorded for history in the writer's next batch (a write Redis refuses is counted there).
+        services.ClosedFlows.Enqueue(full, hadSavedState: entry.Etag is not null);
+        entry.Etag = null;
+        entry.HandedOver = true;
+        services.ToSession?.Invoke(forSession);
+    }
+
+    /// <summary>Events for a flow already closed (a reset a little behind its close): the record and the session are told again.</summary>
+    private void HandOverLate(ref FlowEntry entry)
+    {
+        var (full, forSession) = ClosedViews(entry.State);
+        services.ClosedFlows.Enqueue(full, hadSavedState: false);
+        services.ToSession?.Invoke(forSession);
+    }
+
+    /// <summary>The record for history (with steps) and the one for the session (without: it never reads them, and the Aggregator would hold them).</summary>
+    private (FlowView Full, FlowView ForSession) ClosedViews(FlowState state)
+    {
+        var forSession = SessionView(state);
+        var full = forSession.Clone(); // strings are shared, not copied
+        state.AddSteps(full);
+        return (full, forSession);
+    }
+
+    private int Add(FlowState state)
+    {
+        int slot;
+        if (!_free.TryPop(out slot))
+        {
+            slot = _used++;
+            if (slot == _entries.Length)
+                Array.Resize(ref _entries, _entries.Length * 2);
+        }
+        var now = Environment.TickCount64;
+        _entries[slot] = new FlowEntry { State = state, LastActivityMs = now, LastReportMs = now, DropsAtStart = services.KernelDrops(), Round = _round - 1 };
+        _slotOf[state.Cookie] = slot;
+        services.Counters.FlowStarted();
+        return slot;
+    }
+
+    private void Remove(int slot)
+    {
+        _slotOf.Remove(_entries[slot].State.Cookie);
+        _entries[slot] = default;
+        _free.Push(slot);
+        services.Counters.FlowStopped();
+    }
+
+    private FlowView View(FlowState state) => state.ToView(hostId, services.Clock.RealtimeMinusMonotonicNs);
+
+    /// <summary>The view for the session, under the key of the flow's first hand-off whatever it learns later.</summary>
+    private FlowView SessionView(FlowState state)
+    {
+        var view = state.ToView(hostId, services.Clock.RealtimeMinusMonotonicNs, withSteps: false);
+        if (state.SessionKey is null)
+            view.SessionKey = state.SessionKey = SessionKeys.For(view);
+        return view;
+    }
+}
