@@ -18,7 +18,7 @@ internal static class FlowEndpoints
     public static void Map(IEndpointRouteBuilder app)
     {
         app.MapGet("/api/flows/{**id}", GetAsync).WithName("GetFlow").WithTags("flows")
-            .WithSummary("One flow (one connection on one host) by id HOST/COOKIE: a live one from its flow actor, a passivated or closed one from Redis.")
+            .WithSummary("One flow (one connection on one host) by id HOST/COOKIE: a live one from its Node, a passivated or closed one from Redis.")
             .Produces<FlowJson>().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status400BadRequest);
         app.MapGet("/api/flows", ListAsync).WithName("ListFlows").WithTags("flows")
             .WithSummary("Flows, live ones first (asked of each Node), then closed ones (from Redis), newest first; filtered by host, state, port, address, process and time.")

@@ -6,7 +6,7 @@ using Google.Protobuf;
 namespace FlowMesh.Node.Actors;
 
 /// <summary>
-/// Closed flows, kept in Redis for history: flow actors enqueue their view and the
+/// Closed flows, kept in Redis for history: flow shards enqueue their view and the
 /// shared batch writer stores them (key <c>flow:{host}/{cookie}</c>, indexed by close
 /// time); one Redis could not take is counted as unrecorded.
 /// </summary>

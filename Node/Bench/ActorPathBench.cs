@@ -12,12 +12,12 @@ namespace FlowMesh.Node.Bench;
 
 /// <summary>
 /// The actor path without the kernel: one synthetic source per CPU stands in for
-/// the ring readers and hands batches to the real capture actors, which feed real
-/// flow actors (activated through the cluster's placement, writing closed flows to
-/// a private redis-server). Measures, in one run:
-/// 1. managed memory per live flow (actor, mailbox, registry entry, state);
+/// the ring readers and hands batches to the real capture actors, which feed the real
+/// flow shards (through the ordering horizon, writing closed flows to a private
+/// redis-server). Measures, in one run:
+/// 1. managed memory per live flow (table slot, state);
 /// 2. the most events per second the path applies;
-/// 3. P99 delay from the event's timestamp to its flow actor's state, at a paced rate.
+/// 3. P99 delay from the event's timestamp to its flow's state, at a paced rate.
 /// </summary>
 internal static class ActorPathBench
 {

@@ -18,7 +18,7 @@ internal static class BenchCommand
         var rate = new Option<int>("--rate") { Description = "Events per second at which latency is measured.", DefaultValueFactory = _ => 200_000 };
         var bench = new Command("bench", """
             Measure FlowMesh on this machine. Without a subcommand: the actor path without the kernel
-            (synthetic per-CPU sources -> capture actors -> flow actors, with a private redis-server):
+            (synthetic per-CPU sources -> capture actors -> flow shards, with a private redis-server):
             last line events_per_s=... p99_latency_ms=... bytes_per_flow=... Run with -c Release.
             """)
         {

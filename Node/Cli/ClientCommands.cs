@@ -17,7 +17,7 @@ internal static class ClientCommands
     {
         var where = new ClientOptions();
         var identity = new Argument<string>("flow") { Description = "The flow: HOST_ID/COOKIE (the cookie as printed by capture)." };
-        var get = new Command("get", "Ask a flow actor, wherever its host runs, for its full view (JSON).") { identity };
+        var get = new Command("get", "Ask a flow, wherever its host runs, for its full view (JSON).") { identity };
         where.AddTo(get);
         get.SetAction(async (parse, ct) =>
         {

@@ -25,7 +25,7 @@ internal static class RunCommand
 
         var command = new Command("run", """
             Run the Node as a FlowMesh cluster member: capture every TCP connection of this host
-            into one flow actor per connection, keep membership and counters in Redis, answer
+            into one flow per connection, keep membership and counters in Redis, answer
             queries from any member. Ctrl-C leaves the cluster cleanly. Needs root.
             """)
         {

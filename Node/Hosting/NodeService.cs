@@ -13,7 +13,7 @@ namespace FlowMesh.Node.Hosting;
 
 /// <summary>
 /// The Node as a cluster member: joins the cluster (membership in Redis), starts the
-/// kernel capture with one capture actor per CPU feeding flow actors, answers status
+/// kernel capture with one capture actor per CPU feeding the flow shards, answers status
 /// and relayed queries, and publishes its counters to Redis every second. Stops in
 /// the reverse order, so every record the kernel wrote reaches a flow before the
 /// flows save their state and the member leaves.
