@@ -10,6 +10,7 @@ PACKAGES=(
   redis-server redis-tools                          # cluster state (started by tests/scripts, never as a service); run-local's workload
   curl jq python3                                   # run-local.sh: workloads and reading the gateway
   procps                                            # sysctl (the NAT test)
+  tcpdump                                           # the wire-fidelity test: the packets on both ends are the truth sessions are held to
   chromium                                          # headless browser for the web view test
 )
 

@@ -113,6 +113,12 @@ internal sealed class TwoHosts : IDisposable
     public string AddressA { get; }
     public string AddressB { get; }
 
+    /// <summary>Host A's end of the veth pair (inside A), e.g. for tcpdump.</summary>
+    public string InterfaceA { get; private set; } = "";
+
+    /// <summary>Host B's end of the veth pair (inside B).</summary>
+    public string InterfaceB { get; private set; } = "";
+
     public static TwoHosts Create()
     {
         // Addresses that exist only inside this test's own namespaces.
@@ -124,7 +130,7 @@ internal sealed class TwoHosts : IDisposable
             var hosts = new TwoHosts(a, b, $"10.213.{net}.1", $"10.213.{net}.2");
             try
             {
-                TestNamespace.Link(a, hosts.AddressA, b, hosts.AddressB);
+                (hosts.InterfaceA, hosts.InterfaceB) = TestNamespace.Link(a, hosts.AddressA, b, hosts.AddressB);
                 return hosts;
             }
             catch

@@ -6,7 +6,6 @@ using System.Net.Sockets;
 using System.Text.Json;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
-using FlowMesh.Cluster.Redis;
 using FlowMesh.Node.Tests.Harness;
 
 namespace FlowMesh.Node.Tests;
@@ -20,64 +19,16 @@ public sealed class SessionTests
     private const int Port = 8080;
     private const int ClosedPort = Port + 1;
 
-    /// <summary>The test's ports only: the Nodes' own cluster traffic stays out of the way.</summary>
-    private static readonly string[] Ports = ["--capture-port", $"{Port}", "--capture-port", $"{ClosedPort}"];
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
-    private static string NewCluster() => $"s{Random.Shared.Next(1 << 24):x}";
+    private static readonly TimeSpan Deadline = SessionFleet.Deadline;
 
-    private sealed class Fleet : IAsyncDisposable
+    /// <summary>The fleet of these tests (<see cref="SessionFleet"/>), capturing only their two ports.</summary>
+    private static class Fleet
     {
-        public required LocalRedisServer Redis { get; init; }
-        public required MemberProcess A { get; init; }
-        public required MemberProcess B { get; init; }
-        public required MemberProcess Aggregator { get; init; }
-        public required ClusterClient Client { get; init; }
-        public required string Cluster { get; init; }
-
-        public static Task<Fleet> StartAsync(string netnsA, string netnsB, bool injectTag, params string[] aggregatorFlags) =>
+        public static Task<SessionFleet> StartAsync(string netnsA, string netnsB, bool injectTag, params string[] aggregatorFlags) =>
             StartAsync(netnsA, netnsB, injectTag, null, aggregatorFlags);
 
-        public static async Task<Fleet> StartAsync(string netnsA, string netnsB, bool injectTag, IReadOnlyDictionary<string, string>? nodeEnvironment, params string[] aggregatorFlags)
-        {
-            var redis = await LocalRedisServer.StartAsync();
-            var cluster = NewCluster();
-            string[] tag = injectTag ? ["--inject-tag"] : [];
-            var started = await Task.WhenAll(
-                MemberProcess.StartAsync("host-a", redis, cluster, ["--netns", netnsA, .. Ports, .. tag], nodeEnvironment),
-                MemberProcess.StartAsync("host-b", redis, cluster, ["--netns", netnsB, .. Ports, .. tag], nodeEnvironment),
-                MemberProcess.StartAggregatorAsync(redis, cluster, ["--join-window", "1", .. aggregatorFlags]));
-            var client = await ClusterClient.JoinAsync(redis, cluster);
-            await ClusterClient.WaitForAsync(() => Task.FromResult(client.MemberIds), ids => ids.Count == 3, "two Nodes and an Aggregator", Deadline);
-            return new Fleet { Redis = redis, A = started[0], B = started[1], Aggregator = started[2], Client = client, Cluster = cluster };
-        }
-
-        /// <summary>The client flow's view once closed, and the settled session it belongs to.</summary>
-        public async Task<(FlowView Flow, SessionView Session)> SessionOfAsync(string host, ulong cookie, Func<SessionView, bool> settled)
-        {
-            var flow = (await ClusterClient.WaitForAsync(() => Client.QueryAsync(host, cookie), r => r.Found && r.Flow.Closed, $"flow {host}/{cookie} to close", Deadline)).Flow;
-            var key = SessionKeys.For(flow);
-            var session = (await ClusterClient.WaitForAsync(() => Client.QuerySessionAsync(key), r => r.Found && settled(r.Session), $"session {key}", Deadline)).Session;
-            return (flow, session);
-        }
-
-        /// <summary>Trace tag survival per edge, as the Aggregator's `tags --json` prints it.</summary>
-        public async Task<Dictionary<string, JsonElement>> TagEdgesAsync()
-        {
-            var (exit, stdout, stderr) = await NodeCommand.RunAsync(NodeCommand.AggregatorStartInfo(["tags", "--json", "--redis", Redis.Endpoint, "--cluster", Cluster]));
-            Assert.True(exit == 0, stderr);
-            return stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-                .Select(line => JsonDocument.Parse(line).RootElement.Clone())
-                .ToDictionary(e => e.GetProperty("edge").GetString()!);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await Client.DisposeAsync();
-            await Aggregator.DisposeAsync();
-            await B.DisposeAsync();
-            await A.DisposeAsync();
-            await Redis.DisposeAsync();
-        }
+        public static Task<SessionFleet> StartAsync(string netnsA, string netnsB, bool injectTag, IReadOnlyDictionary<string, string>? nodeEnvironment, params string[] aggregatorFlags) =>
+            SessionFleet.StartAsync(netnsA, netnsB, [Port, ClosedPort], injectTag, nodeEnvironment, aggregatorFlags);
     }
 
     /// <summary>Client on host A, 5000 bytes up, 3000 down, client closes first.</summary>
@@ -286,7 +237,7 @@ public sealed class SessionTests
         Assert.All(counts, c => Assert.Equal(0, c.OneSided));
     }
 
-    private static async Task<(long Tag, long OneSided)> AggregatorCountsAsync(Fleet fleet, MemberProcess aggregator)
+    private static async Task<(long Tag, long OneSided)> AggregatorCountsAsync(SessionFleet fleet, MemberProcess aggregator)
     {
         var fields = await fleet.Client.Member.Redis.Database.HashGetAllAsync(new RedisKeys(fleet.Cluster).AggregatorStatus(aggregator.MemberId));
         long Field(string name) => (long?)fields.FirstOrDefault(f => f.Name == name).Value ?? 0;

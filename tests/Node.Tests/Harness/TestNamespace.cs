@@ -36,8 +36,8 @@ internal sealed class TestNamespace : IDisposable
 
     public void Exec(params string[] command) => Run(["ip", "netns", "exec", Name, .. command]);
 
-    /// <summary>Joins two namespaces with a veth pair, one address (a /24) at each end.</summary>
-    public static void Link(TestNamespace a, string addressA, TestNamespace b, string addressB)
+    /// <summary>Joins two namespaces with a veth pair, one address (a /24) at each end; returns the two interface names (for tcpdump, tc).</summary>
+    public static (string InterfaceA, string InterfaceB) Link(TestNamespace a, string addressA, TestNamespace b, string addressB)
     {
         var id = Random.Shared.Next(1 << 20).ToString("x", System.Globalization.CultureInfo.InvariantCulture);
         var ifA = $"fma{id}";
@@ -47,6 +47,7 @@ internal sealed class TestNamespace : IDisposable
         b.Exec("ip", "addr", "add", $"{addressB}/24", "dev", ifB);
         a.Exec("ip", "link", "set", ifA, "up");
         b.Exec("ip", "link", "set", ifB, "up");
+        return (ifA, ifB);
     }
 
     public void Dispose() => Run("ip", "netns", "delete", Name);
