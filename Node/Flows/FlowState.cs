@@ -209,6 +209,9 @@ internal sealed class FlowState
                 SynNs = Earliest(SynNs, ts);
                 break;
             case (TcpState.SynSent or TcpState.SynRecv, TcpState.Established):
+                // The role, if the opening was never seen (it carries the ISNs, so its key must say which is whose).
+                if (Role == FlowRole.Unknown)
+                    Role = r.OldState == TcpState.SynSent ? FlowRole.Client : FlowRole.Server;
                 EstablishedNs = Earliest(EstablishedNs, ts);
                 if (r.Has(TcpEventFlags.Stats) && _synAckRttUs == 0)
                     _synAckRttUs = r.SmoothedRttUs;

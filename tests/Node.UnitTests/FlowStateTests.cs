@@ -201,6 +201,16 @@ public sealed class FlowStateTests
     }
 
     [Fact]
+    public void A_flow_whose_opening_was_missed_takes_its_role_from_the_handshake_end()
+    {
+        var client = new FlowState(Cookie);
+        client.Apply(Event("SYN_SENT>ESTABLISHED", 2));
+        var server = new FlowState(Cookie);
+        server.Apply(Event("SYN_RECV>ESTABLISHED", 2));
+        Assert.Equal((FlowRole.Client, FlowRole.Server), (client.Role, server.Role));
+    }
+
+    [Fact]
     public void The_latest_counters_win_even_when_they_arrive_first()
     {
         var flow = new FlowState(Cookie);
