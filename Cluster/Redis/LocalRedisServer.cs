@@ -20,6 +20,9 @@ public sealed class LocalRedisServer : IAsyncDisposable
     public int Port { get; }
     public string Endpoint => $"127.0.0.1:{Port}";
 
+    /// <summary>The server's process id (a benchmark reads its CPU time), 0 before it started.</summary>
+    public int ProcessId => _process?.Id ?? 0;
+
     public const string Binary = "/usr/bin/redis-server";
 
     /// <summary>Starts one; throws <see cref="InvalidOperationException"/> saying what is missing if redis-server is not installed.</summary>

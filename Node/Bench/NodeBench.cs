@@ -68,23 +68,25 @@ internal static class NodeBench
                     await Task.Delay(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
                     var before = await StatusAsync(redis, keys, node, fresh: false).ConfigureAwait(false);
                     var cpuBefore = node.CpuSeconds();
+                    var (aggregatorBefore, redisBefore) = (CpuSeconds(aggregator.Pid), CpuSeconds(state.ProcessId));
                     var clock = Stopwatch.StartNew();
                     var tracedRps = await ns.RedisBenchmarkAsync(options.Clients, keepAlive, requests).ConfigureAwait(false);
                     var loadSeconds = clock.Elapsed.TotalSeconds;
                     // Wait for a status published after the last record was applied (the Node is idle now).
                     var after = await StatusAsync(redis, keys, node, fresh: true).ConfigureAwait(false);
                     var cpu = node.CpuSeconds() - cpuBefore;
-                    var phase = new Phase(tracedRps, cpu, cpu / loadSeconds, after.Long("kernel_records") - before.Long("kernel_records"), after.Long("kernel_drops"),
+                    var (aggregatorCpu, redisCpu) = (CpuSeconds(aggregator.Pid) - aggregatorBefore, CpuSeconds(state.ProcessId) - redisBefore);
+                    var phase = new Phase(tracedRps, cpu, cpu / loadSeconds, aggregatorCpu / loadSeconds, redisCpu / loadSeconds, after.Long("kernel_records") - before.Long("kernel_records"), after.Long("kernel_drops"),
                         after.Long("apply_delay_p50_us"), after.Long("apply_delay_p99_us"), after.Long("session_undelivered"), after.Long("horizon_expired"));
                     traced.Add(phase);
                     progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"  -k {keepAlive} traced:   {tracedRps:0} req/s, {phase.Records} records, Node CPU {cpu:0.00} s ({phase.Cores:0.00} cores) = {phase.CpuPerEventUs:0.00} µs/event, event->state p50 {phase.P50Us} µs p99 {phase.P99Us} µs, drops {phase.Drops}"));
+                        $"  -k {keepAlive} traced:   {tracedRps:0} req/s, {phase.Records} records, Node CPU {cpu:0.00} s ({phase.Cores:0.00} cores) = {phase.CpuPerEventUs:0.00} µs/event, Aggregator {phase.AggregatorCores:0.00} cores, state Redis {phase.RedisCores:0.00} cores, event->state p50 {phase.P50Us} µs p99 {phase.P99Us} µs, drops {phase.Drops}"));
                 }
             }
             var ratios = Enumerable.Range(0, untraced.Count).Select(i => traced[i].Rps / untraced[i]).Order().ToList();
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"keepalive={keepAlive} clients={options.Clients} requests_per_phase={requests} untraced_rps={Median(untraced):0} traced_rps={Median(traced.Select(p => p.Rps)):0} " +
-                $"ratio={Median(ratios):0.000} node_cpu_cores={Median(traced.Select(p => p.Cores)):0.000} cpu_per_event_us={Median(traced.Select(p => p.CpuPerEventUs)):0.00} " +
+                $"ratio={Median(ratios):0.000} node_cpu_cores={Median(traced.Select(p => p.Cores)):0.000} aggregator_cores={Median(traced.Select(p => p.AggregatorCores)):0.000} state_redis_cores={Median(traced.Select(p => p.RedisCores)):0.000} cpu_per_event_us={Median(traced.Select(p => p.CpuPerEventUs)):0.00} " +
                 $"event_to_state_p50_us={Median(traced.Select(p => (double)p.P50Us)):0} event_to_state_p99_us={Median(traced.Select(p => (double)p.P99Us)):0} " +
                 $"drops={traced.Sum(p => p.Drops)} session_undelivered={traced.Sum(p => p.Undelivered)} horizon_expired={traced.Sum(p => p.HorizonExpired)}"));
         }
@@ -94,7 +96,7 @@ internal static class NodeBench
         return 0;
     }
 
-    private sealed record Phase(double Rps, double CpuSeconds, double Cores, long Records, long Drops, long P50Us, long P99Us, long Undelivered, long HorizonExpired)
+    private sealed record Phase(double Rps, double CpuSeconds, double Cores, double AggregatorCores, double RedisCores, long Records, long Drops, long P50Us, long P99Us, long Undelivered, long HorizonExpired)
     {
         public double CpuPerEventUs => Records == 0 ? 0 : CpuSeconds / Records * 1e6;
     }
@@ -146,6 +148,16 @@ internal static class NodeBench
             await Task.Delay(100).ConfigureAwait(false);
         }
         throw new SetupFailedException("the Node did not publish its status within 30 s");
+    }
+
+    /// <summary>utime + stime of a process from /proc/PID/stat, in seconds.</summary>
+    private static double CpuSeconds(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        // After the command name: state is field 3, utime 14 and stime 15 (1-based in proc(5)).
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return ticks / 100.0; // USER_HZ
     }
 
     private static void Require(string path, string what)
@@ -232,15 +244,7 @@ internal static class NodeBench
                 return string.Join(" | ", _log.TakeLast(5));
         }
 
-        /// <summary>utime + stime from /proc/PID/stat, in seconds.</summary>
-        public double CpuSeconds()
-        {
-            var stat = File.ReadAllText($"/proc/{Pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            // After the command name: state is field 3, utime 14 and stime 15 (1-based in proc(5)).
-            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-            return ticks / 100.0; // USER_HZ
-        }
+        public double CpuSeconds() => NodeBench.CpuSeconds(Pid);
 
         public long ResidentBytes()
         {
@@ -346,8 +350,8 @@ internal static class NodeBench
             const string Script = """
                 import resource, socket, sys
                 n = int(sys.argv[1])
-                hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-                resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+                want = 2 * n + 100  # both ends of every connection; root may raise the hard limit
+                resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(want, resource.getrlimit(resource.RLIMIT_NOFILE)[1])))
                 server = socket.socket(); server.bind(("127.0.0.1", 0)); server.listen(4096)
                 port = server.getsockname()[1]
                 clients, accepted = [], []
