@@ -45,7 +45,9 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
 
     // Each application of events is a round; the flows it touched are settled at its end.
     private int _round;
+    private long _roundMs; // Environment.TickCount64 when the round began
     private readonly List<int> _touched = [];
+    private readonly FlowNames _names = new();
 
     public Task ReceiveAsync(IContext context) => context.Message switch
     {
@@ -146,7 +148,7 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
     private void ApplyOne(IContext context, in TcpEventRecord r)
     {
         var cookie = r.SocketCookie;
-        if (_restoring.TryGetValue(cookie, out var parked))
+        if (_restoring.Count > 0 && _restoring.TryGetValue(cookie, out var parked))
         {
             parked.Add(r); // its saved state is on its way; applied after it, in this order
             return;
@@ -176,13 +178,14 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
             _touched.Add(slot);
         }
         entry.State.Apply(r);
-        entry.LastActivityMs = Environment.TickCount64;
+        entry.LastActivityMs = _roundMs;
         entry.Unsaved = true;
     }
 
     private void BeginRound()
     {
         _round++;
+        _roundMs = Environment.TickCount64;
         _touched.Clear();
     }
 
@@ -264,12 +267,12 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
         services.Counters.FlowStopped();
     }
 
-    private FlowView View(FlowState state) => state.ToView(hostId, services.Clock.RealtimeMinusMonotonicNs);
+    private FlowView View(FlowState state) => state.ToView(hostId, services.Clock.RealtimeMinusMonotonicNs, names: _names);
 
     /// <summary>The view for the session, under the key of the flow's first hand-off whatever it learns later.</summary>
     private FlowView SessionView(FlowState state)
     {
-        var view = state.ToView(hostId, services.Clock.RealtimeMinusMonotonicNs, withSteps: false);
+        var view = state.ToView(hostId, services.Clock.RealtimeMinusMonotonicNs, withSteps: false, _names);
         if (state.SessionKey is null)
             view.SessionKey = state.SessionKey = SessionKeys.For(view);
         return view;

@@ -64,10 +64,13 @@ internal static class NodeBench
                         continue;
                     }
                     await using var node = await Member.StartAsync(nodeRun, "FlowMesh Node").ConfigureAwait(false);
-                    // Let start-up work (JIT, joining the cluster) finish before measuring.
+                    // A Node runs for days: warm it up (the JIT recompiles the hot paths once they are
+                    // hot, measured at a third of a core for the first seconds) before measuring.
+                    await ns.RedisBenchmarkAsync(options.Clients, keepAlive, requests / 4).ConfigureAwait(false);
                     await Task.Delay(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
                     var before = await StatusAsync(redis, keys, node, fresh: false).ConfigureAwait(false);
                     var cpuBefore = node.CpuSeconds();
+                    progress.WriteLine($"  -k {keepAlive} traced phase: load starts (Node pid {node.Pid}, Aggregator pid {aggregator.Pid}, state Redis pid {state.ProcessId})");
                     var (aggregatorBefore, redisBefore) = (CpuSeconds(aggregator.Pid), CpuSeconds(state.ProcessId));
                     var clock = Stopwatch.StartNew();
                     var tracedRps = await ns.RedisBenchmarkAsync(options.Clients, keepAlive, requests).ConfigureAwait(false);

@@ -375,17 +375,18 @@ internal sealed class FlowState
     private static ulong Earliest(ulong current, ulong ts) => current == 0 || ts < current ? ts : current;
 
     /// <summary>The full view, for queries, history and persistence; without its steps for sessions, which do not use them.</summary>
-    public FlowView ToView(string hostId, long wallClockOffsetNs, bool withSteps = true)
+    public FlowView ToView(string hostId, long wallClockOffsetNs, bool withSteps = true, FlowNames? names = null)
     {
+        var ipv6 = Family == TcpEventRecord.AfInet6;
         var view = new FlowView
         {
             HostId = hostId,
             Cookie = Cookie,
             Netns = NetNs,
-            Family = Family == TcpEventRecord.AfInet6 ? "ipv6" : "ipv4",
-            LocalAddress = Address(_localAddress),
+            Family = ipv6 ? "ipv6" : "ipv4",
+            LocalAddress = names?.Address(_localAddress, ipv6) ?? Address(_localAddress),
             LocalPort = LocalPort,
-            RemoteAddress = Address(_remoteAddress),
+            RemoteAddress = names?.Address(_remoteAddress, ipv6) ?? Address(_remoteAddress),
             RemotePort = RemotePort,
             Role = Role,
             MidLife = MidLife,
@@ -415,7 +416,7 @@ internal sealed class FlowState
             IsnLocal = _isnLocal,
             IsnRemote = _isnRemote,
             Pid = _pid,
-            Comm = Comm,
+            Comm = names?.Comm(_comm) ?? Comm,
             CgroupId = _cgroupId,
             Events = Events,
             Reordered = Reordered,
