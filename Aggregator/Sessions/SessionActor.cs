@@ -56,6 +56,7 @@ internal sealed class SessionActor(SessionServices services) : IActor
 {
     private readonly Dictionary<(string Host, ulong Cookie), FlowView> _flows = [];
     private string _key = "";
+    private long _timeoutAtMs; // when the receive timeout set last is due (Environment.TickCount64)
     private string? _id; // fixed by the first view: a tuple session's id must not move when a side with an earlier start arrives
     private SessionView? _settled;
     private bool _waitingForPeer;
@@ -74,7 +75,7 @@ internal sealed class SessionActor(SessionServices services) : IActor
     {
         _key = context.ClusterIdentity()?.Identity ?? "";
         services.Counters.SessionStarted();
-        context.SetReceiveTimeout(services.Options.Idle);
+        Arm(context, services.Options.Idle);
         return Task.CompletedTask;
     }
 
@@ -104,14 +105,14 @@ internal sealed class SessionActor(SessionServices services) : IActor
             if (_settled is null && !_waitingForPeer)
             {
                 _waitingForPeer = true;
-                context.SetReceiveTimeout(MayHavePeerElsewhere() ? services.Options.JoinWindow * 2 : services.Options.JoinWindow);
+                Arm(context, MayHavePeerElsewhere() ? services.Options.JoinWindow * 2 : services.Options.JoinWindow);
             }
         }
         else
         {
             // Still open: keep the live view where queries find it.
             services.Store.Save(view);
-            context.SetReceiveTimeout(services.Options.Idle);
+            Arm(context, services.Options.Idle);
         }
         return Task.CompletedTask;
     }
@@ -127,6 +128,12 @@ internal sealed class SessionActor(SessionServices services) : IActor
         }
         context.Stop(context.Self);
         return Task.CompletedTask;
+    }
+
+    private void Arm(IContext context, TimeSpan after)
+    {
+        _timeoutAtMs = Environment.TickCount64 + (long)after.TotalMilliseconds;
+        context.SetReceiveTimeout(after);
     }
 
     private SessionView Build()
@@ -153,12 +160,14 @@ internal sealed class SessionActor(SessionServices services) : IActor
     private void SettleAlone(IContext context)
     {
         var view = Build();
+        Settle(context, view);
         if (view.Join == JoinMethod.OneSided && SessionKeys.MethodOf(_key) != JoinMethod.Tuple && services.Aliases is { } aliases)
         {
             foreach (var flow in _flows.Values)
                 aliases.Publish(SessionKeys.TupleKey(flow), _key);
+            // Stay for a mid-life peer, which looks for this session after two join windows.
+            Arm(context, services.Options.JoinWindow * 3);
         }
-        Settle(context, view);
     }
 
     private async Task JoinPeerByTupleAsync(IContext context)
@@ -209,11 +218,15 @@ internal sealed class SessionActor(SessionServices services) : IActor
             services.Live?.Session(view);
         }
         services.Store.Save(view);
-        context.SetReceiveTimeout(services.Options.Linger);
+        Arm(context, services.Options.Linger);
     }
 
     private async Task OnQueryAsync(IContext context)
     {
+        // Any message restarts Proto's receive timeout: a query (the gateway, a user polling)
+        // must not keep a session waiting for its peer, so the timeout is set back to what was left.
+        if (_timeoutAtMs != 0)
+            context.SetReceiveTimeout(TimeSpan.FromMilliseconds(Math.Max(1, _timeoutAtMs - Environment.TickCount64)));
         if (_flows.Count > 0)
         {
             context.Respond(new SessionQueryResponse { Found = true, Session = _settled ?? Build() });
@@ -224,7 +237,7 @@ internal sealed class SessionActor(SessionServices services) : IActor
         // arrive just behind the query find it alive.
         var stored = await services.Store.LoadAsync(_key).ConfigureAwait(false);
         context.Respond(stored is null ? new SessionQueryResponse { Found = false } : new SessionQueryResponse { Found = true, Session = stored });
-        context.SetReceiveTimeout(services.Options.Linger);
+        Arm(context, services.Options.Linger);
     }
 }
 

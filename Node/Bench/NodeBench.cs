@@ -64,10 +64,11 @@ internal static class NodeBench
                         continue;
                     }
                     await using var node = await Member.StartAsync(nodeRun, "FlowMesh Node").ConfigureAwait(false);
-                    // A Node runs for days: warm it up (the JIT recompiles the hot paths once they are
-                    // hot, measured at a third of a core for the first seconds) before measuring.
-                    await ns.RedisBenchmarkAsync(options.Clients, keepAlive, requests / 4).ConfigureAwait(false);
-                    await Task.Delay(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+                    // A Node runs for days: warm it up first. The JIT recompiles hot code in the
+                    // background (measured: a third of a core for the first seconds under load, and
+                    // still a tenth of a core 10 s after start), which is start-up, not steady cost.
+                    await ns.RedisBenchmarkAsync(options.Clients, keepAlive, requests / 2).ConfigureAwait(false);
+                    await Task.Delay(TimeSpan.FromSeconds(3)).ConfigureAwait(false);
                     var before = await StatusAsync(redis, keys, node, fresh: false).ConfigureAwait(false);
                     var cpuBefore = node.CpuSeconds();
                     progress.WriteLine($"  -k {keepAlive} traced phase: load starts (Node pid {node.Pid}, Aggregator pid {aggregator.Pid}, state Redis pid {state.ProcessId})");

@@ -212,6 +212,39 @@ public sealed class SessionTests
     }
 
     [Fact]
+    public async Task A_side_first_seen_mid_life_joins_its_peers_ISN_session_by_tuple()
+    {
+        using var hosts = TwoHosts.Create();
+        using var listener = hosts.B.Inside(() => Sockets.Listen(IPAddress.Parse(hosts.AddressB), Port));
+        await using var fleet = await Fleet.StartAsync(hosts.A.Name, hosts.B.Name, injectTag: false);
+        // host-a sees the SYN (ISNs known); host-b's Node dies (SIGKILL: it saves nothing) and a new one
+        // starts while the connection is open, so host-b knows it only mid-life, by its addresses.
+        using var connection = hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        connection.Connect(IPAddress.Parse(hosts.AddressB), Port);
+        using var accepted = listener.Accept();
+        var cookie = Sockets.Cookie(connection);
+        await fleet.B.CrashAsync();
+        await using var restarted = await MemberProcess.StartAsync("host-b", fleet.Redis, fleet.Cluster,
+            ["--netns", hosts.B.Name, "--capture-port", $"{Port}", "--capture-port", $"{ClosedPort}"]);
+
+        Sockets.SendAll(connection, Sockets.Pattern(100, 1));
+        Sockets.ReceiveExactly(accepted, 100);
+        Sockets.CloseClientFirst(connection, accepted);
+        var (flow, session) = await fleet.SessionOfAsync("host-a", cookie, s => s.Closed && s.Join != JoinMethod.OneSided);
+
+        Assert.False(flow.MidLife);
+        Assert.StartsWith("isn:", session.Id, StringComparison.Ordinal); // the peer's session, under its ISN key
+        Assert.Equal(JoinMethod.Tuple, session.Join);
+        Assert.Equal(("host-a", "host-b"), (session.ClientHost, session.ServerHost));
+        Assert.True(session.Server.MidLife);
+        Assert.False(session.Client.MidLife);
+        Assert.Equal((100UL, 0UL), (session.BytesClientToServer, session.BytesServerToClient));
+        var moved = await ClusterClient.WaitForAsync(fleet.AggregatorStatusAsync, c => c.GetValueOrDefault("moved_to_peer") == 1,
+            "the Aggregator to count the moved side", Deadline);
+        Assert.Equal(1, moved["late_joins"]);
+    }
+
+    [Fact]
     public async Task Several_Aggregators_share_the_sessions_and_each_is_joined_once()
     {
         using var hosts = TwoHosts.Create();
