@@ -72,7 +72,15 @@ public sealed class BatchQueue<T> : IAsyncDisposable
                 while (batch.Count < MaxBatch && _queue.TryDequeue(out var item))
                     batch.Add(item);
                 Interlocked.Add(ref _queued, -batch.Count);
-                await _write(batch).ConfigureAwait(false);
+                try
+                {
+                    await _write(batch).ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // write reports its own failures; one it did not expect still must not end the loop (every later item would be lost uncounted).
+                    _lost(batch.Count);
+                }
                 Interlocked.Add(ref _unwritten, -batch.Count);
                 batch.Clear();
             }

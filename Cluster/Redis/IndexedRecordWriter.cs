@@ -44,32 +44,33 @@ public sealed class IndexedRecordWriter : IAsyncDisposable
         // Plain commands, pipelined, and one ZADD for the whole batch: measured with `bench
         // node`, a Lua script doing SET and ZADD per record spent half the state Redis's time
         // in the script's own overhead, and 3.5 µs per one-member ZADD.
-        var db = _redis.Database;
-        var pipeline = db.CreateBatch();
-        var writes = new List<Task>(batch.Count + 3);
-        var members = new SortedSetEntry[batch.Count];
-        List<RedisKey>? deletes = null;
-        for (var i = 0; i < batch.Count; i++)
-        {
-            var r = batch[i];
-            writes.Add(pipeline.StringSetAsync(r.Key, r.Value, _ttl));
-            members[i] = new SortedSetEntry(r.Member, r.Score);
-            if (r.Delete is not null)
-                (deletes ??= []).Add(r.Delete);
-        }
-        writes.Add(pipeline.SortedSetAddAsync(_index, members));
-        if (deletes is not null)
-            writes.Add(pipeline.KeyDeleteAsync([.. deletes]));
-        var now = Environment.TickCount64;
-        if (now >= _nextTrimMs)
-        {
-            _nextTrimMs = now + 1000;
-            writes.Add(pipeline.SortedSetRemoveRangeByScoreAsync(_index, double.NegativeInfinity,
-                DateTimeOffset.UtcNow.Subtract(_ttl).ToUnixTimeMilliseconds()));
-        }
-        pipeline.Execute();
         try
         {
+            // Inside the try: with Redis away, building the pipeline can throw as well.
+            var db = _redis.Database;
+            var pipeline = db.CreateBatch();
+            var writes = new List<Task>(batch.Count + 3);
+            var members = new SortedSetEntry[batch.Count];
+            List<RedisKey>? deletes = null;
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var r = batch[i];
+                writes.Add(pipeline.StringSetAsync(r.Key, r.Value, _ttl));
+                members[i] = new SortedSetEntry(r.Member, r.Score);
+                if (r.Delete is not null)
+                    (deletes ??= []).Add(r.Delete);
+            }
+            writes.Add(pipeline.SortedSetAddAsync(_index, members));
+            if (deletes is not null)
+                writes.Add(pipeline.KeyDeleteAsync([.. deletes]));
+            var now = Environment.TickCount64;
+            if (now >= _nextTrimMs)
+            {
+                _nextTrimMs = now + 1000;
+                writes.Add(pipeline.SortedSetRemoveRangeByScoreAsync(_index, double.NegativeInfinity,
+                    DateTimeOffset.UtcNow.Subtract(_ttl).ToUnixTimeMilliseconds()));
+            }
+            pipeline.Execute();
             await Task.WhenAll(writes).ConfigureAwait(false);
             _redis.Succeeded(write: true);
         }
