@@ -42,9 +42,18 @@ internal sealed class SessionShard(SessionServices services) : IActor
                     OnFlow(key, flow);
                 break;
             case ShardSessionQuery query:
-                context.Respond(_entries.TryGetValue(query.Key, out var entry) && entry.Flows.Count > 0
-                    ? new SessionQueryResponse { Found = true, Session = entry.Settled ?? entry.Build() }
-                    : new SessionQueryResponse { Found = false });
+                if (_entries.TryGetValue(query.Key, out var entry) && entry.Flows.Count > 0)
+                {
+                    // A query starts the timeout again, as any message did for the resident actor's
+                    // receive timeout: a tuple session (stored under key@start, not under its key) stays
+                    // answerable while someone keeps asking for it.
+                    Restart(entry);
+                    context.Respond(new SessionQueryResponse { Found = true, Session = entry.Settled ?? entry.Build() });
+                }
+                else
+                {
+                    context.Respond(new SessionQueryResponse { Found = false });
+                }
                 break;
             case SweepSessions:
                 Sweep(context);
