@@ -71,6 +71,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
     private LiveEventPublisher? _live;
     private GatewayServer? _gateway;
     private SessionRouter? _forward;
+    private SessionShards? _shards;
     private Task? _status;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -87,9 +88,11 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             onSettled = _exporter.Export;
             _logger.LogInformation("Exporting sessions as traces to {Endpoint} (OTLP/HTTP)", endpoint);
         }
-        // The session kind's actors read the services once the member (and its id, which names this member's latency fields) exists.
-        SessionServices? services = null;
-        var sessionKind = new ClusterKind(ClusterKinds.Session, Props.FromProducer(() => new SessionActor(services!)));
+        // The session kind's actors (queries only) read the shards once the member (and its id, which names this member's latency fields) exists.
+        SessionShards? shards = null;
+        var store = _store;
+        var sessionKind = new ClusterKind(ClusterKinds.Session,
+            Props.FromProducer(() => new SessionQueryActor(shards!, store, settings.Sessions.Linger, clusterSettings.RequestTimeout)));
         _logger.LogInformation("Joining cluster {Cluster} through Redis {Redis} as an Aggregator", clusterSettings.Name, clusterSettings.Redis);
         _member = await ClusterMember.StartMemberAsync(_redis, clusterSettings, "", ClusterKinds.AggregatorRole, [sessionKind], null, loggers, cancellationToken)
             .ConfigureAwait(false);
@@ -97,10 +100,11 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         // A mid-life side moves to its peer's session through the same routing the Nodes use.
         _forward = new SessionRouter(_member, loggers.CreateLogger("FlowMesh.Sessions"));
         var aliases = new TupleAliases(_redis, keys, settings.Sessions.JoinWindow * 4);
-        services = new SessionServices(_store, _counters, settings.Sessions, _tags, _latency, _live, aliases) { OnSettled = onSettled, Forward = _forward.Deliver };
-        var activations = _member.Lookup.Local!;
-        DeadLetterRedelivery.Subscribe<SessionFlow>(_member.System, (arrived, stopped) => activations.Reactivate(SessionIngressActor.IdentityOf(arrived.Flow), stopped), _counters);
-        _member.System.Root.SpawnNamed(Props.FromProducer(() => new SessionIngressActor(activations.Activate, _counters, _live)), ClusterKinds.SessionIngressActor);
+        var services = new SessionServices(_store, _counters, settings.Sessions, _tags, _latency, _live, aliases) { OnSettled = onSettled, Forward = _forward.Deliver };
+        _shards = shards = new SessionShards(_member.System.Root, services, Math.Max(1, Environment.ProcessorCount));
+        // Shards live as long as the system: a batch can only find one stopped while the system stops (then it is counted as undeliverable).
+        DeadLetterRedelivery.Subscribe<ShardFlows>(_member.System, (_, shard) => shard, _counters);
+        _member.System.Root.SpawnNamed(Props.FromProducer(() => new SessionIngressActor(shards, _counters, _live)), ClusterKinds.SessionIngressActor);
         _status = Task.Run(() => PublishStatusAsync(keys), CancellationToken.None);
         _logger.LogInformation("FlowMesh Aggregator is member {MemberId} at {Address}", _member.System.Id, _member.System.Address);
         if (settings.Gateway.Enabled)
@@ -121,6 +125,8 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             await _status.ConfigureAwait(false);
         if (_forward is not null)
             await _forward.FlushAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        if (_shards is not null)
+            await _shards.DisposeAsync().ConfigureAwait(false);
         if (_member is not null)
             await _member.ShutdownAsync(graceful: true, "aggregator stopping").ConfigureAwait(false);
         if (_store is not null)
@@ -186,6 +192,8 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
             return;
         _exporter?.Dispose();
+        if (_shards is not null)
+            await _shards.DisposeAsync().ConfigureAwait(false);
         if (_forward is not null)
             await _forward.DisposeAsync().ConfigureAwait(false);
         if (_live is not null)

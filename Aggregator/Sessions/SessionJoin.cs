@@ -60,9 +60,9 @@ public static class SessionJoin
         view.Reset = WhoReset(client, server);
         view.Complete = !(client?.EventsLost ?? false) && !(server?.EventsLost ?? false);
         view.Closed = (client?.Closed ?? true) && (server?.Closed ?? true);
-        var sides = new[] { view.Client, view.Server }.Where(s => s is not null).ToList();
-        view.StartUnixMs = sides.Min(s => s.StartUnixNs) / 1_000_000;
-        view.EndUnixMs = sides.Max(s => s.EndUnixNs) / 1_000_000;
+        var (first, other) = (view.Client ?? view.Server!, view.Server ?? view.Client!);
+        view.StartUnixMs = Math.Min(first.StartUnixNs, other.StartUnixNs) / 1_000_000;
+        view.EndUnixMs = Math.Max(first.EndUnixNs, other.EndUnixNs) / 1_000_000;
 
         view.ClientHost = client?.HostId ?? "";
         view.ServerHost = server?.HostId ?? "";
@@ -80,6 +80,20 @@ public static class SessionJoin
     /// </summary>
     private static (FlowView? Client, FlowView? Server, bool Ambiguous) Sides(IReadOnlyCollection<FlowView> flows)
     {
+        // The common case without allocating: at most one flow of each known role.
+        FlowView? client = null, server = null;
+        var simple = true;
+        foreach (var f in flows)
+        {
+            if (f.Role == FlowRole.Client && client is null)
+                client = f;
+            else if (f.Role == FlowRole.Server && server is null)
+                server = f;
+            else
+                simple = false;
+        }
+        if (simple)
+            return (client, server, false);
         var clients = flows.Where(f => f.Role == FlowRole.Client).ToList();
         var servers = flows.Where(f => f.Role == FlowRole.Server).ToList();
         foreach (var f in flows.Where(f => f.Role == FlowRole.Unknown))

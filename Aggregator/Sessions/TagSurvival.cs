@@ -62,10 +62,13 @@ public sealed class TagSurvival(RedisConnection redis, RedisKeys keys, TimeSpan 
     /// <summary>The edge a session belongs to, as the service map names it.</summary>
     public static string EdgeOf(SessionView s) => $"{s.ClientWorkload}>{s.ServerEndpoint}";
 
-    public void Record(SessionView session)
+    public void Record(SessionView session) => Record(session, EdgeOf(session));
+
+    /// <summary>As <see cref="Record(SessionView)"/>, with the edge the caller already named.</summary>
+    public void Record(SessionView session, string edge)
     {
         var outcome = Classify(session);
-        var counts = _pending.GetOrAdd(EdgeOf(session), _ => new long[Fields.Length]);
+        var counts = _pending.GetOrAdd(edge, _ => new long[Fields.Length]);
         Interlocked.Increment(ref counts[0]);
         if (IsError(session))
             Interlocked.Increment(ref counts[ErrorsField]);

@@ -7,25 +7,13 @@ public readonly record struct IndexedRecord(string Key, byte[] Value, double Sco
 
 /// <summary>
 /// Writes records (a value with a TTL, plus a member of a sorted-set index) to Redis
-/// many per round trip: callers only enqueue; one loop writes batches with one script
-/// call each. Measured on the Node: one round trip per record cost the actor path a
+/// many per round trip: callers only enqueue; one loop writes batches, pipelined. Measured on the Node: one round trip per record cost the actor path a
 /// third of its throughput. A record that cannot be written (Redis away, or the queue
 /// full) is reported through <c>lost</c>, never dropped silently. The index is trimmed
 /// of entries older than the TTL once a second.
 /// </summary>
 public sealed class IndexedRecordWriter : IAsyncDisposable
 {
-    // KEYS: index, then one key per record. ARGV: ttl seconds, then per record: value, score, member.
-    private const string WriteBatch = """
-        local ttl = tonumber(ARGV[1])
-        for i = 2, #KEYS do
-          local a = (i - 2) * 3 + 2
-          redis.call('SET', KEYS[i], ARGV[a], 'EX', ttl)
-          redis.call('ZADD', KEYS[1], ARGV[a + 1], ARGV[a + 2])
-        end
-        return #KEYS - 1
-        """;
-
     private readonly RedisConnection _redis;
     private readonly string _index;
     private readonly TimeSpan _ttl;
@@ -53,33 +41,37 @@ public sealed class IndexedRecordWriter : IAsyncDisposable
 
     private async Task WriteAsync(List<IndexedRecord> batch)
     {
-        var keys = new RedisKey[batch.Count + 1];
-        var args = new RedisValue[batch.Count * 3 + 1];
-        keys[0] = _index;
-        args[0] = (long)_ttl.TotalSeconds;
-        List<RedisKey>? deletes = null;
-        for (var i = 0; i < batch.Count; i++)
-        {
-            var r = batch[i];
-            keys[i + 1] = r.Key;
-            args[i * 3 + 1] = r.Value;
-            args[i * 3 + 2] = r.Score;
-            args[i * 3 + 3] = r.Member;
-            if (r.Delete is not null)
-                (deletes ??= []).Add(r.Delete);
-        }
+        // Plain commands, pipelined, and one ZADD for the whole batch: measured with `bench
+        // node`, a Lua script doing SET and ZADD per record spent half the state Redis's time
+        // in the script's own overhead, and 3.5 µs per one-member ZADD.
         try
         {
-            await _redis.Database.ScriptEvaluateAsync(WriteBatch, keys, args).ConfigureAwait(false);
+            // Inside the try: with Redis away, building the pipeline can throw as well.
+            var db = _redis.Database;
+            var pipeline = db.CreateBatch();
+            var writes = new List<Task>(batch.Count + 3);
+            var members = new SortedSetEntry[batch.Count];
+            List<RedisKey>? deletes = null;
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var r = batch[i];
+                writes.Add(pipeline.StringSetAsync(r.Key, r.Value, _ttl));
+                members[i] = new SortedSetEntry(r.Member, r.Score);
+                if (r.Delete is not null)
+                    (deletes ??= []).Add(r.Delete);
+            }
+            writes.Add(pipeline.SortedSetAddAsync(_index, members));
             if (deletes is not null)
-                await _redis.Database.KeyDeleteAsync([.. deletes]).ConfigureAwait(false);
+                writes.Add(pipeline.KeyDeleteAsync([.. deletes]));
             var now = Environment.TickCount64;
             if (now >= _nextTrimMs)
             {
                 _nextTrimMs = now + 1000;
-                await _redis.Database.SortedSetRemoveRangeByScoreAsync(_index, double.NegativeInfinity,
-                    DateTimeOffset.UtcNow.Subtract(_ttl).ToUnixTimeMilliseconds()).ConfigureAwait(false);
+                writes.Add(pipeline.SortedSetRemoveRangeByScoreAsync(_index, double.NegativeInfinity,
+                    DateTimeOffset.UtcNow.Subtract(_ttl).ToUnixTimeMilliseconds()));
             }
+            pipeline.Execute();
+            await Task.WhenAll(writes).ConfigureAwait(false);
             _redis.Succeeded(write: true);
         }
         catch (Exception e) when (RedisConnection.IsOutage(e))

@@ -1,0 +1,58 @@
+using FlowMesh.Contracts.Messages;
+
+namespace FlowMesh.Aggregator.Sessions;
+
+/// <summary>
+/// One connection seen across the fleet, as its shard holds it: the flows reported under
+/// its key, its id, its latest settled view, and the one deadline it waits for (what a
+/// resident actor's receive timeout was: idle, join window or linger).
+/// </summary>
+internal sealed class SessionEntry(string key)
+{
+    public string Key { get; } = key;
+
+    /// <summary>One per (host, cookie); two for almost every session, so a list searched linearly beats a dictionary.</summary>
+    public List<FlowView> Flows { get; } = new(2);
+
+    /// <summary>Fixed by the first view: a tuple session's id must not move when a side with an earlier start arrives.</summary>
+    public string? Id { get; set; }
+
+    public SessionView? Settled { get; set; }
+
+    public bool WaitingForPeer { get; set; }
+
+    /// <summary>A tuple-alias lookup is under way: the deadline does not fire again meanwhile.</summary>
+    public bool LookingForPeer { get; set; }
+
+    /// <summary>The deadline its one counted place in the shard's queue is at (long.MaxValue: none).</summary>
+    public long TrackedMs { get; set; }
+
+    /// <summary>Environment.TickCount64 at which <see cref="TimeoutMs"/> runs out.</summary>
+    public long DeadlineMs { get; set; }
+
+    /// <summary>The current timeout; like a receive timeout, it starts again with every flow that arrives.</summary>
+    public long TimeoutMs { get; set; }
+
+    /// <summary>Left the shard: entries still queued for a deadline are skipped.</summary>
+    public bool Removed { get; set; }
+
+    public void Put(FlowView flow)
+    {
+        for (var i = 0; i < Flows.Count; i++)
+        {
+            if (Flows[i].Cookie == flow.Cookie && Flows[i].HostId == flow.HostId)
+            {
+                Flows[i] = flow;
+                return;
+            }
+        }
+        Flows.Add(flow);
+    }
+
+    public SessionView Build()
+    {
+        var view = SessionJoin.Build(Key, Flows, Id);
+        Id = view.Id;
+        return view;
+    }
+}

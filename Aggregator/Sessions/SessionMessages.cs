@@ -1,0 +1,22 @@
+using FlowMesh.Cluster.Placement;
+using FlowMesh.Contracts.Messages;
+
+namespace FlowMesh.Aggregator.Sessions;
+
+/// <summary>Flows for one shard, each with its session key (computed once, by the ingress), inside one Aggregator (never sent over the network).</summary>
+internal sealed class ShardFlows(List<(string Key, FlowView Flow)> flows) : IRedeliverable
+{
+    public List<(string Key, FlowView Flow)> Flows { get; } = flows;
+
+    /// <summary>Times it was sent again after finding its shard stopped (only while the system stops).</summary>
+    public int Redeliveries { get; set; }
+}
+
+/// <summary>Asks a shard for the session under a key it holds in memory; answered with a <see cref="SessionQueryResponse"/> (not found when it holds none).</summary>
+internal sealed record ShardSessionQuery(string Key);
+
+/// <summary>Tells a shard to act on the sessions whose time has come (join window over, linger over, idle).</summary>
+internal sealed class SweepSessions
+{
+    public static readonly SweepSessions Instance = new();
+}

@@ -1,0 +1,54 @@
+using FlowMesh.Contracts.Messages;
+using Proto;
+using Proto.Cluster;
+
+namespace FlowMesh.Aggregator.Sessions;
+
+/// <summary>
+/// A session as a virtual actor (ClusterKind <c>session</c>, identity: its session key),
+/// activated only when something asks about it (<c>session get</c>, the gateway): the
+/// session itself lives in its shard's table (<see cref="SessionShard"/>), so this actor
+/// asks the shard, and, when the shard no longer holds it, reads Redis (which keeps it
+/// for its TTL). Placement puts it on the member whose shards take the key's flows. It
+/// leaves memory after the linger time.
+/// </summary>
+internal sealed class SessionQueryActor(SessionShards shards, SessionStore store, TimeSpan linger, TimeSpan requestTimeout) : IActor
+{
+    private string _key = "";
+
+    public Task ReceiveAsync(IContext context)
+    {
+        switch (context.Message)
+        {
+            case Started:
+                _key = context.ClusterIdentity()?.Identity ?? "";
+                context.SetReceiveTimeout(linger);
+                break;
+            case SessionQuery:
+                return AnswerAsync(context);
+            case ReceiveTimeout:
+                context.Stop(context.Self);
+                break;
+        }
+        return Task.CompletedTask;
+    }
+
+    private async Task AnswerAsync(IContext context)
+    {
+        try
+        {
+            var live = await context.RequestAsync<SessionQueryResponse>(shards.Of(_key), new ShardSessionQuery(_key), requestTimeout).ConfigureAwait(false);
+            if (live.Found)
+            {
+                context.Respond(live);
+                return;
+            }
+        }
+        catch (TimeoutException)
+        {
+            // the shard is busy: Redis may still know
+        }
+        var stored = await store.LoadAsync(_key).ConfigureAwait(false);
+        context.Respond(stored is null ? new SessionQueryResponse { Found = false } : new SessionQueryResponse { Found = true, Session = stored });
+    }
+}

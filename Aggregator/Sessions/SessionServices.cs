@@ -1,0 +1,36 @@
+using FlowMesh.Aggregator.Latency;
+using FlowMesh.Aggregator.Live;
+using FlowMesh.Contracts.Messages;
+
+namespace FlowMesh.Aggregator.Sessions;
+
+/// <summary>What every session shard of an Aggregator shares.</summary>
+public sealed record SessionServices(SessionStore Store, AggregatorCounters Counters, SessionOptions Options, TagSurvival? Tags = null,
+    LatencyRecorder? Latency = null, LiveEventPublisher? Live = null, TupleAliases? Aliases = null)
+{
+    /// <summary>Called with every settled session, and again when a late side joins a one-sided one (OTLP export plugs in here).</summary>
+    public Action<SessionView>? OnSettled { get; set; }
+
+    /// <summary>Hands a flow to the session of its (pinned) key, on whichever Aggregator owns it: how a mid-life side joins its peer.</summary>
+    public Action<FlowView>? Forward { get; set; }
+}
+
+public sealed record SessionOptions
+{
+    /// <summary>How long a session with one closed side waits for the other before it is settled as one-sided.</summary>
+    public TimeSpan JoinWindow { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// How long a settled session stays in memory, for a side's trailing events (a reset
+    /// just behind its close); queries after that are answered from Redis (it keeps the
+    /// session for <see cref="Ttl"/>). Short on purpose: sessions that live for seconds
+    /// outlast the young GC generations and made the Aggregator's pauses long (measured
+    /// with `bench`: P99 150 ms at 2 s, 60 ms at 0.5 s, 10k sessions/s).
+    /// </summary>
+    public TimeSpan Linger { get; init; } = TimeSpan.FromSeconds(0.5);
+
+    /// <summary>A session whose sides are open and silent this long leaves memory (it comes back with the next report).</summary>
+    public TimeSpan Idle { get; init; } = TimeSpan.FromMinutes(3);
+
+    public TimeSpan Ttl { get; init; } = TimeSpan.FromHours(24);
+}

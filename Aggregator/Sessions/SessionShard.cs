@@ -1,0 +1,257 @@
+using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Messages;
+using Proto;
+
+namespace FlowMesh.Aggregator.Sessions;
+
+/// <summary>
+/// The sessions of one slice of the key space (by hash), in one table: collects the flows
+/// the Nodes report under each key and settles a session when both sides have closed, or
+/// as one-sided when the other side has not shown up within the join window. A side that
+/// arrives later settles it again, joined.
+///
+/// Each session used to be a resident virtual actor (spawned, registered, with a timer of
+/// its own, stopped half a second after it settled); measured with <c>bench node</c>, that
+/// machinery cost most of the Aggregator's ~90 µs of CPU per connection. A table entry
+/// with one deadline, swept by the shard every <see cref="SweepInterval"/>, keeps the same
+/// behaviour. The <c>session</c> kind is still a virtual actor, activated only when asked
+/// (<see cref="SessionQueryActor"/>), which asks the shard.
+///
+/// A side first seen mid-life has no ISNs and no tag, so it arrives under its tuple,
+/// apart from a peer that has them. Before settling such a side one-sided (after two join
+/// windows, so the peer has settled by then), the session looks for a one-sided peer
+/// under the same tuple (<see cref="TupleAliases"/>) and, if there is one, hands its side
+/// over to it, flagged as joined by tuple, instead of settling alone.
+/// </summary>
+internal sealed class SessionShard(SessionServices services) : IActor
+{
+    public static readonly TimeSpan SweepInterval = TimeSpan.FromMilliseconds(50);
+
+    private readonly Dictionary<string, SessionEntry> _entries = new(StringComparer.Ordinal);
+
+    // Deadlines, earliest first. An entry may be queued more than once; only the element
+    // at its TrackedMs counts (the others are skipped when they come up).
+    private readonly PriorityQueue<SessionEntry, long> _deadlines = new();
+
+    public Task ReceiveAsync(IContext context)
+    {
+        switch (context.Message)
+        {
+            case ShardFlows batch:
+                foreach (var (key, flow) in batch.Flows)
+                    OnFlow(key, flow);
+                break;
+            case ShardSessionQuery query:
+                if (_entries.TryGetValue(query.Key, out var entry) && entry.Flows.Count > 0)
+                {
+                    // A query starts the timeout again, as any message did for the resident actor's
+                    // receive timeout: a tuple session (stored under key@start, not under its key) stays
+                    // answerable while someone keeps asking for it.
+                    Restart(entry);
+                    context.Respond(new SessionQueryResponse { Found = true, Session = entry.Settled ?? entry.Build() });
+                }
+                else
+                {
+                    context.Respond(new SessionQueryResponse { Found = false });
+                }
+                break;
+            case SweepSessions:
+                Sweep(context);
+                break;
+            case Stopping:
+                foreach (var e in _entries.Values)
+                    Count(e);
+                _entries.Clear();
+                break;
+        }
+        return Task.CompletedTask;
+    }
+
+    private void OnFlow(string key, FlowView flow)
+    {
+        if (!_entries.TryGetValue(key, out var entry))
+        {
+            _entries[key] = entry = new SessionEntry(key) { TrackedMs = long.MaxValue };
+            services.Counters.SessionStarted();
+            SetTimeout(entry, services.Options.Idle);
+        }
+        entry.Put(flow);
+        var view = entry.Build();
+        var bothSides = view.Client is not null && view.Server is not null;
+        if (view.Closed && (bothSides || entry.Settled is not null))
+        {
+            // Both ends closed; or a settled side told again (a reset just behind its close): keep the store right.
+            Settle(entry, view);
+        }
+        else if (view.Closed)
+        {
+            // One side has closed and the other has not shown up: give it the join window.
+            if (entry.Settled is null && !entry.WaitingForPeer)
+            {
+                entry.WaitingForPeer = true;
+                SetTimeout(entry, MayHavePeerElsewhere(entry) ? services.Options.JoinWindow * 2 : services.Options.JoinWindow);
+            }
+            else
+            {
+                Restart(entry);
+            }
+        }
+        else
+        {
+            // Still open: keep the live view where queries find it.
+            services.Store.Save(view);
+            SetTimeout(entry, services.Options.Idle);
+        }
+    }
+
+    private void SetTimeout(SessionEntry entry, TimeSpan timeout)
+    {
+        entry.TimeoutMs = (long)timeout.TotalMilliseconds;
+        Restart(entry);
+    }
+
+    /// <summary>Starts the entry's timeout again from now (as every message did for a receive timeout).</summary>
+    private void Restart(SessionEntry entry)
+    {
+        entry.DeadlineMs = Environment.TickCount64 + entry.TimeoutMs;
+        if (entry.DeadlineMs < entry.TrackedMs)
+        {
+            entry.TrackedMs = entry.DeadlineMs;
+            _deadlines.Enqueue(entry, entry.DeadlineMs);
+        }
+    }
+
+    private void Sweep(IContext context)
+    {
+        var now = Environment.TickCount64;
+        while (_deadlines.TryPeek(out var entry, out var at) && at <= now)
+        {
+            _deadlines.Dequeue();
+            if (entry.Removed || at != entry.TrackedMs)
+                continue;
+            entry.TrackedMs = long.MaxValue;
+            if (entry.DeadlineMs > now)
+            {
+                // Moved later since it was queued: queue it again at its deadline.
+                entry.TrackedMs = entry.DeadlineMs;
+                _deadlines.Enqueue(entry, entry.DeadlineMs);
+                continue;
+            }
+            if (!entry.LookingForPeer)
+                OnTimeout(context, entry);
+        }
+    }
+
+    private void OnTimeout(IContext context, SessionEntry entry)
+    {
+        if (entry.WaitingForPeer) // set only while unsettled, with a side in hand
+        {
+            if (MayHavePeerElsewhere(entry))
+                JoinPeerByTuple(context, entry);
+            else
+                SettleAlone(entry);
+            return;
+        }
+        Remove(entry);
+    }
+
+    private void Remove(SessionEntry entry)
+    {
+        entry.Removed = true;
+        _entries.Remove(entry.Key);
+        Count(entry);
+    }
+
+    private void Count(SessionEntry entry)
+    {
+        services.Counters.SessionStopped();
+        // Counted once, as it ended up: a one-sided session a late side joined counts as
+        // joined only, and the counters still only ever grow.
+        if (entry.Settled is { } settled)
+            services.Counters.Settled(settled);
+    }
+
+    /// <summary>Only sides known by their tuple alone: their peer may wait under a tag or ISN key.</summary>
+    private bool MayHavePeerElsewhere(SessionEntry entry)
+    {
+        if (services.Aliases is null || services.Forward is null || SessionKeys.MethodOf(entry.Key) != JoinMethod.Tuple)
+            return false;
+        foreach (var flow in entry.Flows)
+        {
+            if (!SessionKeys.KnownOnlyByTuple(flow))
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary>Settles the session with the side(s) it has; a one-sided tag or ISN session says where it waits under its tuple.</summary>
+    private void SettleAlone(SessionEntry entry)
+    {
+        var view = entry.Build();
+        if (view.Join == JoinMethod.OneSided && SessionKeys.MethodOf(entry.Key) != JoinMethod.Tuple && services.Aliases is { } aliases)
+        {
+            foreach (var flow in entry.Flows)
+                aliases.Publish(SessionKeys.TupleKey(flow), entry.Key);
+        }
+        Settle(entry, view);
+    }
+
+    private void JoinPeerByTuple(IContext context, SessionEntry entry)
+    {
+        entry.LookingForPeer = true;
+        context.ReenterAfter(services.Aliases!.FindAsync(entry.Key), found =>
+        {
+            entry.LookingForPeer = false;
+            if (entry.Removed || !entry.WaitingForPeer)
+                return; // settled meanwhile: its other side arrived after all
+            var peer = found.IsCompletedSuccessfully ? found.Result : null;
+            if (peer is null || peer == entry.Key)
+            {
+                SettleAlone(entry);
+                return;
+            }
+            // The peer's session takes this side; this one was never stored, so nothing is left behind.
+            entry.WaitingForPeer = false;
+            foreach (var flow in entry.Flows)
+            {
+                var moved = flow.Clone();
+                moved.SessionKey = peer;
+                moved.JoinedByTuple = true;
+                services.Forward!(moved);
+            }
+            services.Counters.SideMovedToPeer(entry.Flows.Count);
+            Remove(entry);
+        });
+    }
+
+    /// <summary>
+    /// Stores the session; exports it the first time, and again only when a late side
+    /// turned a one-sided session into a joined one (so a side reported twice is not
+    /// exported twice). It is counted when it leaves the table, as it ended up.
+    /// </summary>
+    private void Settle(SessionEntry entry, SessionView view)
+    {
+        var previous = entry.Settled;
+        var first = previous is null;
+        var lateJoin = previous is { Join: JoinMethod.OneSided } && view.Join != JoinMethod.OneSided;
+        entry.WaitingForPeer = false;
+        entry.Settled = view;
+        if (lateJoin)
+            services.Counters.LateJoin();
+        var edge = TagSurvival.EdgeOf(view);
+        if (first)
+        {
+            // Counted once per connection, however its sides arrive.
+            services.Tags?.Record(view, edge);
+        }
+        // Latency takes each value once: the first time, and what later views add.
+        services.Latency?.Record(view, edge, previous, previous is null ? null : TagSurvival.EdgeOf(previous));
+        if (first || lateJoin)
+        {
+            services.OnSettled?.Invoke(view);
+            services.Live?.Session(view);
+        }
+        services.Store.Save(view);
+        SetTimeout(entry, services.Options.Linger);
+    }
+}
