@@ -66,7 +66,9 @@ public sealed class BatchQueue<T> : IAsyncDisposable
             {
                 // Stopping: write what is left, then end.
             }
-            Volatile.Write(ref _signalled, 0);
+            // A full fence (not a volatile write): the emptiness check below must not be read
+            // before this store is seen, or an Enqueue in between would neither signal nor be drained.
+            Interlocked.Exchange(ref _signalled, 0);
             while (!_queue.IsEmpty)
             {
                 while (batch.Count < MaxBatch && _queue.TryDequeue(out var item))

@@ -29,9 +29,10 @@ internal sealed class SessionShard(SessionServices services) : IActor
 
     private readonly Dictionary<string, SessionEntry> _entries = new(StringComparer.Ordinal);
 
-    // Deadlines, earliest first. An entry may be queued more than once; only the element
-    // at its TrackedMs counts (the others are skipped when they come up).
-    private readonly PriorityQueue<SessionEntry, long> _deadlines = new();
+    // Deadlines by session key, earliest first. A key may be queued more than once; only the
+    // element at its entry's TrackedMs counts (the others are skipped when they come up). Keys,
+    // not entries: a stale element must not keep a session that has left in memory.
+    private readonly PriorityQueue<string, long> _deadlines = new();
 
     public Task ReceiveAsync(IContext context)
     {
@@ -44,10 +45,11 @@ internal sealed class SessionShard(SessionServices services) : IActor
             case ShardSessionQuery query:
                 if (_entries.TryGetValue(query.Key, out var entry) && entry.Flows.Count > 0)
                 {
-                    // A query starts the timeout again, as any message did for the resident actor's
-                    // receive timeout: a tuple session (stored under key@start, not under its key) stays
-                    // answerable while someone keeps asking for it.
-                    Restart(entry);
+                    // A settled session stays while someone keeps asking for it (a tuple session is
+                    // stored under key@start, not under its key); one waiting for its peer keeps its
+                    // deadline, or a session polled by the gateway or a user would never settle.
+                    if (!entry.WaitingForPeer)
+                        Restart(entry);
                     context.Respond(new SessionQueryResponse { Found = true, Session = entry.Settled ?? entry.Build() });
                 }
                 else
@@ -71,9 +73,10 @@ internal sealed class SessionShard(SessionServices services) : IActor
     {
         if (!_entries.TryGetValue(key, out var entry))
         {
+            // Every branch below sets its timeout: a first timeout set here (Idle) would sit in the
+            // deadline queue for minutes behind the join window's.
             _entries[key] = entry = new SessionEntry(key) { TrackedMs = long.MaxValue };
             services.Counters.SessionStarted();
-            SetTimeout(entry, services.Options.Idle);
         }
         entry.Put(flow);
         var view = entry.Build();
@@ -117,24 +120,24 @@ internal sealed class SessionShard(SessionServices services) : IActor
         if (entry.DeadlineMs < entry.TrackedMs)
         {
             entry.TrackedMs = entry.DeadlineMs;
-            _deadlines.Enqueue(entry, entry.DeadlineMs);
+            _deadlines.Enqueue(entry.Key, entry.DeadlineMs);
         }
     }
 
     private void Sweep(IContext context)
     {
         var now = Environment.TickCount64;
-        while (_deadlines.TryPeek(out var entry, out var at) && at <= now)
+        while (_deadlines.TryPeek(out var key, out var at) && at <= now)
         {
             _deadlines.Dequeue();
-            if (entry.Removed || at != entry.TrackedMs)
+            if (!_entries.TryGetValue(key, out var entry) || at != entry.TrackedMs)
                 continue;
             entry.TrackedMs = long.MaxValue;
             if (entry.DeadlineMs > now)
             {
                 // Moved later since it was queued: queue it again at its deadline.
                 entry.TrackedMs = entry.DeadlineMs;
-                _deadlines.Enqueue(entry, entry.DeadlineMs);
+                _deadlines.Enqueue(key, entry.DeadlineMs);
                 continue;
             }
             if (!entry.LookingForPeer)
@@ -188,12 +191,14 @@ internal sealed class SessionShard(SessionServices services) : IActor
     private void SettleAlone(SessionEntry entry)
     {
         var view = entry.Build();
+        Settle(entry, view);
         if (view.Join == JoinMethod.OneSided && SessionKeys.MethodOf(entry.Key) != JoinMethod.Tuple && services.Aliases is { } aliases)
         {
             foreach (var flow in entry.Flows)
                 aliases.Publish(SessionKeys.TupleKey(flow), entry.Key);
+            // Stay for a mid-life peer, which looks for this session after two join windows.
+            SetTimeout(entry, services.Options.JoinWindow * 3);
         }
-        Settle(entry, view);
     }
 
     private void JoinPeerByTuple(IContext context, SessionEntry entry)

@@ -1,3 +1,4 @@
+using FlowMesh.Cluster.Placement;
 using Proto;
 
 namespace FlowMesh.Aggregator.Sessions;
@@ -19,7 +20,7 @@ internal sealed class SessionShards : IAsyncDisposable
         _root = root;
         _shards = new PID[count];
         for (var i = 0; i < count; i++)
-            _shards[i] = root.SpawnNamed(Props.FromProducer(() => new SessionShard(services)), $"session-shard-{i}");
+            _shards[i] = root.SpawnNamed(Props.FromProducer(() => new SessionShard(services)).WithKeepStateOnFailure(services.Counters), $"session-shard-{i}");
         _sweeping = Task.Run(SweepAsync);
     }
 

@@ -59,8 +59,9 @@ internal sealed class FlowQueryActor(FlowShards shards, FlowStore store, string 
         FlowView? stored = null;
         try
         {
-            stored = (await store.LoadAsync(_host, _cookie).ConfigureAwait(false))?.View
-                ?? await store.LoadClosedAsync(_host, _cookie).ConfigureAwait(false);
+            // The closed record first: a state saved for an open flow may outlive its close for a moment.
+            stored = await store.LoadClosedAsync(_host, _cookie).ConfigureAwait(false)
+                ?? (await store.LoadAsync(_host, _cookie).ConfigureAwait(false))?.View;
         }
         catch (Exception e) when (RedisConnection.IsOutage(e))
         {

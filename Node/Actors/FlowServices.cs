@@ -38,7 +38,7 @@ public sealed record FlowOptions
 
     /// <summary>
     /// The longest a flow waits for a CPU whose reader has stalled before applying (and
-    /// handing over) events without it; each time is counted (<c>horizon_expired</c>).
+    /// handing over) events without it; each such event is counted (<c>horizon_expired</c>).
     /// </summary>
     public TimeSpan OrderingWait { get; init; } = TimeSpan.FromSeconds(1);
 

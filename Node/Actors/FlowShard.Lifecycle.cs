@@ -38,6 +38,13 @@ internal sealed partial class FlowShard
             entry.AnomaliesReported = saved.View.Reordered + saved.View.Duplicates + saved.View.Unexpected;
             services.Counters.FlowRestored();
         }
+        else if (IsTailOfAGoneFlow(parked))
+        {
+            // Events just behind a flow that already closed and left the table (a reset after the
+            // linger): its record and session are settled; a new flow made of them would be a phantom.
+            services.Counters.LateEvents(parked.Count);
+            return;
+        }
         else
         {
             slot = Add(new FlowState(cookie));
@@ -47,6 +54,19 @@ internal sealed partial class FlowShard
         foreach (var r in parked)
             Apply(slot, r);
         EndRound();
+    }
+
+    /// <summary>No opening and no mid-life report (a socket open before the Node started), only the end of one.</summary>
+    private static bool IsTailOfAGoneFlow(List<TcpEventRecord> events)
+    {
+        var ends = false;
+        foreach (var r in events)
+        {
+            if (r.Kind == TcpEventKind.Existing || TcpTransitions.IsOpening(r.OldState, r.NewState))
+                return false;
+            ends |= r.Kind is TcpEventKind.ResetSent or TcpEventKind.ResetReceived || (r.Kind == TcpEventKind.State && r.NewState == TcpState.Close);
+        }
+        return ends;
     }
 
     private Task OnSweep(IContext context)
@@ -105,6 +125,14 @@ internal sealed partial class FlowShard
             return;
         ref var entry = ref _entries[slot];
         entry.Saving = false;
+        if (entry.State.Closed)
+        {
+            // It closed while the save was on its way: its closed record was written without
+            // knowing of this state, so nothing else would remove it.
+            if (saved.Result == FlowStore.SaveResult.Saved)
+                services.Store.DeleteOpen(hostId, cookie);
+            return;
+        }
         var quietSince = entry.LastActivityMs == stamp;
         switch (saved.Result)
         {
@@ -121,7 +149,7 @@ internal sealed partial class FlowShard
                 entry.LastActivityMs = Environment.TickCount64;
                 return;
         }
-        if (quietSince && !entry.State.Closed)
+        if (quietSince)
         {
             Remove(slot);
             services.Counters.FlowPassivated();

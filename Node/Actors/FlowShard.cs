@@ -110,8 +110,10 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
         var ready = LowerBound(_times, count, horizonNs);
         if (ready == 0)
             return;
-        if (_times[ready - 1] >= trueHorizonNs)
-            services.Counters.HorizonWaitExpired(); // released by the stall bound, not because every CPU was read past it
+        // Those from the true horizon on are released by the stall bound, not because every CPU was read past them.
+        var guaranteed = LowerBound(_times, ready, trueHorizonNs);
+        if (guaranteed < ready)
+            services.Counters.HorizonWaitExpired(ready - guaranteed);
 
         BeginRound();
         var nowNs = MonotonicClock.NowNs();

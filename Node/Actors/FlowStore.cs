@@ -56,6 +56,20 @@ public sealed class FlowStore(RedisConnection redis, RedisKeys keys, TimeSpan op
         }
     }
 
+    /// <summary>Forgets the saved state of a flow that closed after it was saved (fire and forget: a failure is counted by the connection, and the state expires with its TTL).</summary>
+    public void DeleteOpen(string hostId, ulong cookie)
+    {
+        try
+        {
+            _ = redis.Database.KeyDeleteAsync(keys.FlowState(hostId, cookie), StackExchange.Redis.CommandFlags.FireAndForget);
+            redis.Succeeded(write: true);
+        }
+        catch (Exception e) when (RedisConnection.IsOutage(e))
+        {
+            redis.Failed(e, "delete a passivated flow's state");
+        }
+    }
+
     public enum SaveResult { Saved, Conflict, Failed }
 
     /// <summary>Saves an open flow's state if the stored etag is still <paramref name="expectedEtag"/>; returns the new etag when saved.</summary>

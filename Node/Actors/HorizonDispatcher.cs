@@ -62,12 +62,13 @@ internal sealed class HorizonDispatcher : IAsyncDisposable
         {
             try
             {
-                Volatile.Write(ref _again, 0);
+                Interlocked.Exchange(ref _again, 0);
                 SendRound();
             }
             finally
             {
-                Volatile.Write(ref _dispatching, 0);
+                // A full fence: the loop's next read of _again must not move before this release.
+                Interlocked.Exchange(ref _dispatching, 0);
             }
         }
     }

@@ -62,7 +62,7 @@ internal sealed class NodeControlActor(Func<NodeStatus> status, FlowShards shard
                 matched.AddRange(answer.Flows);
                 truncated |= answer.Truncated;
             }
-            catch (TimeoutException)
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException or DeadLetterException)
             {
                 truncated = true; // a shard too busy to answer in time: say the list is not whole
             }

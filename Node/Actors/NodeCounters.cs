@@ -27,6 +27,7 @@ public sealed class NodeCounters : IDeadLetterCounters
     private long _tagsEchoed;
     private long _tagsReceived;
     private long _horizonExpired;
+    private long _lateEventsDropped;
 
     /// <summary>Kernel timestamp to applied, per event.</summary>
     public ApplyDelay ApplyDelay { get; } = new();
@@ -52,8 +53,10 @@ public sealed class NodeCounters : IDeadLetterCounters
     public long TagsEchoed => Interlocked.Read(ref _tagsEchoed);
     /// <summary>Closed server flows whose SYN carried a tag.</summary>
     public long TagsReceived => Interlocked.Read(ref _tagsReceived);
-    /// <summary>Times a flow applied events the ordering horizon had not passed, because a stalled CPU held it past its bound.</summary>
+    /// <summary>Events applied before the ordering horizon had passed them, because a stalled CPU held it past its bound.</summary>
     public long HorizonExpired => Interlocked.Read(ref _horizonExpired);
+    /// <summary>Events that came after their flow had closed and left memory (past the linger): not applied, since the flow's record and session are settled.</summary>
+    public long LateEventsDropped => Interlocked.Read(ref _lateEventsDropped);
 
     public void FlowEventsApplied(int n) => Interlocked.Add(ref _flowEvents, n);
     public void ListenerEvent() => Interlocked.Increment(ref _listenerEvents);
@@ -71,7 +74,8 @@ public sealed class NodeCounters : IDeadLetterCounters
     public void DeadLetter() => Interlocked.Increment(ref _deadLetters);
     public void Anomaly(long n) => Interlocked.Add(ref _anomalies, n);
     public void StateConflict() => Interlocked.Increment(ref _stateConflicts);
-    public void HorizonWaitExpired() => Interlocked.Increment(ref _horizonExpired);
+    public void LateEvents(int events) => Interlocked.Add(ref _lateEventsDropped, events);
+    public void HorizonWaitExpired(int events) => Interlocked.Add(ref _horizonExpired, events);
     public void FlowsNotRecorded(int n) => Interlocked.Add(ref _flowsNotRecorded, n);
 
     /// <summary>Counts a closed flow's trace tag outcome.</summary>

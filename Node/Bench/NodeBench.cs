@@ -80,8 +80,11 @@ internal static class NodeBench
                     var after = await StatusAsync(redis, keys, node, fresh: true).ConfigureAwait(false);
                     var cpu = node.CpuSeconds() - cpuBefore;
                     var (aggregatorCpu, redisCpu) = (CpuSeconds(aggregator.Pid) - aggregatorBefore, CpuSeconds(state.ProcessId) - redisBefore);
-                    var phase = new Phase(tracedRps, cpu, cpu / loadSeconds, aggregatorCpu / loadSeconds, redisCpu / loadSeconds, after.Long("kernel_records") - before.Long("kernel_records"), after.Long("kernel_drops"),
-                        after.Long("apply_delay_p50_us"), after.Long("apply_delay_p99_us"), after.Long("session_undelivered"), after.Long("horizon_expired"));
+                    var phase = new Phase(tracedRps, cpu, cpu / loadSeconds, aggregatorCpu / loadSeconds, redisCpu / loadSeconds, after.Long("kernel_records") - before.Long("kernel_records"),
+                        after.Long("kernel_drops") - before.Long("kernel_drops"),
+                        // The Node's delay percentiles cover its last 10 s: about the measured load (not the warm-up).
+                        after.Long("apply_delay_p50_us"), after.Long("apply_delay_p99_us"),
+                        after.Long("session_undelivered") - before.Long("session_undelivered"), after.Long("horizon_expired") - before.Long("horizon_expired"));
                     traced.Add(phase);
                     progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"  -k {keepAlive} traced:   {tracedRps:0} req/s, {phase.Records} records, Node CPU {cpu:0.00} s ({phase.Cores:0.00} cores) = {phase.CpuPerEventUs:0.00} µs/event, Aggregator {phase.AggregatorCores:0.00} cores, state Redis {phase.RedisCores:0.00} cores, event->state p50 {phase.P50Us} µs p99 {phase.P99Us} µs, drops {phase.Drops}"));

@@ -1,4 +1,5 @@
 using FlowMesh.Cluster;
+using FlowMesh.Cluster.Placement;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Cluster.Sessions;
 using FlowMesh.Contracts.Cluster;
@@ -78,7 +79,7 @@ internal sealed class FlowPipeline : IAsyncDisposable
         shards = new FlowShards(Enumerable.Range(0, cpus).Select(i =>
         {
             var waiter = new HorizonWaiter();
-            waiter.Pid = system.Root.SpawnNamed(Props.FromProducer(() => new FlowShard(services, hostId, waiter)), $"flows-{i}");
+            waiter.Pid = system.Root.SpawnNamed(Props.FromProducer(() => new FlowShard(services, hostId, waiter)).WithKeepStateOnFailure(counters), $"flows-{i}");
             return waiter.Pid;
         }).ToList());
         var sweeper = new ShardSweeper(shards, system.Root);

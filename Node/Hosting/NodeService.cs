@@ -83,8 +83,11 @@ internal sealed class NodeService(
         if (capture is not null)
             Volatile.Write(ref _kernelDrops, capture.Drops);
         var counters = _pipeline?.Counters ?? new NodeCounters();
+        var (delayP50, delayP99) = counters.ApplyDelay.Percentiles();
         var status = new NodeStatus
         {
+            ApplyDelayP50Us = delayP50,
+            ApplyDelayP99Us = delayP99,
             HostId = settings.HostId,
             MemberId = _pipeline?.Member.System.Id ?? "",
             UpdatedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
@@ -106,8 +109,7 @@ internal sealed class NodeService(
             DeadLetters = counters.DeadLetters,
             Anomalies = counters.Anomalies,
             HorizonExpired = counters.HorizonExpired,
-            ApplyDelayP50Us = counters.ApplyDelay.PercentileMicros(50),
-            ApplyDelayP99Us = counters.ApplyDelay.PercentileMicros(99),
+            LateEvents = counters.LateEventsDropped,
             RedisFailures = _redis?.Failures ?? 0,
             RedisWrites = _redis?.Writes ?? 0,
             StateConflicts = counters.StateConflicts,
