@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FlowMesh.Aggregator.Cli;
 
-/// <summary><c>session get ID</c>: joins as a client and asks a session actor (or Redis, through it) for a session.</summary>
+/// <summary><c>session get ID</c>: joins as a client and asks the session (its shard, or Redis) for it.</summary>
 internal static class SessionCommands
 {
     public static Command Create()

@@ -103,7 +103,7 @@ internal static class ClusterEndpoints
         Counter("late_joins_total", "Sides that arrived after their session had settled one-sided.", c.LateJoins);
         Counter("sessions_incomplete_total", "Sessions whose hosts lost kernel events while they lived.", c.Incomplete);
         Counter("sessions_not_stored_total", "Sessions Redis could not take.", c.NotStored);
-        Counter("flows_undeliverable_total", "Flows that reached no session actor.", c.UndeliverableFlows);
+        Counter("flows_undeliverable_total", "Flows that reached no session shard.", c.UndeliverableFlows);
         Counter("dead_letters_total", "Dead letters in the Aggregator's actor system.", c.DeadLetters);
         Counter("sessions_exported_total", "Sessions exported over OTLP.", c.Exported);
         Counter("redis_failures_total", "Redis commands that failed.", gateway.Member.Redis.Failures);

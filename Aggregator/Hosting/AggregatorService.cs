@@ -103,7 +103,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         var services = new SessionServices(_store, _counters, settings.Sessions, _tags, _latency, _live, aliases) { OnSettled = onSettled, Forward = _forward.Deliver };
         _shards = shards = new SessionShards(_member.System.Root, services, Math.Max(1, Environment.ProcessorCount));
         // Shards live as long as the system: a batch can only find one stopped while the system stops (then it is counted as undeliverable).
-        DeadLetterRedelivery.Subscribe<ShardFlows>(_member.System, (_, shard) => shard, _counters);
+        DeadLetterCounting.Subscribe<ShardFlows>(_member.System, _counters);
         _member.System.Root.SpawnNamed(Props.FromProducer(() => new SessionIngressActor(shards, _counters, _live)), ClusterKinds.SessionIngressActor);
         _status = Task.Run(() => PublishStatusAsync(keys), CancellationToken.None);
         _logger.LogInformation("FlowMesh Aggregator is member {MemberId} at {Address}", _member.System.Id, _member.System.Address);
@@ -156,7 +156,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
                     new("sessions_one_sided", c.SessionsOneSided), new("late_joins", c.LateJoins), new("moved_to_peer", c.MovedToPeer), new("ambiguous", c.Ambiguous),
                     new("bytes_mismatch", c.BytesMismatch), new("incomplete", c.Incomplete), new("not_stored", c.NotStored),
                     new("exported", c.Exported), new("redis_failures", _redis!.Failures), new("stream_dropped", _live!.Dropped),
-                    new("dead_letters", c.DeadLetters), new("redelivered", c.Redelivered), new("undeliverable", c.UndeliverableFlows),
+                    new("dead_letters", c.DeadLetters), new("undeliverable", c.UndeliverableFlows),
                 ];
                 try
                 {

@@ -19,7 +19,6 @@ public sealed class AggregatorCounters : IDeadLetterCounters
     private long _exported;
     private long _activeSessions;
     private long _deadLetters;
-    private long _redelivered;
     private long _undeliverable;
     private long _movedToPeer;
 
@@ -39,9 +38,7 @@ public sealed class AggregatorCounters : IDeadLetterCounters
     public long Exported => Interlocked.Read(ref _exported);
     public long ActiveSessions => Interlocked.Read(ref _activeSessions);
     public long DeadLetters => Interlocked.Read(ref _deadLetters);
-    /// <summary>Flows sent again after finding their session actor stopped.</summary>
-    public long Redelivered => Interlocked.Read(ref _redelivered);
-    /// <summary>Flows that could not reach a session actor even after redelivery.</summary>
+    /// <summary>Flows lost on their way to a session shard (it stopped, or failed on the message).</summary>
     public long UndeliverableFlows => Interlocked.Read(ref _undeliverable);
 
     /// <summary>Mid-life sides handed from their tuple session to a peer's tag or ISN session (joined there by tuple).</summary>
@@ -55,7 +52,6 @@ public sealed class AggregatorCounters : IDeadLetterCounters
     public void SessionsNotStored(int n) => Interlocked.Add(ref _notStored, n);
     public void SessionExported() => Interlocked.Increment(ref _exported);
     public void DeadLetter() => Interlocked.Increment(ref _deadLetters);
-    public void Redelivery() => Interlocked.Increment(ref _redelivered);
     public void Undeliverable() => Interlocked.Increment(ref _undeliverable);
 
     public void Settled(SessionView s)

@@ -1,15 +1,11 @@
-using FlowMesh.Cluster.Placement;
 using FlowMesh.Contracts.Messages;
 
 namespace FlowMesh.Aggregator.Sessions;
 
 /// <summary>Flows for one shard, each with its session key (computed once, by the ingress), inside one Aggregator (never sent over the network).</summary>
-internal sealed class ShardFlows(List<(string Key, FlowView Flow)> flows) : IRedeliverable
+internal sealed class ShardFlows(List<(string Key, FlowView Flow)> flows)
 {
     public List<(string Key, FlowView Flow)> Flows { get; } = flows;
-
-    /// <summary>Times it was sent again after finding its shard stopped (only while the system stops).</summary>
-    public int Redeliveries { get; set; }
 }
 
 /// <summary>Asks a shard for the session under a key it holds in memory; answered with a <see cref="SessionQueryResponse"/> (not found when it holds none).</summary>

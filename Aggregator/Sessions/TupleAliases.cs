@@ -7,7 +7,7 @@ namespace FlowMesh.Aggregator.Sessions;
 /// <summary>
 /// Where a one-sided session keyed by tag or ISN pair can be found by its 5-tuple, for a
 /// side first seen mid-life: that side has no ISNs and no tag, so the Node keys it by
-/// tuple and it reaches another session actor, possibly on another Aggregator. In Redis
+/// tuple and it reaches another session, possibly on another Aggregator. In Redis
 /// because the two sessions may live on different members; kept for a few join windows
 /// (a connection's two sides close within moments of each other).
 /// </summary>

@@ -45,17 +45,6 @@ public sealed class LocalActivations
     private PID Spawn(ClusterIdentity identity) =>
         _cluster.System.Root.Spawn(_cluster.GetClusterKind(identity.Kind).Props, ctx => ctx.Set(identity));
 
-    /// <summary>
-    /// A fresh actor for <paramref name="identity"/> when <paramref name="stopped"/> (a
-    /// message came back from it as a dead letter) may still be registered: it stopped
-    /// but has not yet announced it.
-    /// </summary>
-    public PID Reactivate(ClusterIdentity identity, PID stopped)
-    {
-        RegistryOf(identity.Kind).TryRemove(identity, stopped);
-        return Activate(identity);
-    }
-
     private void OnTerminating(ActivationTerminating terminating)
     {
         RegistryOf(terminating.ClusterIdentity.Kind).TryRemove(terminating.ClusterIdentity, terminating.Pid);

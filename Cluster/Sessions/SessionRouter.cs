@@ -7,7 +7,7 @@ using Proto.Cluster;
 namespace FlowMesh.Cluster.Sessions;
 
 /// <summary>
-/// Hands flows to the session actors that own their keys: closed flows at once, open
+/// Hands flows to the sessions that own their keys: closed flows at once, open
 /// ones now and then. Flows are grouped by the Aggregator member that hosts each key
 /// (the member the cluster's placement would pick for that session, by rendezvous
 /// hashing) and sent to its ingress actor in one message per batch, so a Node never

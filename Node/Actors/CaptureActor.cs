@@ -72,9 +72,10 @@ internal sealed class CaptureActor(FlowShards shards, NodeCounters counters, Cap
 }
 
 /// <summary>
-/// Bounds the batches waiting for the capture actors. When actors fall behind, the
-/// reader threads wait here, the rings fill and the kernel counts drops, so memory
-/// never grows without end and nothing is lost without being counted.
+/// Bounds the batches waiting for the capture actors: when they fall behind, the reader
+/// threads wait here, the rings fill and the kernel counts drops. It does not bound what
+/// the flow shards hold behind them (their mailboxes and held events): that bound is still
+/// to come (the bounds work), so a shard that falls far behind grows instead.
 /// </summary>
 internal sealed class CaptureBacklog(int limit)
 {

@@ -19,7 +19,7 @@ public sealed record FlowServices(FlowStore Store, ClosedFlowWriter ClosedFlows,
     public Func<long> KernelDrops { get; set; } = () => 0;
 }
 
-/// <summary>Flow actor lifecycle settings.</summary>
+/// <summary>Flow lifecycle settings.</summary>
 public sealed record FlowOptions
 {
     /// <summary>An open flow reports its view for its session this often (long-lived connections).</summary>

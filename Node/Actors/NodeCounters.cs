@@ -17,7 +17,6 @@ public sealed class NodeCounters : IDeadLetterCounters
     private long _flowsClosed;
     private long _flowsPassivated;
     private long _flowsRestored;
-    private long _redelivered;
     private long _undeliverable;
     private long _deadLetters;
     private long _anomalies;
@@ -40,7 +39,6 @@ public sealed class NodeCounters : IDeadLetterCounters
     public long FlowsClosed => Interlocked.Read(ref _flowsClosed);
     public long FlowsPassivated => Interlocked.Read(ref _flowsPassivated);
     public long FlowsRestored => Interlocked.Read(ref _flowsRestored);
-    public long Redelivered => Interlocked.Read(ref _redelivered);
     public long Undeliverable => Interlocked.Read(ref _undeliverable);
     public long DeadLetters => Interlocked.Read(ref _deadLetters);
     public long Anomalies => Interlocked.Read(ref _anomalies);
@@ -67,7 +65,6 @@ public sealed class NodeCounters : IDeadLetterCounters
     public void FlowClosed() => Interlocked.Increment(ref _flowsClosed);
     public void FlowPassivated() => Interlocked.Increment(ref _flowsPassivated);
     public void FlowRestored() => Interlocked.Increment(ref _flowsRestored);
-    public void Redelivery() => Interlocked.Increment(ref _redelivered);
     public void UndeliverableMessage() => Interlocked.Increment(ref _undeliverable);
 
     void IDeadLetterCounters.Undeliverable() => UndeliverableMessage();

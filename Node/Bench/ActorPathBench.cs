@@ -76,7 +76,7 @@ internal static class ActorPathBench
         var counters = pipeline.Counters;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"events_per_s={eventsPerSecond:0} p99_latency_ms={p99:0.000} bytes_per_flow={bytesPerFlow:0} " +
-            $"p50_latency_ms={p50:0.000} latency_rate={rate} live_flows={liveFlows} undeliverable={counters.Undeliverable} redelivered={counters.Redelivered} dead_letters={counters.DeadLetters} " +
+            $"p50_latency_ms={p50:0.000} latency_rate={rate} live_flows={liveFlows} undeliverable={counters.Undeliverable} dead_letters={counters.DeadLetters} " +
             $"redis_failures={redis.Failures}"));
         await stopIdle.CancelAsync().ConfigureAwait(false);
         await idleRings.ConfigureAwait(false);

@@ -77,7 +77,7 @@ internal sealed class FlowState
     private ulong _traceTag;
     private TcpEventFlags _tagFlags;
 
-    /// <summary>The host's kernel dropped events while this flow lived (set by its actor from the drop counters).</summary>
+    /// <summary>The host's kernel dropped events while this flow lived (set by its shard from the drop counters).</summary>
     public bool EventsLost { get; set; }
 
     /// <summary>The session key of the flow's first hand-off, kept for every later one (null until then).</summary>

@@ -82,6 +82,7 @@ internal sealed class FlowPipeline : IAsyncDisposable
             waiter.Pid = system.Root.SpawnNamed(Props.FromProducer(() => new FlowShard(services, hostId, waiter)).WithKeepStateOnFailure(counters), $"flows-{i}");
             return waiter.Pid;
         }).ToList());
+        DeadLetterCounting.Subscribe<ShardRecords>(system, counters);
         var sweeper = new ShardSweeper(shards, system.Root);
         sweeper.Start();
         var pipeline = new FlowPipeline(member, counters, writer, shards, sweeper, sessions, services, horizon, dispatcher);

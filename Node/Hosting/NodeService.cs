@@ -70,7 +70,7 @@ internal sealed class NodeService(
         }
         if (_pipeline is not null)
         {
-            // Flow actors stop here; open ones save their state first.
+            // The flow shards stop here; open flows save their state first.
             await _pipeline.ShutdownAsync("node stopping").ConfigureAwait(false);
             _logger.LogInformation("Left the cluster; {Events} events applied to flows, {Undeliverable} undeliverable, {RedisFailures} Redis failures",
                 _pipeline.Counters.FlowEvents, _pipeline.Counters.Undeliverable, _redis?.Failures ?? 0);
@@ -104,7 +104,6 @@ internal sealed class NodeService(
             FlowsClosed = counters.FlowsClosed,
             FlowsPassivated = counters.FlowsPassivated,
             FlowsRestored = counters.FlowsRestored,
-            Redelivered = counters.Redelivered,
             Undeliverable = counters.Undeliverable,
             DeadLetters = counters.DeadLetters,
             Anomalies = counters.Anomalies,

@@ -342,10 +342,9 @@ public sealed class WireFidelityTests(ITestOutputHelper output)
 
     /// <summary>
     /// Waits until FlowMesh has settled every session of the traffic: every flow either
-    /// Node opened has closed (closed flows stay in memory for queries for 30 s, so "no
-    /// flow active" would wait that long), every flow the Nodes handed over received by
-    /// the Aggregator, no session actor left (each stops once its session is settled and
-    /// stored), and all of those counts, and the number of stored sessions, unchanged for
+    /// Node opened has closed (closed flows stay in memory for a linger time, so "no flow
+    /// active" would wait that long), every flow the Nodes handed over received by the
+    /// Aggregator, no session left in memory (each leaves once settled and stored), and all of those counts, and the number of stored sessions, unchanged for
     /// <see cref="Quiet"/>. Past the deadline it returns what it last saw; the comparison
     /// then says so.
     /// </summary>
