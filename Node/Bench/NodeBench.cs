@@ -115,13 +115,13 @@ internal static class NodeBench
         var before = await StatusAsync(redis, keys, node, fresh: true).ConfigureAwait(false);
         var rssBefore = node.ResidentBytes();
         using var holder = ns.HoldConnections(connections);
-        await holder.WaitReadyAsync().ConfigureAwait(false);
+        var held = await holder.WaitReadyAsync().ConfigureAwait(false);
         var deadline = Stopwatch.StartNew();
         Status after;
         do
         {
             after = await StatusAsync(redis, keys, node, fresh: true).ConfigureAwait(false);
-        } while (after.Long("flows_active") - before.Long("flows_active") < 2 * connections && deadline.Elapsed < Deadline);
+        } while (after.Long("flows_active") - before.Long("flows_active") < 2 * held && deadline.Elapsed < Deadline);
         var flows = after.Long("flows_active") - before.Long("flows_active");
         var rss = node.ResidentBytes() - rssBefore;
         progress.WriteLine($"  memory: {flows} live flows added {rss / 1048576.0:0.0} MiB resident");
@@ -356,16 +356,16 @@ internal static class NodeBench
         {
             const string Script = """
                 import resource, socket, sys
-                n = int(sys.argv[1])
-                want = 2 * n + 100  # both ends of every connection; root may raise the hard limit
-                resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(want, resource.getrlimit(resource.RLIMIT_NOFILE)[1])))
+                hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+                n = min(int(sys.argv[1]), (hard - 100) // 2)  # both ends of every connection, within the hard limit
+                resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
                 server = socket.socket(); server.bind(("127.0.0.1", 0)); server.listen(4096)
                 port = server.getsockname()[1]
                 clients, accepted = [], []
                 for _ in range(n):
                     c = socket.socket(); c.connect(("127.0.0.1", port)); clients.append(c)
                     accepted.append(server.accept()[0])
-                print("ready", flush=True)
+                print("ready", n, flush=True)
                 sys.stdin.read()
                 """;
             return new ConnectionHolder(Start("python3", "-c", Script, $"{connections}"));
@@ -389,11 +389,13 @@ internal static class NodeBench
     /// <summary>The process holding idle connections open; closing its stdin lets it exit.</summary>
     private sealed class ConnectionHolder(Process process) : IDisposable
     {
-        public async Task WaitReadyAsync()
+        /// <summary>Waits until every connection is open; returns how many (the file limit may allow fewer than asked).</summary>
+        public async Task<int> WaitReadyAsync()
         {
             var line = await process.StandardOutput.ReadLineAsync().ConfigureAwait(false);
-            if (line != "ready")
+            if (line?.Split(' ') is not ["ready", var count])
                 throw new SetupFailedException($"the connection holder failed: {await process.StandardError.ReadToEndAsync().ConfigureAwait(false)}");
+            return int.Parse(count, CultureInfo.InvariantCulture);
         }
 
         public void Dispose()
