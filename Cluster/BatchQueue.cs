@@ -17,6 +17,7 @@ public sealed class BatchQueue<T> : IAsyncDisposable
 {
     public const int MaxBatch = 512;
     private const int Capacity = 200_000;
+    private static readonly TimeSpan Coalesce = TimeSpan.FromMilliseconds(2);
 
     private readonly Func<List<T>, Task> _write;
     private readonly Action<int> _lost;
@@ -65,6 +66,20 @@ public sealed class BatchQueue<T> : IAsyncDisposable
             catch (OperationCanceledException)
             {
                 // Stopping: write what is left, then end.
+            }
+            // Items come in bursts (a flow shard hands over a round's closed flows at once): a
+            // moment's wait lets the burst land, so one remote call serves it instead of the
+            // first item alone. Not while stopping, and not when a full batch is waiting anyway.
+            if (!_stop.IsCancellationRequested && Volatile.Read(ref _queued) < MaxBatch)
+            {
+                try
+                {
+                    await Task.Delay(Coalesce, _stop.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    // stopping: write what is there
+                }
             }
             // A full fence (not a volatile write): the emptiness check below must not be read
             // before this store is seen, or an Enqueue in between would neither signal nor be drained.
