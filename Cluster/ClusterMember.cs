@@ -40,28 +40,27 @@ public sealed class ClusterMember : IAsyncDisposable
     /// <param name="hostId">The host this member captures (Nodes), or empty.</param>
     /// <param name="role">node or aggregator.</param>
     /// <param name="kinds">The virtual actor kinds it hosts.</param>
-    /// <param name="registries">Per-kind activation registries (see <see cref="IActivationRegistry"/>).</param>
     /// <param name="loggers">Logging for FlowMesh and Proto.Actor.</param>
     /// <param name="cancellation">Gives up joining (Redis never answering, say).</param>
     public static Task<ClusterMember> StartMemberAsync(RedisConnection redis, ClusterSettings settings, string hostId, string role, IReadOnlyList<ClusterKind> kinds,
-        IReadOnlyDictionary<string, IActivationRegistry>? registries, ILoggerFactory loggers, CancellationToken cancellation = default) =>
-        StartAsync(redis, settings, hostId, role, kinds, registries, loggers, client: false, cancellation);
+        ILoggerFactory loggers, CancellationToken cancellation = default) =>
+        StartAsync(redis, settings, hostId, role, kinds, loggers, client: false, cancellation);
 
     /// <summary>Starts a client: it can reach any virtual actor but hosts none.</summary>
     public static async Task<ClusterMember> StartClientAsync(ClusterSettings settings, ILoggerFactory loggers, CancellationToken cancellation = default)
     {
         var redis = await RedisConnection.ConnectAsync(settings.Redis, loggers.CreateLogger("FlowMesh.Cluster")).ConfigureAwait(false);
-        return await StartAsync(redis, settings, "", ClusterKinds.ClientRole, [], null, loggers, client: true, cancellation).ConfigureAwait(false);
+        return await StartAsync(redis, settings, "", ClusterKinds.ClientRole, [], loggers, client: true, cancellation).ConfigureAwait(false);
     }
 
     private static async Task<ClusterMember> StartAsync(RedisConnection redis, ClusterSettings settings, string hostId, string role, IReadOnlyList<ClusterKind> kinds,
-        IReadOnlyDictionary<string, IActivationRegistry>? registries, ILoggerFactory loggers, bool client, CancellationToken cancellation)
+        ILoggerFactory loggers, bool client, CancellationToken cancellation)
     {
         Log.SetLoggerFactory(loggers);
         var logger = loggers.CreateLogger("FlowMesh.Cluster");
         var keys = new RedisKeys(settings.Name);
         var provider = new RedisClusterProvider(redis, keys, new RedisMembershipOptions { MemberTtl = settings.MemberTtl }, hostId, role, logger);
-        var lookup = new HostAffinityLookup(provider, registries);
+        var lookup = new HostAffinityLookup(provider);
 
         var remote = RemoteConfig.BindTo(settings.BindAddress, settings.Port)
             .WithProtoMessages(FlowsReflection.Descriptor, ClusterReflection.Descriptor, SessionsReflection.Descriptor);

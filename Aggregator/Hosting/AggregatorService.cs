@@ -94,7 +94,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         var sessionKind = new ClusterKind(ClusterKinds.Session,
             Props.FromProducer(() => new SessionQueryActor(shards!, store, settings.Sessions.Linger, clusterSettings.RequestTimeout)));
         _logger.LogInformation("Joining cluster {Cluster} through Redis {Redis} as an Aggregator", clusterSettings.Name, clusterSettings.Redis);
-        _member = await ClusterMember.StartMemberAsync(_redis, clusterSettings, "", ClusterKinds.AggregatorRole, [sessionKind], null, loggers, cancellationToken)
+        _member = await ClusterMember.StartMemberAsync(_redis, clusterSettings, "", ClusterKinds.AggregatorRole, [sessionKind], loggers, cancellationToken)
             .ConfigureAwait(false);
         _latency = new LatencyRecorder(_redis, keys, _member.System.Id, settings.Sessions.Ttl);
         // A mid-life side moves to its peer's session through the same routing the Nodes use.

@@ -19,11 +19,10 @@ namespace FlowMesh.Cluster.Placement;
 /// that asks a hash-chosen owner member for every new activation (tens of thousands
 /// of new flows per second), and relocates actors when a query arrives first.
 /// </summary>
-public sealed class HostAffinityLookup(IMemberDirectory directory, IReadOnlyDictionary<string, IActivationRegistry>? registries = null)
+public sealed class HostAffinityLookup(IMemberDirectory directory)
     : IIdentityLookup
 {
     private static readonly TimeSpan ActivationTimeout = TimeSpan.FromSeconds(5);
-    private readonly IReadOnlyDictionary<string, IActivationRegistry> _registries = registries ?? new Dictionary<string, IActivationRegistry>();
     private Proto.Cluster.Cluster _cluster = null!;
     private bool _isClient;
     private PID? _activator;
@@ -37,7 +36,7 @@ public sealed class HostAffinityLookup(IMemberDirectory directory, IReadOnlyDict
         _isClient = isClient;
         if (!isClient)
         {
-            Local = new LocalActivations(cluster, _registries);
+            Local = new LocalActivations(cluster);
             _activator = cluster.System.Root.SpawnNamed(Props.FromProducer(() => new ActivatorActor(Local)), ActivatorActor.Name);
         }
         return Task.CompletedTask;

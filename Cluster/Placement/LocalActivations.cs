@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Proto;
 using Proto.Cluster;
 
@@ -12,42 +13,38 @@ namespace FlowMesh.Cluster.Placement;
 public sealed class LocalActivations
 {
     private readonly Proto.Cluster.Cluster _cluster;
-    private readonly Dictionary<string, IActivationRegistry> _registries;
-    private readonly Func<ClusterIdentity, PID> _spawn; // one delegate, not one per activation
-    private readonly DictionaryActivationRegistry _fallback = new();
+    private readonly ConcurrentDictionary<ClusterIdentity, PID> _actors = new();
+    // Spawning is rare next to sending; one lock keeps two racing activations of one identity from both spawning.
+    private readonly Lock _spawnLock = new();
 
-    public LocalActivations(Proto.Cluster.Cluster cluster, IReadOnlyDictionary<string, IActivationRegistry> registries)
+    public LocalActivations(Proto.Cluster.Cluster cluster)
     {
         _cluster = cluster;
-        _registries = new Dictionary<string, IActivationRegistry>(registries);
-        _spawn = Spawn;
         cluster.System.EventStream.Subscribe<ActivationTerminating>(OnTerminating);
     }
 
-    public int Count
+    public int Count => _actors.Count;
+
+    public IEnumerable<PID> All => _actors.Values;
+
+    /// <summary>The actor for <paramref name="identity"/>, spawned here if it has none yet.</summary>
+    public PID Activate(ClusterIdentity identity)
     {
-        get
+        if (_actors.TryGetValue(identity, out var pid))
+            return pid;
+        lock (_spawnLock)
         {
-            var n = _fallback.Count;
-            foreach (var r in _registries.Values)
-                n += r.Count;
-            return n;
+            if (_actors.TryGetValue(identity, out pid))
+                return pid;
+            pid = _cluster.System.Root.Spawn(_cluster.GetClusterKind(identity.Kind).Props, ctx => ctx.Set(identity));
+            _actors[identity] = pid;
+            return pid;
         }
     }
 
-    public IEnumerable<PID> All => _registries.Values.SelectMany(r => r.All).Concat(_fallback.All);
-
-    private IActivationRegistry RegistryOf(string kind) => _registries.TryGetValue(kind, out var r) ? r : _fallback;
-
-    /// <summary>The actor for <paramref name="identity"/>, spawned here if it has none yet.</summary>
-    public PID Activate(ClusterIdentity identity) => RegistryOf(identity.Kind).Activate(identity, _spawn);
-
-    private PID Spawn(ClusterIdentity identity) =>
-        _cluster.System.Root.Spawn(_cluster.GetClusterKind(identity.Kind).Props, ctx => ctx.Set(identity));
-
     private void OnTerminating(ActivationTerminating terminating)
     {
-        RegistryOf(terminating.ClusterIdentity.Kind).TryRemove(terminating.ClusterIdentity, terminating.Pid);
+        _actors.TryRemove(new KeyValuePair<ClusterIdentity, PID>(terminating.ClusterIdentity, terminating.Pid));
         _cluster.PidCache.RemoveByVal(terminating.ClusterIdentity, terminating.Pid);
     }
 }

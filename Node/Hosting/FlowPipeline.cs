@@ -67,7 +67,7 @@ internal sealed class FlowPipeline : IAsyncDisposable
         // The flow kind is activated on demand (a query); its state lives in the shards, made once the system exists.
         FlowShards? shards = null;
         var flowKind = new ClusterKind(ClusterKinds.Flow, Props.FromProducer(() => new FlowQueryActor(shards!, store, hostId, cluster.RequestTimeout)));
-        var member = await ClusterMember.StartMemberAsync(redis, cluster, hostId, ClusterKinds.NodeRole, [flowKind], null, loggers, cancellation).ConfigureAwait(false);
+        var member = await ClusterMember.StartMemberAsync(redis, cluster, hostId, ClusterKinds.NodeRole, [flowKind], loggers, cancellation).ConfigureAwait(false);
 
         var system = member.System;
         var sessions = new SessionRouter(member, loggers.CreateLogger("FlowMesh.Sessions"));
