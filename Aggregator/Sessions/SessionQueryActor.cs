@@ -1,3 +1,4 @@
+using FlowMesh.Cluster.Placement;
 using FlowMesh.Contracts.Messages;
 using Proto;
 using Proto.Cluster;
@@ -35,18 +36,10 @@ internal sealed class SessionQueryActor(SessionShards shards, SessionStore store
 
     private async Task AnswerAsync(IContext context)
     {
-        try
+        if (await ShardQuestion.AskAsync<SessionQueryResponse>(context, shards.Of(_key), new ShardSessionQuery(_key), requestTimeout).ConfigureAwait(false) is { Found: true } live)
         {
-            var live = await context.RequestAsync<SessionQueryResponse>(shards.Of(_key), new ShardSessionQuery(_key), requestTimeout).ConfigureAwait(false);
-            if (live.Found)
-            {
-                context.Respond(live);
-                return;
-            }
-        }
-        catch (TimeoutException)
-        {
-            // the shard is busy: Redis may still know
+            context.Respond(live);
+            return;
         }
         var stored = await store.LoadAsync(_key).ConfigureAwait(false);
         context.Respond(stored is null ? new SessionQueryResponse { Found = false } : new SessionQueryResponse { Found = true, Session = stored });

@@ -11,17 +11,14 @@ namespace FlowMesh.Aggregator.Sessions;
 internal sealed class SessionShards : IAsyncDisposable
 {
     private readonly PID[] _shards;
-    private readonly IRootContext _root;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _sweeping;
+    private readonly ShardTicker _ticker;
 
     public SessionShards(IRootContext root, SessionServices services, int count)
     {
-        _root = root;
         _shards = new PID[count];
         for (var i = 0; i < count; i++)
             _shards[i] = root.SpawnNamed(Props.FromProducer(() => new SessionShard(services)).WithKeepStateOnFailure(services.Counters), $"session-shard-{i}");
-        _sweeping = Task.Run(SweepAsync);
+        _ticker = new ShardTicker(root, _shards, SweepSessions.Instance, SessionShard.SweepInterval);
     }
 
     public int Count => _shards.Length;
@@ -32,30 +29,5 @@ internal sealed class SessionShards : IAsyncDisposable
 
     public PID At(int index) => _shards[index];
 
-    private async Task SweepAsync()
-    {
-        using var timer = new PeriodicTimer(SessionShard.SweepInterval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
-            {
-                foreach (var shard in _shards)
-                    _root.Send(shard, SweepSessions.Instance);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
-    private int _disposed;
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
-            return;
-        await _stop.CancelAsync().ConfigureAwait(false);
-        await _sweeping.ConfigureAwait(false);
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _ticker.DisposeAsync();
 }

@@ -1,3 +1,4 @@
+using FlowMesh.Cluster.Placement;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
@@ -40,21 +41,11 @@ internal sealed class FlowQueryActor(FlowShards shards, FlowStore store, string 
 
     private async Task AnswerAsync(IContext context)
     {
-        if (_host == ownHostId)
+        if (_host == ownHostId &&
+            await ShardQuestion.AskAsync<FlowQueryResponse>(context, shards.Of(_cookie), new ShardQuery(_cookie), requestTimeout).ConfigureAwait(false) is { Found: true } live)
         {
-            try
-            {
-                var live = await context.RequestAsync<FlowQueryResponse>(shards.Of(_cookie), new ShardQuery(_cookie), requestTimeout).ConfigureAwait(false);
-                if (live.Found)
-                {
-                    context.Respond(live);
-                    return;
-                }
-            }
-            catch (TimeoutException)
-            {
-                // the shard is busy: Redis may still know
-            }
+            context.Respond(live);
+            return;
         }
         FlowView? stored = null;
         try

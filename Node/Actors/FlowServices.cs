@@ -10,7 +10,7 @@ public sealed record FlowServices(FlowStore Store, ClosedFlowWriter ClosedFlows,
     public Action<FlowView>? ToSession { get; set; }
 
     /// <summary>Tells flows holding events when the ordering horizon has passed them; null: events apply as they arrive.</summary>
-    internal HorizonDispatcher? Horizon { get; set; }
+    internal HorizonDispatcher? Dispatcher { get; set; }
 
     /// <summary>When set, told the kernel timestamp of every event as it is applied (the benchmark measures latency here).</summary>
     public Action<ulong>? OnApplied { get; set; }

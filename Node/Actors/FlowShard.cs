@@ -64,7 +64,7 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
     {
         Hold(message.Records.AsSpan(0, message.Count));
         ShardRecordsPool.Return(message.Records);
-        if (services.Horizon is { } horizon)
+        if (services.Dispatcher is { } horizon)
             horizon.Await(waiter);
         else
             ApplyHeld(context, long.MaxValue, long.MaxValue); // a sink that does not order across CPUs: apply as they come
@@ -73,10 +73,10 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
 
     private Task OnHorizon(IContext context, HorizonReached horizon)
     {
-        services.Horizon!.Handled();
+        services.Dispatcher!.Handled();
         ApplyHeld(context, horizon.Ns, horizon.TrueNs);
         if (_heldCount > 0)
-            services.Horizon.Await(waiter);
+            services.Dispatcher.Await(waiter);
         return Task.CompletedTask;
     }
 

@@ -22,10 +22,10 @@ internal sealed class FlowPipeline : IAsyncDisposable
     private const int MaxBatchesWaiting = 4096;
     private readonly CaptureBacklog _backlog = new(MaxBatchesWaiting);
     private readonly ClosedFlowWriter _writer;
-    private readonly ShardSweeper _sweeper;
+    private readonly ShardTicker _sweeper;
     private readonly HorizonDispatcher _dispatcher;
 
-    private FlowPipeline(ClusterMember member, NodeCounters counters, ClosedFlowWriter writer, FlowShards shards, ShardSweeper sweeper,
+    private FlowPipeline(ClusterMember member, NodeCounters counters, ClosedFlowWriter writer, FlowShards shards, ShardTicker sweeper,
         SessionRouter sessions, FlowServices services, OrderingHorizon horizon, HorizonDispatcher dispatcher)
     {
         Member = member;
@@ -74,7 +74,7 @@ internal sealed class FlowPipeline : IAsyncDisposable
         services.ToSession ??= sessions.Deliver;
         var horizon = new OrderingHorizon(cpus, flowOptions.OrderingWait);
         var dispatcher = new HorizonDispatcher(horizon, system.Root);
-        services.Horizon = dispatcher;
+        services.Dispatcher = dispatcher;
         // One shard per CPU: each socket's flow lives in one of them, by its cookie.
         shards = new FlowShards(Enumerable.Range(0, cpus).Select(i =>
         {
@@ -83,8 +83,8 @@ internal sealed class FlowPipeline : IAsyncDisposable
             return waiter.Pid;
         }).ToList());
         DeadLetterCounting.Subscribe<ShardRecords>(system, counters);
-        var sweeper = new ShardSweeper(shards, system.Root);
-        sweeper.Start();
+        // Once a second every shard reports long-lived flows, passivates idle ones and forgets closed ones.
+        var sweeper = new ShardTicker(system.Root, shards.All, SweepShard.Instance, TimeSpan.FromSeconds(1));
         var pipeline = new FlowPipeline(member, counters, writer, shards, sweeper, sessions, services, horizon, dispatcher);
         // One capture actor per CPU ring; the readers (their own threads) hand them batches.
         var captureActors = Enumerable.Range(0, cpus)
