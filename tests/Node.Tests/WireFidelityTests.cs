@@ -149,14 +149,8 @@ public sealed class WireFidelityTests(ITestOutputHelper output)
         return await ReadyAsync(server, l => l.StartsWith("Serving HTTP on", StringComparison.Ordinal));
     }
 
-    /// <summary>
-    /// Three small servers, one port each: one that resets every connection once it has
-    /// read the request (SO_LINGER 0), one that answers and waits for the client to go
-    /// (the client resets it), and one that answers only after the client's half-close.
-    /// </summary>
-    private const string SocketServer = """
-        import socket, struct, sys, threading
-        address = sys.argv[1]
+    /// <summary>A Python helper both inline scripts use: read exactly n bytes, or what came before the peer closed.</summary>
+    private const string ReadExactly = """
         def read(c, n):
             data = b''
             while len(data) < n:
@@ -165,6 +159,17 @@ public sealed class WireFidelityTests(ITestOutputHelper output)
                     break
                 data += chunk
             return data
+        """;
+
+    /// <summary>
+    /// Three small servers, one port each: one that resets every connection once it has
+    /// read the request (SO_LINGER 0), one that answers and waits for the client to go
+    /// (the client resets it), and one that answers only after the client's half-close.
+    /// </summary>
+    private const string SocketServer = $$"""
+        import socket, struct, sys, threading
+        address = sys.argv[1]
+        {{ReadExactly}}
         def drain(c):
             try:
                 while c.recv(65536):
@@ -251,7 +256,7 @@ public sealed class WireFidelityTests(ITestOutputHelper output)
     /// half-closes and reads the answer to the end, and a connect to a closed port.
     /// Bounded by the round count and by time; exits non-zero on any other outcome.
     /// </summary>
-    private const string SocketClients = """
+    private const string SocketClients = $$"""
         import socket, struct, sys, time
         address = sys.argv[1]
         reset_port, abort_port, half_port, closed_port, rounds = map(int, sys.argv[2:7])
@@ -259,14 +264,7 @@ public sealed class WireFidelityTests(ITestOutputHelper output)
         done = {'server-reset': 0, 'client-abort': 0, 'half-close': 0, 'refused': 0}
         def connect(port):
             return socket.create_connection((address, port), timeout=5)
-        def read(c, n):
-            data = b''
-            while len(data) < n:
-                chunk = c.recv(n - len(data))
-                if not chunk:
-                    break
-                data += chunk
-            return data
+        {{ReadExactly}}
         for _ in range(rounds):
             if time.monotonic() > deadline:
                 break
