@@ -26,7 +26,7 @@ internal sealed class FlowPipeline : IAsyncDisposable
     private readonly HorizonDispatcher _dispatcher;
 
     private FlowPipeline(ClusterMember member, NodeCounters counters, ClosedFlowWriter writer, FlowShards shards, ShardTicker sweeper,
-        SessionRouter sessions, FlowServices services, OrderingHorizon horizon, HorizonDispatcher dispatcher)
+        SessionRouter sessions, FlowServices services, HorizonDispatcher dispatcher)
     {
         Member = member;
         Counters = counters;
@@ -35,7 +35,6 @@ internal sealed class FlowPipeline : IAsyncDisposable
         _sweeper = sweeper;
         Sessions = sessions;
         Services = services;
-        Horizon = horizon;
         _dispatcher = dispatcher;
         Sink = null!;
     }
@@ -46,8 +45,6 @@ internal sealed class FlowPipeline : IAsyncDisposable
     /// <summary>What the flow shards share (the Node sets the kernel drop source here).</summary>
     public FlowServices Services { get; }
 
-    /// <summary>How far every CPU's events have reached the shards (see <see cref="OrderingHorizon"/>).</summary>
-    public OrderingHorizon Horizon { get; }
 
     public ClusterMember Member { get; }
     public NodeCounters Counters { get; }
@@ -85,7 +82,7 @@ internal sealed class FlowPipeline : IAsyncDisposable
         DeadLetterCounting.Subscribe<ShardRecords>(system, counters);
         // Once a second every shard reports long-lived flows, passivates idle ones and forgets closed ones.
         var sweeper = new ShardTicker(system.Root, shards.All, SweepShard.Instance, TimeSpan.FromSeconds(1));
-        var pipeline = new FlowPipeline(member, counters, writer, shards, sweeper, sessions, services, horizon, dispatcher);
+        var pipeline = new FlowPipeline(member, counters, writer, shards, sweeper, sessions, services, dispatcher);
         // One capture actor per CPU ring; the readers (their own threads) hand them batches.
         var captureActors = Enumerable.Range(0, cpus)
             .Select(cpu => system.Root.SpawnNamed(Props.FromProducer(() => new CaptureActor(shards, counters, pipeline._backlog, horizon)).WithLightMailbox(), $"capture-{cpu}"))
