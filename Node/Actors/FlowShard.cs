@@ -107,6 +107,7 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
         }
         // Each CPU's records are in order already; sorting keys with an index keeps the 144-byte records still.
         Array.Sort(_times, _order, 0, count);
+        KeepArrivalOrderOfTies(count);
         var ready = LowerBound(_times, count, horizonNs);
         if (ready == 0)
             return;
@@ -131,6 +132,28 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
         (_held, _spare) = (_spare, _held);
         _heldCount = count - ready;
         EndRound();
+    }
+
+    /// <summary>
+    /// Array.Sort is not stable: events with the same timestamp (rare, but one ring can
+    /// stamp two of a socket's events alike) go back to the order they arrived in, which is
+    /// their ring's order.
+    /// </summary>
+    private void KeepArrivalOrderOfTies(int count)
+    {
+        for (var i = 1; i < count; i++)
+        {
+            if (_times[i] != _times[i - 1])
+                continue;
+            var index = _order[i];
+            var j = i;
+            while (j > 0 && _times[j - 1] == _times[i] && _order[j - 1] > index)
+            {
+                _order[j] = _order[j - 1];
+                j--;
+            }
+            _order[j] = index;
+        }
     }
 
     private static int LowerBound(long[] sorted, int count, long value)
