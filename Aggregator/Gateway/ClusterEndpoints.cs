@@ -17,8 +17,8 @@ internal static class ClusterEndpoints
     /// <summary>The status fields that count events lost: each one a place where something could not be delivered.</summary>
     private static readonly string[] DropFields =
     [
-        "kernel_drops", "kernel_storage_failures", "decode_errors", "undeliverable", "flows_unrecorded", "session_undelivered", // Node
-        "not_stored", "stream_dropped", // Aggregator
+        "kernel_drops", "kernel_storage_failures", "decode_errors", "undeliverable", "session_undelivered", // Node
+        "not_stored", "flows_unrecorded", "stream_dropped", // Aggregator
     ];
 
     public static void Map(IEndpointRouteBuilder app)
@@ -103,6 +103,7 @@ internal static class ClusterEndpoints
         Counter("late_joins_total", "Sides that arrived after their session had settled one-sided.", c.LateJoins);
         Counter("sessions_incomplete_total", "Sessions whose hosts lost kernel events while they lived.", c.Incomplete);
         Counter("sessions_not_stored_total", "Sessions Redis could not take.", c.NotStored);
+        Counter("flows_unrecorded_total", "Closed flows whose record Redis could not take.", c.FlowsUnrecorded);
         Counter("flows_undeliverable_total", "Flows that reached no session shard.", c.UndeliverableFlows);
         Counter("dead_letters_total", "Dead letters in the Aggregator's actor system.", c.DeadLetters);
         Counter("sessions_exported_total", "Sessions exported over OTLP.", c.Exported);

@@ -65,6 +65,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
     private RedisConnection? _redis;
     private ClusterMember? _member;
     private SessionStore? _store;
+    private ClosedFlowStore? _closedFlows;
     private OtlpSessionExporter? _exporter;
     private TagSurvival? _tags;
     private LatencyRecorder? _latency;
@@ -79,6 +80,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         _redis = await RedisConnection.ConnectAsync(clusterSettings.Redis, _logger).ConfigureAwait(false);
         var keys = new RedisKeys(clusterSettings.Name);
         _store = new SessionStore(_redis, keys, settings.Sessions.Ttl, _counters);
+        _closedFlows = new ClosedFlowStore(_redis, keys, settings.Sessions.Ttl, _counters);
         _tags = new TagSurvival(_redis, keys, settings.Sessions.Ttl);
         _live = new LiveEventPublisher(_redis, keys, _logger);
         Action<SessionView>? onSettled = null;
@@ -98,13 +100,13 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             .ConfigureAwait(false);
         _latency = new LatencyRecorder(_redis, keys, _member.System.Id, settings.Sessions.Ttl);
         // A mid-life side moves to its peer's session through the same routing the Nodes use.
-        _forward = new SessionRouter(_member, loggers.CreateLogger("FlowMesh.Sessions"));
+        _forward = new SessionRouter(_member, loggers.CreateLogger("FlowMesh.Sessions"), moving: true);
         var aliases = new TupleAliases(_redis, keys, settings.Sessions.JoinWindow * 4);
         var services = new SessionServices(_store, _counters, settings.Sessions, _tags, _latency, _live, aliases) { OnSettled = onSettled, Forward = _forward.Deliver };
         _shards = shards = new SessionShards(_member.System.Root, services, Math.Max(1, Environment.ProcessorCount));
         // Shards live as long as the system: a batch can only find one stopped while the system stops (then it is counted as undeliverable).
         DeadLetterCounting.Subscribe<ShardFlows>(_member.System, _counters);
-        _member.System.Root.SpawnNamed(Props.FromProducer(() => new SessionIngressActor(shards, _counters, _live)), ClusterKinds.SessionIngressActor);
+        _member.System.Root.SpawnNamed(Props.FromProducer(() => new SessionIngressActor(shards, _counters, _live, _closedFlows)), ClusterKinds.SessionIngressActor);
         _status = Task.Run(() => PublishStatusAsync(keys), CancellationToken.None);
         _logger.LogInformation("FlowMesh Aggregator is member {MemberId} at {Address}", _member.System.Id, _member.System.Address);
         if (settings.Gateway.Enabled)
@@ -131,6 +133,8 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             await _member.ShutdownAsync(graceful: true, "aggregator stopping").ConfigureAwait(false);
         if (_store is not null)
             await _store.FlushAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        if (_closedFlows is not null)
+            await _closedFlows.FlushAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         if (_tags is not null)
             await _tags.FlushAsync().ConfigureAwait(false);
         if (_latency is not null)
@@ -154,7 +158,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
                     new("flows_received", c.FlowsReceived), new("sessions_active", c.ActiveSessions),
                     new("sessions_tag", c.SessionsTag), new("sessions_isn", c.SessionsIsn), new("sessions_tuple", c.SessionsTuple),
                     new("sessions_one_sided", c.SessionsOneSided), new("late_joins", c.LateJoins), new("moved_to_peer", c.MovedToPeer), new("ambiguous", c.Ambiguous),
-                    new("bytes_mismatch", c.BytesMismatch), new("incomplete", c.Incomplete), new("not_stored", c.NotStored),
+                    new("bytes_mismatch", c.BytesMismatch), new("incomplete", c.Incomplete), new("not_stored", c.NotStored), new("flows_unrecorded", c.FlowsUnrecorded),
                     new("exported", c.Exported), new("redis_failures", _redis!.Failures), new("stream_dropped", _live!.Dropped),
                     new("dead_letters", c.DeadLetters), new("undeliverable", c.UndeliverableFlows),
                 ];
@@ -200,6 +204,8 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             await _live.DisposeAsync().ConfigureAwait(false);
         if (_store is not null)
             await _store.DisposeAsync().ConfigureAwait(false);
+        if (_closedFlows is not null)
+            await _closedFlows.DisposeAsync().ConfigureAwait(false);
         if (_member is not null)
             await _member.DisposeAsync().ConfigureAwait(false);
         else if (_redis is not null)

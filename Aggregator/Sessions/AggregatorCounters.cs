@@ -16,6 +16,7 @@ public sealed class AggregatorCounters : IDeadLetterCounters
     private long _bytesMismatch;
     private long _incomplete;
     private long _notStored;
+    private long _flowsUnrecorded;
     private long _exported;
     private long _activeSessions;
     private long _deadLetters;
@@ -35,6 +36,8 @@ public sealed class AggregatorCounters : IDeadLetterCounters
     public long Incomplete => Interlocked.Read(ref _incomplete);
     /// <summary>Sessions Redis could not take.</summary>
     public long NotStored => Interlocked.Read(ref _notStored);
+    /// <summary>Closed flows whose record Redis could not take.</summary>
+    public long FlowsUnrecorded => Interlocked.Read(ref _flowsUnrecorded);
     public long Exported => Interlocked.Read(ref _exported);
     public long ActiveSessions => Interlocked.Read(ref _activeSessions);
     public long DeadLetters => Interlocked.Read(ref _deadLetters);
@@ -50,6 +53,7 @@ public sealed class AggregatorCounters : IDeadLetterCounters
     public void SessionStopped() => Interlocked.Decrement(ref _activeSessions);
     public void LateJoin() => Interlocked.Increment(ref _lateJoins);
     public void SessionsNotStored(int n) => Interlocked.Add(ref _notStored, n);
+    public void FlowsNotRecorded(int n) => Interlocked.Add(ref _flowsUnrecorded, n);
     public void SessionExported() => Interlocked.Increment(ref _exported);
     public void DeadLetter() => Interlocked.Increment(ref _deadLetters);
     public void Undeliverable() => Interlocked.Increment(ref _undeliverable);

@@ -22,12 +22,17 @@ public sealed class SessionRouter : IAsyncDisposable
     private long _delivered;
     private long _undelivered;
     private readonly BatchQueue<FlowView> _queue;
+    private readonly bool _moving;
     private bool _warnedNoAggregator;
 
-    public SessionRouter(ClusterMember member, ILogger logger)
+    /// <param name="member">The member sending.</param>
+    /// <param name="logger">Where the first "no Aggregator" is said.</param>
+    /// <param name="moving">An Aggregator moving sides it took to another's sessions (their records are already written).</param>
+    public SessionRouter(ClusterMember member, ILogger logger, bool moving = false)
     {
         _member = member;
         _logger = logger;
+        _moving = moving;
         _queue = new BatchQueue<FlowView>(SendAsync, n => Interlocked.Add(ref _undelivered, n));
     }
 
@@ -60,7 +65,7 @@ public sealed class SessionRouter : IAsyncDisposable
             }
             _warnedNoAggregator = false;
             if (!byMember.TryGetValue(target, out var records))
-                byMember[target] = records = new SessionRecords();
+                byMember[target] = records = new SessionRecords { Moved = _moving };
             records.Flows.Add(flow);
         }
         await Task.WhenAll(byMember.Select(async pair =>

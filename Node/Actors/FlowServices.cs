@@ -4,7 +4,7 @@ using FlowMesh.Node.Kernel;
 namespace FlowMesh.Node.Actors;
 
 /// <summary>What every flow shard of a Node shares.</summary>
-public sealed record FlowServices(FlowStore Store, ClosedFlowWriter ClosedFlows, NodeCounters Counters, FlowOptions Options, MonotonicClock Clock)
+public sealed record FlowServices(FlowStore Store, NodeCounters Counters, FlowOptions Options, MonotonicClock Clock)
 {
     /// <summary>Hands a flow's view to its session: when it closes, and every so often while it is open (the session router plugs in here).</summary>
     public Action<FlowView>? ToSession { get; set; }
@@ -41,9 +41,6 @@ public sealed record FlowOptions
     /// handing over) events without it; each such event is counted (<c>horizon_expired</c>).
     /// </summary>
     public TimeSpan OrderingWait { get; init; } = TimeSpan.FromSeconds(1);
-
-    /// <summary>Closed flow records are kept in Redis this long.</summary>
-    public TimeSpan ClosedTtl { get; init; } = TimeSpan.FromHours(24);
 
     /// <summary>Saved state of a passivated open flow is kept this long.</summary>
     public TimeSpan OpenStateTtl { get; init; } = TimeSpan.FromDays(7);

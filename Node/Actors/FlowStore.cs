@@ -9,7 +9,7 @@ namespace FlowMesh.Node.Actors;
 /// Flows in Redis: the saved state of open flows whose actors were passivated
 /// (compare-and-set on an etag, the pattern of Orleans' Redis grain storage, so a
 /// stale activation cannot overwrite a newer state), and closed flows kept for history
-/// (written by <see cref="ClosedFlowWriter"/>).
+/// (written by the Aggregator that took the flow for its session).
 /// </summary>
 public sealed class FlowStore(RedisConnection redis, RedisKeys keys, TimeSpan openStateTtl)
 {

@@ -21,7 +21,6 @@ public sealed class NodeCounters : IDeadLetterCounters
     private long _deadLetters;
     private long _anomalies;
     private long _stateConflicts;
-    private long _flowsNotRecorded;
     private long _tagsSent;
     private long _tagsEchoed;
     private long _tagsReceived;
@@ -43,8 +42,6 @@ public sealed class NodeCounters : IDeadLetterCounters
     public long DeadLetters => Interlocked.Read(ref _deadLetters);
     public long Anomalies => Interlocked.Read(ref _anomalies);
     public long StateConflicts => Interlocked.Read(ref _stateConflicts);
-    /// <summary>Closed flows whose record could not be written to Redis.</summary>
-    public long FlowsUnrecorded => Interlocked.Read(ref _flowsNotRecorded);
     /// <summary>Closed client flows whose SYN carried a trace tag.</summary>
     public long TagsSent => Interlocked.Read(ref _tagsSent);
     /// <summary>Closed client flows whose SYN-ACK brought the tag back (the peer is instrumented and the path kept the option).</summary>
@@ -73,7 +70,6 @@ public sealed class NodeCounters : IDeadLetterCounters
     public void StateConflict() => Interlocked.Increment(ref _stateConflicts);
     public void LateEvents(int events) => Interlocked.Add(ref _lateEventsDropped, events);
     public void HorizonWaitExpired(int events) => Interlocked.Add(ref _horizonExpired, events);
-    public void FlowsNotRecorded(int n) => Interlocked.Add(ref _flowsNotRecorded, n);
 
     /// <summary>Counts a closed flow's trace tag outcome.</summary>
     public void TagOutcome(bool sent, bool echoed, bool received)

@@ -21,16 +21,14 @@ internal sealed class FlowPipeline : IAsyncDisposable
 {
     private const int MaxBatchesWaiting = 4096;
     private readonly CaptureBacklog _backlog = new(MaxBatchesWaiting);
-    private readonly ClosedFlowWriter _writer;
     private readonly ShardTicker _sweeper;
     private readonly HorizonDispatcher _dispatcher;
 
-    private FlowPipeline(ClusterMember member, NodeCounters counters, ClosedFlowWriter writer, FlowShards shards, ShardTicker sweeper,
+    private FlowPipeline(ClusterMember member, NodeCounters counters, FlowShards shards, ShardTicker sweeper,
         SessionRouter sessions, FlowServices services, HorizonDispatcher dispatcher)
     {
         Member = member;
         Counters = counters;
-        _writer = writer;
         Shards = shards;
         _sweeper = sweeper;
         Sessions = sessions;
@@ -57,9 +55,8 @@ internal sealed class FlowPipeline : IAsyncDisposable
         cpus = Math.Max(1, cpus);
         var counters = new NodeCounters();
         var keys = new RedisKeys(cluster.Name);
-        var writer = new ClosedFlowWriter(redis, keys, flowOptions.ClosedTtl, counters);
         var store = new FlowStore(redis, keys, flowOptions.OpenStateTtl);
-        var services = new FlowServices(store, writer, counters, flowOptions, MonotonicClock.Sample());
+        var services = new FlowServices(store, counters, flowOptions, MonotonicClock.Sample());
         configure?.Invoke(services);
         // The flow kind is activated on demand (a query); its state lives in the shards, made once the system exists.
         FlowShards? shards = null;
@@ -82,7 +79,7 @@ internal sealed class FlowPipeline : IAsyncDisposable
         DeadLetterCounting.Subscribe<ShardRecords>(system, counters);
         // Once a second every shard reports long-lived flows, passivates idle ones and forgets closed ones.
         var sweeper = new ShardTicker(system.Root, shards.All, SweepShard.Instance, TimeSpan.FromSeconds(1));
-        var pipeline = new FlowPipeline(member, counters, writer, shards, sweeper, sessions, services, dispatcher);
+        var pipeline = new FlowPipeline(member, counters, shards, sweeper, sessions, services, dispatcher);
         // One capture actor per CPU ring; the readers (their own threads) hand them batches.
         var captureActors = Enumerable.Range(0, cpus)
             .Select(cpu => system.Root.SpawnNamed(Props.FromProducer(() => new CaptureActor(shards, counters, pipeline._backlog, horizon)).WithLightMailbox(), $"capture-{cpu}"))
@@ -110,7 +107,7 @@ internal sealed class FlowPipeline : IAsyncDisposable
         return _dispatcher.WaitHandledAsync(limit);
     }
 
-    /// <summary>Stops the shards (open flows save their state), writes the last closed flows and leaves the cluster.</summary>
+    /// <summary>Hands the last closed flows over, stops the shards (open flows save their state) and leaves the cluster.</summary>
     public async Task ShutdownAsync(string reason)
     {
         await _dispatcher.DisposeAsync().ConfigureAwait(false);
@@ -119,7 +116,6 @@ internal sealed class FlowPipeline : IAsyncDisposable
         foreach (var shard in Shards.All)
             await Member.System.Root.StopAsync(shard).ConfigureAwait(false);
         await Member.ShutdownAsync(graceful: true, reason).ConfigureAwait(false);
-        await _writer.FlushAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
@@ -127,7 +123,6 @@ internal sealed class FlowPipeline : IAsyncDisposable
         await _dispatcher.DisposeAsync().ConfigureAwait(false);
         await _sweeper.DisposeAsync().ConfigureAwait(false);
         await Sessions.DisposeAsync().ConfigureAwait(false);
-        await _writer.DisposeAsync().ConfigureAwait(false);
         await Member.DisposeAsync().ConfigureAwait(false);
     }
 }

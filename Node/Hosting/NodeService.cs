@@ -112,7 +112,6 @@ internal sealed class NodeService(
             RedisFailures = _redis?.Failures ?? 0,
             RedisWrites = _redis?.Writes ?? 0,
             StateConflicts = counters.StateConflicts,
-            FlowsUnrecorded = counters.FlowsUnrecorded,
             SessionDelivered = _pipeline?.Sessions.Delivered ?? 0,
             SessionUndelivered = _pipeline?.Sessions.Undelivered ?? 0,
             TagsSent = counters.TagsSent,

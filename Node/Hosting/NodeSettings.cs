@@ -59,7 +59,6 @@ public static class SettingsBinding
         {
             Linger = TimeSpan.FromSeconds(s.GetValue("LingerSeconds", defaults.Linger.TotalSeconds)),
             Idle = TimeSpan.FromSeconds(s.GetValue("IdleSeconds", defaults.Idle.TotalSeconds)),
-            ClosedTtl = TimeSpan.FromHours(s.GetValue("ClosedTtlHours", defaults.ClosedTtl.TotalHours)),
             OpenStateTtl = TimeSpan.FromHours(s.GetValue("OpenStateTtlHours", defaults.OpenStateTtl.TotalHours)),
             SessionReport = TimeSpan.FromSeconds(s.GetValue("SessionReportSeconds", defaults.SessionReport.TotalSeconds)),
             OrderingWait = TimeSpan.FromMilliseconds(s.GetValue("OrderingWaitMs", defaults.OrderingWait.TotalMilliseconds)),
