@@ -104,6 +104,8 @@ internal static class ClusterEndpoints
         Counter("sessions_incomplete_total", "Sessions whose hosts lost kernel events while they lived.", c.Incomplete);
         Counter("sessions_not_stored_total", "Sessions Redis could not take.", c.NotStored);
         Counter("flows_unrecorded_total", "Closed flows whose record Redis could not take.", c.FlowsUnrecorded);
+        Counter("flows_resent_total", "Closed flows Nodes sent again (their first Aggregator died, left, or never confirmed them stored).", c.ResentFlows);
+        Counter("flows_resent_already_stored_total", "Resent flows whose session was already stored complete.", c.ResentKnown);
         Counter("flows_undeliverable_total", "Flows that reached no session shard.", c.UndeliverableFlows);
         Counter("dead_letters_total", "Dead letters in the Aggregator's actor system.", c.DeadLetters);
         Counter("sessions_exported_total", "Sessions exported over OTLP.", c.Exported);

@@ -66,6 +66,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
     private ClusterMember? _member;
     private SessionStore? _store;
     private ClosedFlowStore? _closedFlows;
+    private StoredConfirmations? _confirmations;
     private OtlpSessionExporter? _exporter;
     private TagSurvival? _tags;
     private LatencyRecorder? _latency;
@@ -99,6 +100,9 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         _member = await ClusterMember.StartMemberAsync(_redis, clusterSettings, "", ClusterKinds.AggregatorRole, [sessionKind], loggers, cancellationToken)
             .ConfigureAwait(false);
         _latency = new LatencyRecorder(_redis, keys, _member.System.Id, settings.Sessions.Ttl);
+        // Each settled session, once stored, lets its Nodes forget the closed sides they keep for a resend.
+        _confirmations = new StoredConfirmations(_member);
+        _store.OnStored = _confirmations.Stored;
         // A mid-life side moves to its peer's session through the same routing the Nodes use.
         _forward = new SessionRouter(_member, loggers.CreateLogger("FlowMesh.Sessions"), moving: true);
         var aliases = new TupleAliases(_redis, keys, settings.Sessions.JoinWindow * 4);
@@ -129,12 +133,15 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             await _forward.FlushAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         if (_shards is not null)
             await _shards.DisposeAsync().ConfigureAwait(false);
-        if (_member is not null)
-            await _member.ShutdownAsync(graceful: true, "aggregator stopping").ConfigureAwait(false);
+        // Stored before the member leaves, so the last confirmations still reach the Nodes.
         if (_store is not null)
             await _store.FlushAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         if (_closedFlows is not null)
             await _closedFlows.FlushAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        if (_confirmations is not null)
+            await _confirmations.DisposeAsync().ConfigureAwait(false);
+        if (_member is not null)
+            await _member.ShutdownAsync(graceful: true, "aggregator stopping").ConfigureAwait(false);
         if (_tags is not null)
             await _tags.FlushAsync().ConfigureAwait(false);
         if (_latency is not null)
@@ -161,6 +168,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
                     new("bytes_mismatch", c.BytesMismatch), new("incomplete", c.Incomplete), new("not_stored", c.NotStored), new("flows_unrecorded", c.FlowsUnrecorded),
                     new("exported", c.Exported), new("redis_failures", _redis!.Failures), new("stream_dropped", _live!.Dropped),
                     new("dead_letters", c.DeadLetters), new("undeliverable", c.UndeliverableFlows),
+                    new("flows_resent", c.ResentFlows), new("resent_already_stored", c.ResentKnown),
                 ];
                 try
                 {

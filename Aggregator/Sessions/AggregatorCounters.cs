@@ -22,6 +22,8 @@ public sealed class AggregatorCounters : IDeadLetterCounters
     private long _deadLetters;
     private long _undeliverable;
     private long _movedToPeer;
+    private long _resentIn;
+    private long _resentKnown;
 
     public long FlowsReceived => Interlocked.Read(ref _flowsReceived);
     public long SessionsTag => Interlocked.Read(ref _sessionsTag);
@@ -47,7 +49,15 @@ public sealed class AggregatorCounters : IDeadLetterCounters
     /// <summary>Mid-life sides handed from their tuple session to a peer's tag or ISN session (joined there by tuple).</summary>
     public long MovedToPeer => Interlocked.Read(ref _movedToPeer);
 
+    /// <summary>Closed flows a Node sent again (their first Aggregator died, left, or never confirmed them).</summary>
+    public long ResentFlows => Interlocked.Read(ref _resentIn);
+
+    /// <summary>Resent flows whose session was already stored as complete (only the confirmation had been lost): nothing stored again.</summary>
+    public long ResentKnown => Interlocked.Read(ref _resentKnown);
+
     public void SideMovedToPeer(int n) => Interlocked.Add(ref _movedToPeer, n);
+    public void FlowsResent(int n) => Interlocked.Add(ref _resentIn, n);
+    public void ResentAlreadyStored() => Interlocked.Increment(ref _resentKnown);
     public void FlowsIn(int n) => Interlocked.Add(ref _flowsReceived, n);
     public void SessionStarted() => Interlocked.Increment(ref _activeSessions);
     public void SessionStopped() => Interlocked.Decrement(ref _activeSessions);

@@ -33,6 +33,12 @@ internal sealed class SessionEntry(string key)
     /// <summary>The current timeout; like a receive timeout, it starts again with every flow that arrives.</summary>
     public long TimeoutMs { get; set; }
 
+    /// <summary>A Node sent one of its sides again, and this shard has not settled it: it may be stored already (see the shard's ReadStoredFirst).</summary>
+    public bool Resent { get; set; }
+
+    /// <summary>The stored session is being read; what arrives meanwhile waits for it.</summary>
+    public bool ReadingStored { get; set; }
+
     /// <summary>Left the shard: entries still queued for a deadline are skipped.</summary>
     public bool Removed { get; set; }
 

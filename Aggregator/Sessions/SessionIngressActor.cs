@@ -17,26 +17,35 @@ internal sealed class SessionIngressActor(SessionShards shards, AggregatorCounte
     {
         if (context.Message is SessionRecords records)
         {
-            counters.FlowsIn(records.Flows.Count);
-            var perShard = new List<(string, FlowView)>?[shards.Count];
-            foreach (var flow in records.Flows)
-            {
-                if (flow.Closed && !records.Moved)
-                {
-                    closedFlows.Save(flow);
-                    flow.Steps.Clear();
-                    flow.StepsTruncated = false;
-                }
-                var key = SessionKeys.For(flow);
-                (perShard[shards.IndexOf(key)] ??= new List<(string, FlowView)>(records.Flows.Count)).Add((key, flow));
-                live.Flow(flow);
-            }
+            var count = records.Flows.Count + records.Resent.Count;
+            counters.FlowsIn(count);
+            counters.FlowsResent(records.Resent.Count);
+            var perShard = new List<ShardFlow>?[shards.Count];
+            Route(records.Flows, resent: false);
+            Route(records.Resent, resent: true);
             for (var i = 0; i < perShard.Length; i++)
             {
                 if (perShard[i] is { } flows)
                     context.Send(shards.At(i), new ShardFlows(flows));
             }
-            context.Respond(new SessionRecordsAck { Accepted = records.Flows.Count });
+            context.Respond(new SessionRecordsAck { Accepted = count });
+
+            void Route(IEnumerable<FlowView> views, bool resent)
+            {
+                foreach (var flow in views)
+                {
+                    if (flow.Closed && !records.Moved)
+                    {
+                        closedFlows.Save(flow);
+                        flow.Steps.Clear();
+                        flow.StepsTruncated = false;
+                    }
+                    var key = SessionKeys.For(flow);
+                    (perShard[shards.IndexOf(key)] ??= new List<ShardFlow>(count)).Add(new ShardFlow(key, flow, resent));
+                    if (!resent)
+                        live.Flow(flow);
+                }
+            }
         }
         return Task.CompletedTask;
     }

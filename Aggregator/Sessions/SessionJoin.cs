@@ -157,6 +157,13 @@ public static class SessionJoin
         };
     }
 
+    /// <summary>Whether <paramref name="stored"/> already holds every side of <paramref name="view"/>, each as far as the view knows it (closed if it is).</summary>
+    public static bool Covers(SessionView stored, SessionView view) =>
+        Holds(stored.Client, view.Client) && Holds(stored.Server, view.Server);
+
+    private static bool Holds(SessionSide? stored, SessionSide? side) =>
+        side is null || (stored is not null && stored.HostId == side.HostId && stored.Cookie == side.Cookie && (stored.Closed || !side.Closed));
+
     /// <summary>none, client or server: the side whose RST ended it, from whichever view saw it.</summary>
     private static string WhoReset(FlowView? client, FlowView? server)
     {

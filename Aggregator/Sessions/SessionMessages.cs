@@ -2,10 +2,13 @@ using FlowMesh.Contracts.Messages;
 
 namespace FlowMesh.Aggregator.Sessions;
 
-/// <summary>Flows for one shard, each with its session key (computed once, by the ingress), inside one Aggregator (never sent over the network).</summary>
-internal sealed class ShardFlows(List<(string Key, FlowView Flow)> flows)
+/// <summary>A flow for a shard with its session key (computed once, by the ingress); <c>Resent</c>: a Node sent it before, to an Aggregator that never confirmed it stored.</summary>
+internal readonly record struct ShardFlow(string Key, FlowView Flow, bool Resent);
+
+/// <summary>Flows for one shard, inside one Aggregator (never sent over the network).</summary>
+internal sealed class ShardFlows(List<ShardFlow> flows)
 {
-    public List<(string Key, FlowView Flow)> Flows { get; } = flows;
+    public List<ShardFlow> Flows { get; } = flows;
 }
 
 /// <summary>Asks a shard for the session under a key it holds in memory; answered with a <see cref="SessionQueryResponse"/> (not found when it holds none).</summary>

@@ -39,8 +39,8 @@ internal sealed class SessionShard(SessionServices services) : IActor
         switch (context.Message)
         {
             case ShardFlows batch:
-                foreach (var (key, flow) in batch.Flows)
-                    OnFlow(key, flow);
+                foreach (var f in batch.Flows)
+                    OnFlow(context, f);
                 break;
             case ShardSessionQuery query:
                 if (_entries.TryGetValue(query.Key, out var entry) && entry.Flows.Count > 0)
@@ -69,8 +69,9 @@ internal sealed class SessionShard(SessionServices services) : IActor
         return Task.CompletedTask;
     }
 
-    private void OnFlow(string key, FlowView flow)
+    private void OnFlow(IContext context, ShardFlow arrived)
     {
+        var (key, flow, resent) = arrived;
         if (!_entries.TryGetValue(key, out var entry))
         {
             // Every branch below sets its timeout: a first timeout set here (Idle) would sit in the
@@ -79,12 +80,14 @@ internal sealed class SessionShard(SessionServices services) : IActor
             services.Counters.SessionStarted();
         }
         entry.Put(flow);
+        entry.Resent |= resent && entry.Settled is null;
         var view = entry.Build();
         var bothSides = view.Client is not null && view.Server is not null;
         if (view.Closed && (bothSides || entry.Settled is not null))
         {
             // Both ends closed; or a settled side told again (a reset just behind its close): keep the store right.
-            Settle(entry, view);
+            if (!ReadStoredFirst(context, entry, () => Settle(entry, entry.Build())))
+                Settle(entry, view);
         }
         else if (view.Closed)
         {
@@ -149,6 +152,8 @@ internal sealed class SessionShard(SessionServices services) : IActor
     {
         if (entry.WaitingForPeer) // set only while unsettled, with a side in hand
         {
+            if (ReadStoredFirst(context, entry, () => OnTimeout(context, entry)))
+                return;
             if (MayHavePeerElsewhere(entry))
                 JoinPeerByTuple(context, entry);
             else
@@ -156,6 +161,42 @@ internal sealed class SessionShard(SessionServices services) : IActor
             return;
         }
         Remove(entry);
+    }
+
+    /// <summary>
+    /// A session with a resent side and nothing settled here may be stored already: by an
+    /// Aggregator that died before its confirmation reached the Node. Reads it first (and
+    /// returns true; <paramref name="then"/> goes on once it is read), so the session is
+    /// neither overwritten with less, nor counted, exported or added to latency twice.
+    /// </summary>
+    private bool ReadStoredFirst(IContext context, SessionEntry entry, Action then)
+    {
+        if (!entry.Resent)
+            return false;
+        if (entry.ReadingStored)
+            return true; // the read under way goes on with whatever has arrived by then
+        entry.ReadingStored = true;
+        context.ReenterAfter(services.Store.LoadAsync(entry.Build().Id), loaded =>
+        {
+            entry.ReadingStored = false;
+            entry.Resent = false;
+            if (entry.Removed)
+                return;
+            var stored = loaded.IsCompletedSuccessfully ? loaded.Result : null;
+            if (stored is not null && SessionJoin.Covers(stored, entry.Build()))
+            {
+                // Stored with everything this side says: only the confirmation was lost.
+                services.Counters.ResentAlreadyStored();
+                entry.WaitingForPeer = false;
+                entry.Settled = stored;
+                services.Store.OnStored?.Invoke(stored);
+                SetTimeout(entry, services.Options.Linger);
+                return;
+            }
+            entry.Settled = stored; // the earlier settle, as this shard's own would be
+            then();
+        });
+        return true;
     }
 
     private void Remove(SessionEntry entry)
@@ -256,7 +297,8 @@ internal sealed class SessionShard(SessionServices services) : IActor
             services.OnSettled?.Invoke(view);
             services.Live?.Session(view);
         }
-        services.Store.Save(view);
+        // Once stored, the Nodes are told they may forget its closed sides.
+        services.Store.Save(view, confirm: view.Closed);
         SetTimeout(entry, services.Options.Linger);
     }
 }

@@ -2,8 +2,8 @@ using StackExchange.Redis;
 
 namespace FlowMesh.Cluster.Redis;
 
-/// <summary>One record to keep: a value under its own key, and its place in an index.</summary>
-public readonly record struct IndexedRecord(string Key, byte[] Value, double Score, string Member, string? Delete = null);
+/// <summary>One record to keep: a value under its own key, and its place in an index; <c>Written</c> is handed back once Redis has it.</summary>
+public readonly record struct IndexedRecord(string Key, byte[] Value, double Score, string Member, object? Written = null);
 
 /// <summary>
 /// Writes records (a value with a TTL, plus a member of a sorted-set index) to Redis
@@ -19,6 +19,7 @@ public sealed class IndexedRecordWriter : IAsyncDisposable
     private readonly TimeSpan _ttl;
     private readonly Action<int> _lost;
     private readonly string _what;
+    private readonly Action<object>? _written;
     private readonly BatchQueue<IndexedRecord> _queue;
     private long _nextTrimMs;
 
@@ -27,8 +28,10 @@ public sealed class IndexedRecordWriter : IAsyncDisposable
     /// <param name="ttl">How long records are kept.</param>
     /// <param name="lost">Told how many records could not be written.</param>
     /// <param name="what">What the records are, for the outage log line.</param>
-    public IndexedRecordWriter(RedisConnection redis, string index, TimeSpan ttl, Action<int> lost, string what)
+    /// <param name="written">Told each record's <c>Written</c> (when it has one) once Redis has the record.</param>
+    public IndexedRecordWriter(RedisConnection redis, string index, TimeSpan ttl, Action<int> lost, string what, Action<object>? written = null)
     {
+        _written = written;
         _redis = redis;
         _index = index;
         _ttl = ttl;
@@ -51,18 +54,13 @@ public sealed class IndexedRecordWriter : IAsyncDisposable
             var pipeline = db.CreateBatch();
             var writes = new List<Task>(batch.Count + 3);
             var members = new SortedSetEntry[batch.Count];
-            List<RedisKey>? deletes = null;
             for (var i = 0; i < batch.Count; i++)
             {
                 var r = batch[i];
                 writes.Add(pipeline.StringSetAsync(r.Key, r.Value, _ttl));
                 members[i] = new SortedSetEntry(r.Member, r.Score);
-                if (r.Delete is not null)
-                    (deletes ??= []).Add(r.Delete);
             }
             writes.Add(pipeline.SortedSetAddAsync(_index, members));
-            if (deletes is not null)
-                writes.Add(pipeline.KeyDeleteAsync([.. deletes]));
             var now = Environment.TickCount64;
             if (now >= _nextTrimMs)
             {
@@ -73,6 +71,14 @@ public sealed class IndexedRecordWriter : IAsyncDisposable
             pipeline.Execute();
             await Task.WhenAll(writes).ConfigureAwait(false);
             _redis.Succeeded(write: true);
+            if (_written is not null)
+            {
+                foreach (var r in batch)
+                {
+                    if (r.Written is not null)
+                        _written(r.Written);
+                }
+            }
         }
         catch (Exception e) when (RedisConnection.IsOutage(e))
         {

@@ -20,6 +20,9 @@ public static class ClusterKinds
     /// <summary>The name of every Node's control actor (status, relayed queries).</summary>
     public const string NodeControlActor = "flowmesh-node";
 
+    /// <summary>The name of every Node's actor that takes the Aggregators' word that flows' sessions are stored (<c>FlowsStored</c>).</summary>
+    public const string HandOffActor = "flowmesh-handoff";
+
     public static string FlowIdentity(string hostId, ulong cookie) =>
         string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{hostId}/{cookie}");
 

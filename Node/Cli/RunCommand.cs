@@ -59,6 +59,7 @@ internal static class RunCommand
         builder.Services.AddSingleton(nodeSettings);
         builder.Services.AddSingleton(ProcessHost.ClusterSettings(builder.Configuration));
         builder.Services.AddSingleton(SettingsBinding.Flows(builder.Configuration));
+        builder.Services.AddSingleton(SettingsBinding.HandOff(builder.Configuration));
         builder.Services.AddSingleton<NodeService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<NodeService>());
 

@@ -50,7 +50,7 @@ internal sealed class FlowPipeline : IAsyncDisposable
     public IRecordBatchSink Sink { get; private set; }
 
     public static async Task<FlowPipeline> StartAsync(RedisConnection redis, ClusterSettings cluster, string hostId, int cpus,
-        FlowOptions flowOptions, ILoggerFactory loggers, Action<FlowServices>? configure = null, CancellationToken cancellation = default)
+        FlowOptions flowOptions, ILoggerFactory loggers, Action<FlowServices>? configure = null, HandOffOptions? handOff = null, CancellationToken cancellation = default)
     {
         cpus = Math.Max(1, cpus);
         var counters = new NodeCounters();
@@ -64,7 +64,7 @@ internal sealed class FlowPipeline : IAsyncDisposable
         var member = await ClusterMember.StartMemberAsync(redis, cluster, hostId, ClusterKinds.NodeRole, [flowKind], loggers, cancellation).ConfigureAwait(false);
 
         var system = member.System;
-        var sessions = new SessionRouter(member, loggers.CreateLogger("FlowMesh.Sessions"));
+        var sessions = new SessionRouter(member, loggers.CreateLogger("FlowMesh.Sessions"), handOff);
         services.ToSession ??= sessions.Deliver;
         var horizon = new OrderingHorizon(cpus, flowOptions.OrderingWait);
         var dispatcher = new HorizonDispatcher(horizon, system.Root);

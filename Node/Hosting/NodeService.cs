@@ -1,5 +1,6 @@
 using FlowMesh.Cluster;
 using FlowMesh.Cluster.Redis;
+using FlowMesh.Cluster.Sessions;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using FlowMesh.Node.Actors;
@@ -22,6 +23,7 @@ internal sealed class NodeService(
     NodeSettings settings,
     ClusterSettings clusterSettings,
     FlowOptions flowOptions,
+    HandOffOptions handOffOptions,
     ILoggerFactory loggers) : IHostedService, IAsyncDisposable
 {
     private readonly ILogger _logger = loggers.CreateLogger("FlowMesh.Node");
@@ -41,7 +43,7 @@ internal sealed class NodeService(
         _redis = await RedisConnection.ConnectAsync(clusterSettings.Redis, _logger).ConfigureAwait(false);
         _logger.LogInformation("Joining cluster {Cluster} through Redis {Redis} as host {HostId}", clusterSettings.Name, clusterSettings.Redis, settings.HostId);
         _pipeline = await FlowPipeline.StartAsync(_redis, clusterSettings, settings.HostId, LibBpf.libbpf_num_possible_cpus(), flowOptions, loggers,
-            cancellation: cancellationToken).ConfigureAwait(false);
+            handOff: handOffOptions, cancellation: cancellationToken).ConfigureAwait(false);
         _capture = CaptureSession.Start(captureOptions, _pipeline.Sink);
         // Sampled once per status interval (reading the kernel counters is a syscall): a flow
         // compares the value at its start and at its close.
@@ -114,6 +116,9 @@ internal sealed class NodeService(
             StateConflicts = counters.StateConflicts,
             SessionDelivered = _pipeline?.Sessions.Delivered ?? 0,
             SessionUndelivered = _pipeline?.Sessions.Undelivered ?? 0,
+            SessionResent = _pipeline?.Sessions.Resent ?? 0,
+            SessionUnconfirmed = _pipeline?.Sessions.Unconfirmed ?? 0,
+            SessionUntracked = _pipeline?.Sessions.Untracked ?? 0,
             TagsSent = counters.TagsSent,
             TagsEchoed = counters.TagsEchoed,
             TagsReceived = counters.TagsReceived,

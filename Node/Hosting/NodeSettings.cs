@@ -1,3 +1,4 @@
+using FlowMesh.Cluster.Sessions;
 using FlowMesh.Node.Actors;
 using FlowMesh.Node.Kernel;
 using Microsoft.Extensions.Configuration;
@@ -62,6 +63,20 @@ public static class SettingsBinding
             OpenStateTtl = TimeSpan.FromHours(s.GetValue("OpenStateTtlHours", defaults.OpenStateTtl.TotalHours)),
             SessionReport = TimeSpan.FromSeconds(s.GetValue("SessionReportSeconds", defaults.SessionReport.TotalSeconds)),
             OrderingWait = TimeSpan.FromMilliseconds(s.GetValue("OrderingWaitMs", defaults.OrderingWait.TotalMilliseconds)),
+        };
+    }
+
+    public static HandOffOptions HandOff(IConfiguration configuration)
+    {
+        var s = configuration.GetSection("HandOff");
+        var defaults = new HandOffOptions();
+        return new HandOffOptions
+        {
+            AckTimeout = TimeSpan.FromSeconds(s.GetValue("AckTimeoutSeconds", defaults.AckTimeout.TotalSeconds)),
+            ResendAfter = TimeSpan.FromSeconds(s.GetValue("ResendAfterSeconds", defaults.ResendAfter.TotalSeconds)),
+            MaxResends = s.GetValue("MaxResends", defaults.MaxResends),
+            MaxUnconfirmed = s.GetValue("MaxUnconfirmed", defaults.MaxUnconfirmed),
+            SuspectFor = TimeSpan.FromSeconds(s.GetValue("SuspectForSeconds", defaults.SuspectFor.TotalSeconds)),
         };
     }
 }

@@ -1,0 +1,94 @@
+using FlowMesh.Cluster;
+using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Messages;
+using Proto;
+
+namespace FlowMesh.Aggregator.Sessions;
+
+/// <summary>
+/// Tells each Node which of its closed flows are now in a stored session
+/// (<see cref="FlowsStored"/>, to its hand-off actor), so it can forget them: until then
+/// the Node keeps them to send again should this Aggregator die. Gathered per host and
+/// sent every <see cref="Interval"/>; a confirmation that is lost only costs a resend,
+/// which the shard recognises as already stored.
+/// </summary>
+public sealed class StoredConfirmations : IAsyncDisposable
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(20);
+    private readonly ClusterMember _member;
+    private readonly Lock _lock = new();
+    private Dictionary<string, FlowsStored> _pending = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+
+    public StoredConfirmations(ClusterMember member)
+    {
+        _member = member;
+        _loop = Task.Run(RunAsync);
+    }
+
+    /// <summary>The closed sides of a stored session.</summary>
+    public void Stored(SessionView session)
+    {
+        lock (_lock)
+        {
+            Add(session.Client);
+            Add(session.Server);
+        }
+    }
+
+    private void Add(SessionSide? side)
+    {
+        if (side is not { Closed: true })
+            return;
+        if (!_pending.TryGetValue(side.HostId, out var message))
+            _pending[side.HostId] = message = new FlowsStored();
+        message.Cookies.Add(side.Cookie);
+    }
+
+    private async Task RunAsync()
+    {
+        using var timer = new PeriodicTimer(Interval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
+                Send();
+        }
+        catch (OperationCanceledException)
+        {
+            Send();
+        }
+    }
+
+    private void Send()
+    {
+        Dictionary<string, FlowsStored> batch;
+        lock (_lock)
+        {
+            if (_pending.Count == 0)
+                return;
+            batch = _pending;
+            _pending = new(StringComparer.Ordinal);
+        }
+        var registrations = _member.Provider.Registrations;
+        foreach (var (host, message) in batch)
+        {
+            // The newest Node of that host (a restart can overlap its old self); none: it is gone, and its flows with it.
+            MemberRegistration? node = null;
+            foreach (var r in registrations.Values)
+            {
+                if (r.Role == ClusterKinds.NodeRole && r.HostId == host && (node is null || r.StartedUnixMs > node.StartedUnixMs))
+                    node = r;
+            }
+            if (node is not null)
+                _member.System.Root.Send(PID.FromAddress($"{node.Host}:{node.Port}", ClusterKinds.HandOffActor), message);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _loop.ConfigureAwait(false);
+        _stop.Dispose();
+    }
+}
