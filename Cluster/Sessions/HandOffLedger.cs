@@ -31,16 +31,21 @@ internal sealed class HandOffLedger(int capacity)
         }
     }
 
-    /// <summary>Keeps a view sent to <paramref name="memberId"/>; false when the ledger is full.</summary>
-    public bool Track(FlowView view, string memberId, long nowMs, int attempt)
+    /// <summary>Keeps views as sent to their members (one lock for a whole batch); returns how many did not fit.</summary>
+    public int Track(List<(FlowView View, string MemberId, int Attempt)> sent, long nowMs)
     {
+        var untracked = 0;
         lock (_lock)
         {
-            if (_entries.Count >= capacity && !_entries.ContainsKey(view.Cookie))
-                return false;
-            _entries[view.Cookie] = new Entry(view, memberId, nowMs, attempt);
-            return true;
+            foreach (var (view, memberId, attempt) in sent)
+            {
+                if (_entries.Count >= capacity && !_entries.ContainsKey(view.Cookie))
+                    untracked++;
+                else
+                    _entries[view.Cookie] = new Entry(view, memberId, nowMs, attempt);
+            }
         }
+        return untracked;
     }
 
     public void Confirm(IEnumerable<ulong> cookies)

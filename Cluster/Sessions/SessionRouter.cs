@@ -100,7 +100,7 @@ public sealed class SessionRouter : IAsyncDisposable
     {
         var members = LiveAggregators();
         var byMember = new Dictionary<Member, SessionRecords>();
-        var now = Environment.TickCount64;
+        var closed = _ledger is null ? null : new List<(FlowView, string, int)>(batch.Count);
         foreach (var (flow, attempt) in batch)
         {
             if (members.Count == 0)
@@ -118,10 +118,12 @@ public sealed class SessionRouter : IAsyncDisposable
             if (!byMember.TryGetValue(target, out var records))
                 byMember[target] = records = new SessionRecords { Moved = _moving };
             (attempt == 0 ? records.Flows : records.Resent).Add(flow);
-            // Kept before it is sent: the confirmation can come before this send's own acknowledgement.
-            if (_ledger is not null && flow.Closed && !_ledger.Track(flow, target.Id, now, attempt))
-                Interlocked.Increment(ref _untracked);
+            if (flow.Closed)
+                closed?.Add((flow, target.Id, attempt));
         }
+        // Kept before they are sent: a confirmation can come before this send's own acknowledgement.
+        if (closed is { Count: > 0 })
+            Interlocked.Add(ref _untracked, _ledger!.Track(closed, Environment.TickCount64));
         await Task.WhenAll(byMember.Select(async pair =>
         {
             var count = pair.Value.Flows.Count + pair.Value.Resent.Count;

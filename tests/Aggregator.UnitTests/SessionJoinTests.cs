@@ -232,4 +232,22 @@ public sealed class SessionJoinTests
         Assert.Equal((key, JoinMethod.Tuple), (view.Id, view.Join));
         Assert.Equal(("host-a", "host-b"), (view.ClientHost, view.ServerHost));
     }
+
+    [Fact]
+    public void A_stored_session_covers_a_resent_side_it_holds_closed_and_not_one_it_lacks_or_holds_open()
+    {
+        var (client, server) = Pair();
+        var key = SessionKeys.For(client);
+        var joined = SessionJoin.Build(key, [client, server]);
+        var clientOnly = SessionJoin.Build(key, [client]);
+        var serverOpen = server.Clone();
+        serverOpen.Closed = false;
+        var withServerOpen = SessionJoin.Build(key, [client, serverOpen]);
+
+        Assert.True(SessionJoin.Covers(joined, clientOnly));        // only the confirmation was lost
+        Assert.True(SessionJoin.Covers(joined, joined));
+        Assert.False(SessionJoin.Covers(clientOnly, joined));       // the stored one lacks the server
+        Assert.False(SessionJoin.Covers(withServerOpen, joined));   // it holds the server still open
+        Assert.True(SessionJoin.Covers(joined, withServerOpen));
+    }
 }

@@ -239,7 +239,7 @@ public sealed class SessionTests
         Assert.True(session.Server.MidLife);
         Assert.False(session.Client.MidLife);
         Assert.Equal((100UL, 0UL), (session.BytesClientToServer, session.BytesServerToClient));
-        var moved = await ClusterClient.WaitForAsync(fleet.AggregatorStatusAsync, c => c.GetValueOrDefault("moved_to_peer") == 1,
+        var moved = await ClusterClient.WaitForAsync(() => fleet.AggregatorStatusAsync(), c => c.GetValueOrDefault("moved_to_peer") == 1,
             "the Aggregator to count the moved side", Deadline);
         Assert.Equal(1, moved["late_joins"]);
     }

@@ -30,7 +30,6 @@ public sealed class WireFidelityTests(ITestOutputHelper output)
     private const string RedisBenchmark = "/usr/bin/redis-benchmark";
     private const string Curl = "/usr/bin/curl";
 
-    private static readonly TimeSpan StartDeadline = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan WorkloadDeadline = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan SettleDeadline = TimeSpan.FromSeconds(45);
 
@@ -76,7 +75,7 @@ public sealed class WireFidelityTests(ITestOutputHelper output)
             var fleetSeconds = clock.Elapsed.TotalSeconds;
             await using var captureA = await WireCapture.StartAsync(hosts.A, "host-a", hosts.InterfaceA, Path.Combine(directory.FullName, "host-a.pcap"), ports.All);
             await using var captureB = await WireCapture.StartAsync(hosts.B, "host-b", hosts.InterfaceB, Path.Combine(directory.FullName, "host-b.pcap"), ports.All);
-            await using var redis = await StartRedisServerAsync(hosts.B, hosts.AddressB, ports.Redis, directory.FullName);
+            await using var redis = await NamespaceServers.RedisAsync(hosts.B, "redis-server on host-b", hosts.AddressB, ports.Redis, directory.FullName);
             await using var http = await StartHttpServerAsync(hosts.B, hosts.AddressB, ports.Http, directory.FullName);
             await using var sockets = await StartSocketServerAsync(hosts.B, hosts.AddressB, ports);
 
@@ -130,14 +129,6 @@ public sealed class WireFidelityTests(ITestOutputHelper output)
 
     // --- The servers, on host B ---
 
-    private static async Task<NamespaceProgram> StartRedisServerAsync(TestNamespace host, string address, int port, string directory)
-    {
-        // Protected mode refuses clients from other hosts when there is no password: these come from host A.
-        var server = NamespaceProgram.Start(host, "redis-server on host-b", FlowMesh.Cluster.Redis.LocalRedisServer.Binary,
-            "--port", $"{port}", "--bind", address, "--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", directory, "--daemonize", "no");
-        return await ReadyAsync(server, l => l.Contains("Ready to accept connections", StringComparison.Ordinal));
-    }
-
     private static async Task<NamespaceProgram> StartHttpServerAsync(TestNamespace host, string address, int port, string directory)
     {
         var www = Directory.CreateDirectory(Path.Combine(directory, "www")).FullName;
@@ -146,7 +137,7 @@ public sealed class WireFidelityTests(ITestOutputHelper output)
         // HTTP/1.1, or the server closes after each response (http.server's default is 1.0) and there is no keep-alive.
         var server = NamespaceProgram.Start(host, "http.server on host-b", Python, "-u", "-m", "http.server", $"{port}", "--bind", address,
             "--protocol", "HTTP/1.1", "--directory", www);
-        return await ReadyAsync(server, l => l.StartsWith("Serving HTTP on", StringComparison.Ordinal));
+        return await NamespaceServers.ReadyAsync(server, l => l.StartsWith("Serving HTTP on", StringComparison.Ordinal));
     }
 
     /// <summary>A Python helper both inline scripts use: read exactly n bytes, or what came before the peer closed.</summary>
@@ -210,21 +201,7 @@ public sealed class WireFidelityTests(ITestOutputHelper output)
     {
         var server = NamespaceProgram.Start(host, "python socket server on host-b", Python, "-u", "-c", SocketServer, address,
             $"{ports.ServerReset}", $"{ports.ClientAbort}", $"{ports.HalfClose}");
-        return await ReadyAsync(server, l => l == "ready");
-    }
-
-    private static async Task<NamespaceProgram> ReadyAsync(NamespaceProgram server, Func<string, bool> ready)
-    {
-        try
-        {
-            await server.WaitForLineAsync(ready, "its ready line", StartDeadline);
-            return server;
-        }
-        catch
-        {
-            await server.DisposeAsync();
-            throw;
-        }
+        return await NamespaceServers.ReadyAsync(server, l => l == "ready");
     }
 
     // --- The clients, on host A ---

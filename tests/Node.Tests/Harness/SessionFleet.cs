@@ -10,8 +10,8 @@ namespace FlowMesh.Node.Tests.Harness;
 /// <summary>
 /// A fleet for end-to-end sessions: a private redis-server, a Node on each of two hosts
 /// (host-a and host-b, each capturing its own namespace and only the given ports, so the
-/// Nodes' own cluster traffic stays out of the way), an Aggregator, and the test's own
-/// cluster client. Everything is stopped when disposed.
+/// Nodes' own cluster traffic stays out of the way), one Aggregator or more, and the
+/// test's own cluster client. Everything is stopped when disposed.
 /// </summary>
 internal sealed class SessionFleet : IAsyncDisposable
 {
@@ -20,7 +20,8 @@ internal sealed class SessionFleet : IAsyncDisposable
     public required LocalRedisServer Redis { get; init; }
     public required MemberProcess A { get; init; }
     public required MemberProcess B { get; init; }
-    public required MemberProcess Aggregator { get; init; }
+    public required IReadOnlyList<MemberProcess> Aggregators { get; init; }
+    public MemberProcess Aggregator => Aggregators[0];
     public required ClusterClient Client { get; init; }
     public required string Cluster { get; init; }
 
@@ -29,8 +30,12 @@ internal sealed class SessionFleet : IAsyncDisposable
     /// <summary>A cluster name no other test (or run on this machine) uses.</summary>
     public static string NewCluster() => $"s{Random.Shared.Next(1 << 24):x}";
 
+    public static Task<SessionFleet> StartAsync(string netnsA, string netnsB, IEnumerable<int> ports, bool injectTag,
+        IReadOnlyDictionary<string, string>? nodeEnvironment, params string[] aggregatorFlags) =>
+        StartAsync(netnsA, netnsB, ports, injectTag, nodeEnvironment, aggregators: 1, aggregatorFlags);
+
     public static async Task<SessionFleet> StartAsync(string netnsA, string netnsB, IEnumerable<int> ports, bool injectTag,
-        IReadOnlyDictionary<string, string>? nodeEnvironment, params string[] aggregatorFlags)
+        IReadOnlyDictionary<string, string>? nodeEnvironment, int aggregators, params string[] aggregatorFlags)
     {
         KernelTestRequirements.Require();
         var redis = await LocalRedisServer.StartAsync();
@@ -41,7 +46,7 @@ internal sealed class SessionFleet : IAsyncDisposable
         [
             MemberProcess.StartAsync("host-a", redis, cluster, ["--netns", netnsA, .. capture, .. tag], nodeEnvironment),
             MemberProcess.StartAsync("host-b", redis, cluster, ["--netns", netnsB, .. capture, .. tag], nodeEnvironment),
-            MemberProcess.StartAggregatorAsync(redis, cluster, ["--join-window", "1", .. aggregatorFlags]),
+            .. Enumerable.Range(0, aggregators).Select(_ => MemberProcess.StartAggregatorAsync(redis, cluster, ["--join-window", "1", .. aggregatorFlags])),
         ];
         ClusterClient client;
         try
@@ -57,10 +62,10 @@ internal sealed class SessionFleet : IAsyncDisposable
             await redis.DisposeAsync();
             throw;
         }
-        var fleet = new SessionFleet { Redis = redis, A = members[0].Result, B = members[1].Result, Aggregator = members[2].Result, Client = client, Cluster = cluster };
+        var fleet = new SessionFleet { Redis = redis, A = members[0].Result, B = members[1].Result, Aggregators = [.. members.Skip(2).Select(m => m.Result)], Client = client, Cluster = cluster };
         try
         {
-            await ClusterClient.WaitForAsync(() => Task.FromResult(client.MemberIds), ids => ids.Count == 3, "two Nodes and an Aggregator", Deadline);
+            await ClusterClient.WaitForAsync(() => Task.FromResult(client.MemberIds), ids => ids.Count == 2 + aggregators, "two Nodes and the Aggregators", Deadline);
             return fleet;
         }
         catch
@@ -89,10 +94,10 @@ internal sealed class SessionFleet : IAsyncDisposable
             .ToDictionary(e => e.GetProperty("edge").GetString()!);
     }
 
-    /// <summary>The Aggregator's counters as it last published them to Redis (every second); empty before the first.</summary>
-    public async Task<Dictionary<string, long>> AggregatorStatusAsync()
+    /// <summary>An Aggregator's counters (the first one's unless told) as it last published them to Redis (every second); empty before the first.</summary>
+    public async Task<Dictionary<string, long>> AggregatorStatusAsync(MemberProcess? aggregator = null)
     {
-        var fields = await Client.Member.Redis.Database.HashGetAllAsync(Keys.AggregatorStatus(Aggregator.MemberId));
+        var fields = await Client.Member.Redis.Database.HashGetAllAsync(Keys.AggregatorStatus((aggregator ?? Aggregator).MemberId));
         return fields.Where(f => f.Value.TryParse(out long _)).ToDictionary(f => f.Name.ToString(), f => (long)f.Value);
     }
 
@@ -118,7 +123,8 @@ internal sealed class SessionFleet : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Client.DisposeAsync();
-        await Aggregator.DisposeAsync();
+        foreach (var aggregator in Aggregators)
+            await aggregator.DisposeAsync();
         await B.DisposeAsync();
         await A.DisposeAsync();
         await Redis.DisposeAsync();

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Globalization;
+using FlowMesh.Cluster.Hosting;
+using FlowMesh.Contracts.Messages;
+using FlowMesh.Node.Tests.Harness;
+using Xunit.Abstractions;
+using Xunit.Sdk;
+
+namespace FlowMesh.Node.Tests;
+
+/// <summary>
+/// Fault drills (issue 13) with real processes: a member of the fleet fails while real
+/// clients load it, and what FlowMesh stored plus what it counted as lost must equal
+/// the connections the wire shows (tcpdump), exactly.
+/// </summary>
+public sealed class FaultDrillTests(ITestOutputHelper output)
+{
+    private const string RedisBenchmark = "/usr/bin/redis-benchmark";
+    private const int Requests = 4000;
+    private static readonly TimeSpan LoadDeadline = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan SettleDeadline = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task An_Aggregator_killed_with_SIGKILL_mid_traffic_loses_no_session()
+    {
+        WireCapture.Require();
+        if (!File.Exists(RedisBenchmark))
+            throw new XunitException($"this drill loads the fleet with redis-benchmark; {RedisBenchmark} is missing: install Debian's redis-tools (scripts/install-deps.sh does)");
+        var port = LoopbackPort.Free();
+        var directory = Directory.CreateTempSubdirectory("flowmesh-drill-");
+        try
+        {
+            using var hosts = TwoHosts.Create();
+            await using var fleet = await SessionFleet.StartAsync(hosts.A.Name, hosts.B.Name, [port], injectTag: false, null, aggregators: 2);
+            await ClusterClient.WaitForAsync(() => fleet.Client.StatusAsync(fleet.A), s => s.Members.Count == 4, "host-a to see both Aggregators", SessionFleet.Deadline);
+            await ClusterClient.WaitForAsync(() => fleet.Client.StatusAsync(fleet.B), s => s.Members.Count == 4, "host-b to see both Aggregators", SessionFleet.Deadline);
+            await using var capture = await WireCapture.StartAsync(hosts.A, "host-a", hosts.InterfaceA, Path.Combine(directory.FullName, "host-a.pcap"), [port]);
+            await using var server = await NamespaceServers.RedisAsync(hosts.B, "redis-server on host-b", hosts.AddressB, port, directory.FullName);
+
+            // A new connection per request, from host A to host B, for several seconds.
+            var load = NamespaceProgram.RunAsync(hosts.A, "redis-benchmark on host-a", LoadDeadline,
+                RedisBenchmark, "-h", hosts.AddressB, "-p", $"{port}", "-k", "0", "-c", "8", "-n", $"{Requests}", "-t", "ping_inline", "-q");
+            var victim = fleet.Aggregators[1];
+            await ClusterClient.WaitForAsync(() => fleet.AggregatorStatusAsync(victim), c => c.GetValueOrDefault("flows_received") >= 500,
+                "the second Aggregator to take flows", SessionFleet.Deadline);
+            Assert.False(load.IsCompleted, "the load ended before the kill: the drill would test nothing");
+            await victim.CrashAsync();
+            var printed = await load;
+            Assert.True(printed.Any(l => l.Contains("requests per second", StringComparison.Ordinal)), $"redis-benchmark did not finish: {string.Join(" | ", printed)}");
+
+            var (a, b, stored) = await SettleAsync(fleet);
+            var stats = await capture.StopAsync();
+            Assert.True(stats.Complete, $"the wire's account is incomplete, so it is no truth to test against: {stats}");
+            var (wire, _) = WireConnections.FromCapture(capture.Host, await capture.ReadAsync());
+            var connections = wire.Where(w => w.HandshakeCompleted).Select(w => w.Key).ToHashSet();
+
+            var sessions = await fleet.StoredSessionsAsync();
+            var joined = sessions.Where(s => s.Client is { IsnKnown: true } && s.Server is not null)
+                .Select(s => (s.Client.IsnLocal, (uint?)s.Client.IsnRemote)).ToHashSet();
+            var survivor = await fleet.AggregatorStatusAsync();
+            var lost = a.SessionUndelivered + b.SessionUndelivered + a.SessionUntracked + b.SessionUntracked
+                + survivor.GetValueOrDefault("not_stored") + survivor.GetValueOrDefault("undeliverable");
+            var missing = connections.Where(c => !joined.Contains(c)).ToList();
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"drill: {connections.Count} connections on the wire, {sessions.Count} sessions stored ({joined.Count} joined, {stored} in the index), "
+                + $"{missing.Count} connections without a joined session, {lost} counted lost; resent by host-a {a.SessionResent}, host-b {b.SessionResent}; "
+                + $"survivor: flows_resent {survivor.GetValueOrDefault("flows_resent")}, resent_already_stored {survivor.GetValueOrDefault("resent_already_stored")}"));
+
+            Assert.True(connections.Count >= Requests, $"the wire shows {connections.Count} connections for {Requests} requests");
+            Assert.True(a.SessionResent + b.SessionResent > 0, "no flow was sent again, so the kill took nothing the Nodes had to resend: the drill tested nothing");
+            Assert.True(missing.Count == 0, $"{missing.Count} of {connections.Count} connections have no joined session (with {lost} counted lost), e.g. {string.Join(", ", missing.Take(5))}");
+            Assert.Equal(connections.Count, sessions.Count);
+            Assert.Equal(0, lost);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Waits until both Nodes have closed every flow they opened and hold nothing
+    /// unconfirmed, and the stored sessions have held still for a few seconds.
+    /// </summary>
+    private static async Task<(NodeStatus A, NodeStatus B, long Stored)> SettleAsync(SessionFleet fleet)
+    {
+        var clock = Stopwatch.StartNew();
+        var (last, stableSince) = ("", TimeSpan.Zero);
+        while (true)
+        {
+            var (a, b) = (await fleet.Client.StatusAsync(fleet.A), await fleet.Client.StatusAsync(fleet.B));
+            var stored = await fleet.StoredSessionCountAsync();
+            var now = string.Create(CultureInfo.InvariantCulture,
+                $"host-a opened {a.FlowsOpened} closed {a.FlowsClosed} unconfirmed {a.SessionUnconfirmed} resent {a.SessionResent}; "
+                + $"host-b opened {b.FlowsOpened} closed {b.FlowsClosed} unconfirmed {b.SessionUnconfirmed} resent {b.SessionResent}; stored {stored}");
+            var quiet = a.FlowsOpened == a.FlowsClosed && b.FlowsOpened == b.FlowsClosed && a.SessionUnconfirmed == 0 && b.SessionUnconfirmed == 0;
+            if (now != last)
+                (last, stableSince) = (now, clock.Elapsed);
+            else if (quiet && clock.Elapsed - stableSince >= TimeSpan.FromSeconds(3))
+                return (a, b, stored);
+            if (clock.Elapsed > SettleDeadline)
+                throw new XunitException($"the fleet did not settle within {SettleDeadline.TotalSeconds} s: {last}");
+            await Task.Delay(250);
+        }
+    }
+}
