@@ -211,8 +211,13 @@ public sealed class SessionRouter : IAsyncDisposable
     /// <summary>Waits until everything queued so far has been handed over (or counted).</summary>
     public Task FlushAsync(TimeSpan limit) => _queue.FlushAsync(limit);
 
+    private int _disposed;
+
+    // Disposed by its pipeline and again by the host's container: once is enough.
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+            return;
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_resending is not null)
             await _resending.ConfigureAwait(false);
