@@ -17,7 +17,7 @@ internal static class ClusterEndpoints
     /// <summary>The status fields that count events lost: each one a place where something could not be delivered.</summary>
     private static readonly string[] DropFields =
     [
-        "kernel_drops", "kernel_storage_failures", "decode_errors", "undeliverable", "session_undelivered", // Node
+        "kernel_drops", "kernel_storage_failures", "decode_errors", "undeliverable", "session_undelivered", "flows_shed", // Node
         "not_stored", "flows_unrecorded", "stream_dropped", // Aggregator
     ];
 

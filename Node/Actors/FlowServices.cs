@@ -42,6 +42,14 @@ public sealed record FlowOptions
     /// </summary>
     public TimeSpan OrderingWait { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// The most flows the Node follows at once (open ones, closed ones lingering, restores
+    /// under way); a new flow beyond it is shed and counted (<c>flows_shed</c>), and so are
+    /// its events, so a connection storm costs counts, not memory. The default comes from
+    /// the memory the process may use (see <c>SettingsBinding.DefaultMaxLive</c>).
+    /// </summary>
+    public long MaxLive { get; init; } = 1_000_000;
+
     /// <summary>Saved state of a passivated open flow is kept this long.</summary>
     public TimeSpan OpenStateTtl { get; init; } = TimeSpan.FromDays(7);
 }

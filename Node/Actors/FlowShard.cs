@@ -180,6 +180,13 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
         }
         if (!_slotOf.TryGetValue(cookie, out var slot))
         {
+            if (IsShed(cookie))
+                return;
+            if (TableFull)
+            {
+                Shed(cookie);
+                return;
+            }
             // A connection that starts here cannot have saved state (a cookie is never
             // reused); anything else may be a passivated flow coming back.
             if (!TcpTransitions.IsOpening(r.OldState, r.NewState))

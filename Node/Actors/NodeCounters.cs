@@ -13,6 +13,8 @@ public sealed class NodeCounters : IDeadLetterCounters
     private long _listenerEvents;
     private long _socketlessResets;
     private long _flowsActive;
+    private long _flowsShed;
+    private long _eventsShed;
     private long _flowsOpened;
     private long _flowsClosed;
     private long _flowsPassivated;
@@ -34,6 +36,10 @@ public sealed class NodeCounters : IDeadLetterCounters
     public long ListenerEvents => Interlocked.Read(ref _listenerEvents);
     public long SocketlessResets => Interlocked.Read(ref _socketlessResets);
     public long FlowsActive => Interlocked.Read(ref _flowsActive);
+    /// <summary>Flows not followed because the Node already followed <see cref="FlowOptions.MaxLive"/>.</summary>
+    public long FlowsShed => Interlocked.Read(ref _flowsShed);
+    /// <summary>Events of shed flows, dropped.</summary>
+    public long EventsShedCount => Interlocked.Read(ref _eventsShed);
     public long FlowsOpened => Interlocked.Read(ref _flowsOpened);
     public long FlowsClosed => Interlocked.Read(ref _flowsClosed);
     public long FlowsPassivated => Interlocked.Read(ref _flowsPassivated);
@@ -58,6 +64,8 @@ public sealed class NodeCounters : IDeadLetterCounters
     public void SocketlessReset() => Interlocked.Increment(ref _socketlessResets);
     public void FlowStarted() => Interlocked.Increment(ref _flowsActive);
     public void FlowStopped() => Interlocked.Decrement(ref _flowsActive);
+    public void FlowShed() => Interlocked.Increment(ref _flowsShed);
+    public void EventsShed(int n) => Interlocked.Add(ref _eventsShed, n);
     public void FlowOpened() => Interlocked.Increment(ref _flowsOpened);
     public void FlowClosed() => Interlocked.Increment(ref _flowsClosed);
     public void FlowPassivated() => Interlocked.Increment(ref _flowsPassivated);

@@ -56,6 +56,8 @@ internal sealed class NodeService(
 
         _logger.LogInformation("FlowMesh Node {HostId} is member {MemberId} at {Address}; capturing {Namespace} on {Cpus} CPUs ({Existing} connections already open)",
             settings.HostId, system.Id, system.Address, _capture.Namespace, _capture.Cpus, _capture.ExistingSockets);
+        _logger.LogInformation("Following at most {MaxLive} live flows (Flows:MaxLive; this process may use {AvailableMiB} MiB)",
+            flowOptions.MaxLive, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes >> 20);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -111,6 +113,8 @@ internal sealed class NodeService(
             Anomalies = counters.Anomalies,
             HorizonExpired = counters.HorizonExpired,
             LateEvents = counters.LateEventsDropped,
+            FlowsShed = counters.FlowsShed,
+            EventsShed = counters.EventsShedCount,
             RedisFailures = _redis?.Failures ?? 0,
             RedisWrites = _redis?.Writes ?? 0,
             StateConflicts = counters.StateConflicts,

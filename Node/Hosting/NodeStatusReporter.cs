@@ -15,7 +15,7 @@ namespace FlowMesh.Node.Hosting;
 internal sealed class NodeStatusReporter(RedisConnection redis, RedisKeys keys, Func<NodeStatus> status, TimeSpan interval, ILogger logger) : IDisposable
 {
     private static readonly TimeSpan LogEvery = TimeSpan.FromSeconds(10);
-    private static readonly string[] LossCounters = ["kernel_drops", "decode_errors", "undeliverable", "redis_failures", "kernel_storage_failures", "session_undelivered"];
+    private static readonly string[] LossCounters = ["kernel_drops", "decode_errors", "undeliverable", "redis_failures", "kernel_storage_failures", "session_undelivered", "flows_shed"];
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
 

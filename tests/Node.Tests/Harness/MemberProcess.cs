@@ -46,6 +46,19 @@ internal sealed partial class MemberProcess : IAsyncDisposable
         return StartAsync(NodeCommand.StartInfo(["run", "--host-id", hostId, "--redis", redis.Endpoint, "--cluster", cluster, "--member-ttl", "4", .. flags]), hostId, environment);
     }
 
+    /// <summary>Starts a Node's `run` inside a memory cgroup from its first instruction (so the runtime sees the limit), and returns once it is a member.</summary>
+    public static Task<MemberProcess> StartInCgroupAsync(string hostId, LocalRedisServer redis, string cluster, IEnumerable<string> flags,
+        IReadOnlyDictionary<string, string>? environment, MemoryCgroup cgroup)
+    {
+        KernelTestRequirements.Require();
+        var node = NodeCommand.StartInfo(["run", "--host-id", hostId, "--redis", redis.Endpoint, "--cluster", cluster, "--member-ttl", "4", .. flags]);
+        var info = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // The shell joins the cgroup, then becomes the Node.
+        foreach (var a in (string[])["-c", "echo $$ > \"$0\" && exec \"$@\"", cgroup.ProcsFile, node.FileName, .. node.ArgumentList])
+            info.ArgumentList.Add(a);
+        return StartAsync(info, hostId, environment);
+    }
+
     /// <summary>
     /// Starts an Aggregator's `run` with these flags and returns once it is a member and
     /// its gateway listens (on a free loopback port unless the flags say where).

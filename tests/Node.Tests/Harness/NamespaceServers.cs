@@ -6,9 +6,9 @@ internal static class NamespaceServers
     public static readonly TimeSpan StartDeadline = TimeSpan.FromSeconds(15);
 
     /// <summary>A redis-server listening on <paramref name="address"/> (protected mode off: its clients come from another host).</summary>
-    public static Task<NamespaceProgram> RedisAsync(TestNamespace host, string what, string address, int port, string directory) =>
-        ReadyAsync(NamespaceProgram.Start(host, what, FlowMesh.Cluster.Redis.LocalRedisServer.Binary,
-                "--port", $"{port}", "--bind", address, "--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", directory, "--daemonize", "no"),
+    public static Task<NamespaceProgram> RedisAsync(TestNamespace host, string what, string address, int port, string directory, params string[] more) =>
+        ReadyAsync(NamespaceProgram.Start(host, what, [FlowMesh.Cluster.Redis.LocalRedisServer.Binary,
+                "--port", $"{port}", "--bind", address, "--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", directory, "--daemonize", "no", .. more]),
             l => l.Contains("Ready to accept connections", StringComparison.Ordinal));
 
     /// <summary>The server once it printed its ready line; stopped if it does not within <see cref="StartDeadline"/>.</summary>
