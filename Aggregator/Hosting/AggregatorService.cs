@@ -31,6 +31,9 @@ public sealed record AggregatorSettings(SessionOptions Sessions, Uri? OtlpEndpoi
             Linger = TimeSpan.FromSeconds(s.GetValue("LingerSeconds", defaults.Linger.TotalSeconds)),
             Idle = TimeSpan.FromSeconds(s.GetValue("IdleSeconds", defaults.Idle.TotalSeconds)),
             Ttl = TimeSpan.FromHours(s.GetValue("TtlHours", defaults.Ttl.TotalHours)),
+            MaxInMemory = s.GetValue("MaxInMemory", SessionOptions.DefaultMaxInMemory(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)),
+            MaxFlowsPerSession = s.GetValue("MaxFlowsPerSession", defaults.MaxFlowsPerSession),
+            MaxEdges = s.GetValue("MaxEdges", defaults.MaxEdges),
         };
         var endpoint = configuration["Otlp:Endpoint"];
         return new AggregatorSettings(sessions,
@@ -169,6 +172,8 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
                     new("exported", c.Exported), new("redis_failures", _redis!.Failures), new("stream_dropped", _live!.Dropped),
                     new("dead_letters", c.DeadLetters), new("undeliverable", c.UndeliverableFlows),
                     new("flows_resent", c.ResentFlows), new("resent_already_stored", c.ResentKnown),
+                    new("sessions_shed", c.SessionsShed), new("flows_over_session_cap", c.FlowsOverSessionCap),
+                    new("edges", _shards!.Edges.Admitted), new("sessions_on_other_edge", _shards.Edges.Folded),
                 ];
                 try
                 {

@@ -23,6 +23,8 @@ public sealed class AggregatorCounters : IDeadLetterCounters
     private long _undeliverable;
     private long _movedToPeer;
     private long _resentIn;
+    private long _sessionsShed;
+    private long _flowsOverCap;
     private long _resentKnown;
 
     public long FlowsReceived => Interlocked.Read(ref _flowsReceived);
@@ -57,6 +59,15 @@ public sealed class AggregatorCounters : IDeadLetterCounters
 
     public void SideMovedToPeer(int n) => Interlocked.Add(ref _movedToPeer, n);
     public void FlowsResent(int n) => Interlocked.Add(ref _resentIn, n);
+
+    /// <summary>New sessions not held because this Aggregator held <see cref="SessionOptions.MaxInMemory"/> already.</summary>
+    public long SessionsShed => Interlocked.Read(ref _sessionsShed);
+
+    /// <summary>Flows left out of a session that held <see cref="SessionOptions.MaxFlowsPerSession"/> already.</summary>
+    public long FlowsOverSessionCap => Interlocked.Read(ref _flowsOverCap);
+
+    public void SessionShed() => Interlocked.Increment(ref _sessionsShed);
+    public void FlowOverSessionCap() => Interlocked.Increment(ref _flowsOverCap);
     public void ResentAlreadyStored() => Interlocked.Increment(ref _resentKnown);
     public void FlowsIn(int n) => Interlocked.Add(ref _flowsReceived, n);
     public void SessionStarted() => Interlocked.Increment(ref _activeSessions);

@@ -42,17 +42,21 @@ internal sealed class SessionEntry(string key)
     /// <summary>Left the shard: entries still queued for a deadline are skipped.</summary>
     public bool Removed { get; set; }
 
-    public void Put(FlowView flow)
+    /// <summary>Takes a flow's latest view; false (and left out) when it is a new flow and the session holds <paramref name="max"/> already.</summary>
+    public bool Put(FlowView flow, int max)
     {
         for (var i = 0; i < Flows.Count; i++)
         {
             if (Flows[i].Cookie == flow.Cookie && Flows[i].HostId == flow.HostId)
             {
                 Flows[i] = flow;
-                return;
+                return true;
             }
         }
+        if (Flows.Count >= max)
+            return false;
         Flows.Add(flow);
+        return true;
     }
 
     public SessionView Build()

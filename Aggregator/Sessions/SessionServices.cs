@@ -8,6 +8,9 @@ namespace FlowMesh.Aggregator.Sessions;
 public sealed record SessionServices(SessionStore Store, AggregatorCounters Counters, SessionOptions Options, TagSurvival? Tags = null,
     LatencyRecorder? Latency = null, LiveEventPublisher? Live = null, TupleAliases? Aliases = null)
 {
+    /// <summary>The edges this Aggregator keeps series for (<see cref="SessionOptions.MaxEdges"/>).</summary>
+    public EdgeCap Edges { get; } = new(Options.MaxEdges);
+
     /// <summary>Called with every settled session, and again when a late side joins a one-sided one (OTLP export plugs in here).</summary>
     public Action<SessionView>? OnSettled { get; set; }
 
@@ -33,4 +36,24 @@ public sealed record SessionOptions
     public TimeSpan Idle { get; init; } = TimeSpan.FromMinutes(3);
 
     public TimeSpan Ttl { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary>
+    /// Sessions held in memory at most (waiting for a side, lingering, open); a new one past
+    /// it is shed: its flows' records are stored, the session is not, and it is counted
+    /// (<c>sessions_shed</c>). The default comes from the memory the process may use.
+    /// </summary>
+    public long MaxInMemory { get; init; } = 1_000_000;
+
+    /// <summary>
+    /// Flows one session takes at most: a connection has two sides, and a few more under one
+    /// key are tuple reuse; thousands are a copied trace tag. Past it a flow is counted
+    /// (<c>flows_over_session_cap</c>) and left out, so one key cannot make every join slower.
+    /// </summary>
+    public int MaxFlowsPerSession { get; init; } = 16;
+
+    /// <summary>Edges with series of their own (tag survival, latency); sessions on later ones are counted under <c>other&gt;other</c>.</summary>
+    public int MaxEdges { get; init; } = 10_000;
+
+    /// <summary>A quarter of the memory the process may use, at 4 KiB a session (two views and the settled view), within 10,000 and 1,000,000.</summary>
+    public static long DefaultMaxInMemory(long availableBytes) => Math.Clamp(availableBytes / 4 / 4096, 10_000, 1_000_000);
 }

@@ -74,12 +74,22 @@ internal sealed class SessionShard(SessionServices services) : IActor
         var (key, flow, resent) = arrived;
         if (!_entries.TryGetValue(key, out var entry))
         {
+            if (services.Counters.ActiveSessions >= services.Options.MaxInMemory)
+            {
+                // Its flow's record is stored (the ingress did that); the session is not.
+                services.Counters.SessionShed();
+                return;
+            }
             // Every branch below sets its timeout: a first timeout set here (Idle) would sit in the
             // deadline queue for minutes behind the join window's.
             _entries[key] = entry = new SessionEntry(key) { TrackedMs = long.MaxValue };
             services.Counters.SessionStarted();
         }
-        entry.Put(flow);
+        if (!entry.Put(flow, services.Options.MaxFlowsPerSession))
+        {
+            services.Counters.FlowOverSessionCap();
+            return;
+        }
         entry.Resent |= resent && entry.Settled is null;
         var view = entry.Build();
         var bothSides = view.Client is not null && view.Server is not null;
@@ -284,14 +294,14 @@ internal sealed class SessionShard(SessionServices services) : IActor
         entry.Settled = view;
         if (lateJoin)
             services.Counters.LateJoin();
-        var edge = TagSurvival.EdgeOf(view);
+        var edge = first ? services.Edges.Admit(TagSurvival.EdgeOf(view)) : services.Edges.Known(TagSurvival.EdgeOf(view));
         if (first)
         {
             // Counted once per connection, however its sides arrive.
             services.Tags?.Record(view, edge);
         }
         // Latency takes each value once: the first time, and what later views add.
-        services.Latency?.Record(view, edge, previous, previous is null ? null : TagSurvival.EdgeOf(previous));
+        services.Latency?.Record(view, edge, previous, previous is null ? null : services.Edges.Known(TagSurvival.EdgeOf(previous)));
         if (first || lateJoin)
         {
             services.OnSettled?.Invoke(view);

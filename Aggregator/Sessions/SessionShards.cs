@@ -15,6 +15,7 @@ internal sealed class SessionShards : IAsyncDisposable
 
     public SessionShards(IRootContext root, SessionServices services, int count)
     {
+        Edges = services.Edges;
         _shards = new PID[count];
         for (var i = 0; i < count; i++)
             _shards[i] = root.SpawnNamed(Props.FromProducer(() => new SessionShard(services)).WithKeepStateOnFailure(services.Counters), $"session-shard-{i}");
@@ -22,6 +23,9 @@ internal sealed class SessionShards : IAsyncDisposable
     }
 
     public int Count => _shards.Length;
+
+    /// <summary>The edges the shards keep series for.</summary>
+    public EdgeCap Edges { get; }
 
     public int IndexOf(string key) => (int)((uint)key.GetHashCode() % (uint)_shards.Length);
 

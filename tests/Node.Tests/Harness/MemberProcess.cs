@@ -63,13 +63,14 @@ internal sealed partial class MemberProcess : IAsyncDisposable
     /// Starts an Aggregator's `run` with these flags and returns once it is a member and
     /// its gateway listens (on a free loopback port unless the flags say where).
     /// </summary>
-    public static async Task<MemberProcess> StartAggregatorAsync(LocalRedisServer redis, string cluster, IEnumerable<string> flags)
+    public static async Task<MemberProcess> StartAggregatorAsync(LocalRedisServer redis, string cluster, IEnumerable<string> flags,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var list = flags.ToList();
         var gateway = !list.Contains("--no-gateway");
         if (gateway && !list.Contains("--listen"))
             list.AddRange(["--listen", "127.0.0.1:0"]);
-        var member = await StartAsync(NodeCommand.AggregatorStartInfo(["run", "--redis", redis.Endpoint, "--cluster", cluster, "--member-ttl", "4", .. list]), "aggregator", null);
+        var member = await StartAsync(NodeCommand.AggregatorStartInfo(["run", "--redis", redis.Endpoint, "--cluster", cluster, "--member-ttl", "4", .. list]), "aggregator", environment);
         if (gateway && await Task.WhenAny(member._gateway.Task, Task.Delay(TimeSpan.FromSeconds(15))) != member._gateway.Task)
         {
             await member.DisposeAsync();
