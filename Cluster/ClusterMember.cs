@@ -18,6 +18,8 @@ namespace FlowMesh.Cluster;
 /// </summary>
 public sealed class ClusterMember : IAsyncDisposable
 {
+    private readonly CancellationTokenSource _expelled = new();
+
     private ClusterMember(ActorSystem system, RedisConnection redis, RedisKeys keys, RedisClusterProvider provider, HostAffinityLookup lookup)
     {
         System = system;
@@ -25,6 +27,34 @@ public sealed class ClusterMember : IAsyncDisposable
         Keys = keys;
         Provider = provider;
         Lookup = lookup;
+        provider.Expelled += Expel;
+        system.EventStream.Subscribe<MemberBlocked>(b =>
+        {
+            if (b.MemberId == system.Id)
+                Expel($"the cluster has blocked this member ({b.Reason})");
+        });
+    }
+
+    /// <summary>
+    /// Cancelled when this member is out of the cluster for good without having left: it
+    /// was stopped (frozen, or a pause) longer than its lease and the others removed it, or
+    /// Proto.Cluster blocked it. Its id can never come back; the process must start again
+    /// as a new member (the Node and the Aggregator exit, so their supervisor restarts them).
+    /// </summary>
+    public CancellationToken Expelled => _expelled.Token;
+
+    /// <summary>Why <see cref="Expelled"/> was cancelled.</summary>
+    public string? ExpelledBecause { get; private set; }
+
+    private void Expel(string why)
+    {
+        lock (_expelled)
+        {
+            if (_expelled.IsCancellationRequested)
+                return;
+            ExpelledBecause = why;
+        }
+        _ = Task.Run(_expelled.Cancel);
     }
 
     public ActorSystem System { get; }
@@ -70,9 +100,11 @@ public sealed class ClusterMember : IAsyncDisposable
         var clusterConfig = ClusterConfig.Setup(settings.Name, provider, lookup)
             .WithClusterKinds(kinds.ToArray())
             .WithActorRequestTimeout(settings.RequestTimeout)
-            // Gossip notices a member that stopped answering even if Redis cannot be read; the
-            // default (zero) would never remove a crashed member.
-            .WithHeartbeatExpiration(settings.MemberTtl * 2)
+            // No expiry by gossip heartbeat (zero, Proto's default): the Redis leases remove a
+            // crashed member. With one, a member frozen past it (SIGSTOP, a paused VM) found every
+            // other member's heartbeat expired the moment it resumed, blocked them all, and told
+            // each that connected it was blocked, so every member left the cluster (measured).
+            .WithHeartbeatExpiration(TimeSpan.Zero)
             .WithExitOnShutdown(false);
 
         var system = new ActorSystem(ActorSystemConfig.Setup().WithDeadLetterThrottleInterval(TimeSpan.FromSeconds(10)))

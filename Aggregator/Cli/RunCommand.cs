@@ -75,7 +75,7 @@ internal static class RunCommand
             try
             {
                 await host.RunAsync(CancellationToken.None).ConfigureAwait(false);
-                return 0;
+                return Environment.ExitCode; // 0, or 75 when the cluster removed this member (ExpulsionExit)
             }
             catch (GatewayStartException e)
             {

@@ -4,6 +4,7 @@ using FlowMesh.Aggregator.Latency;
 using FlowMesh.Aggregator.Live;
 using FlowMesh.Aggregator.Sessions;
 using FlowMesh.Cluster;
+using FlowMesh.Cluster.Hosting;
 using FlowMesh.Cluster.Placement;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Cluster.Sessions;
@@ -60,7 +61,8 @@ public sealed record AggregatorSettings(SessionOptions Sessions, Uri? OtlpEndpoi
 /// sketches there, exports sessions over OTLP when an endpoint is set, serves the
 /// gateway, and publishes its counters every second.
 /// </summary>
-internal sealed class AggregatorService(ClusterSettings clusterSettings, AggregatorSettings settings, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+internal sealed class AggregatorService(ClusterSettings clusterSettings, AggregatorSettings settings, ILoggerFactory loggers, IHostApplicationLifetime lifetime)
+    : IHostedService, IAsyncDisposable
 {
     private readonly ILogger _logger = loggers.CreateLogger("FlowMesh.Aggregator");
     private readonly AggregatorCounters _counters = new();
@@ -102,6 +104,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         _logger.LogInformation("Joining cluster {Cluster} through Redis {Redis} as an Aggregator", clusterSettings.Name, clusterSettings.Redis);
         _member = await ClusterMember.StartMemberAsync(_redis, clusterSettings, "", ClusterKinds.AggregatorRole, [sessionKind], loggers, cancellationToken)
             .ConfigureAwait(false);
+        ExpulsionExit.Register(_member, lifetime, _logger);
         _latency = new LatencyRecorder(_redis, keys, _member.System.Id, settings.Sessions.Ttl);
         // Each settled session, once stored, lets its Nodes forget the closed sides they keep for a resend.
         _confirmations = new StoredConfirmations(_member);

@@ -15,11 +15,24 @@ namespace FlowMesh.Cluster.Membership;
 /// last successful one: a read queued by the Redis client during an outage can
 /// succeed, against an empty Redis, without any read having failed first.
 ///
+/// A member this view has removed never comes back under the same id: Proto.Cluster has
+/// blocked that id (for an hour), and a member frozen past its lease that resumed and
+/// renewed would otherwise be let back in, talked to, refused as blocked, and every
+/// member that talked to it would block itself (measured: a 20 s SIGSTOP of one Node took
+/// both out of the cluster). Such a member must start again as a new one.
+///
 /// Pure logic, no I/O: times are this process's monotonic milliseconds.
 /// </summary>
 public sealed class MembershipView(TimeSpan leaseDuration)
 {
+    /// <summary>How long a removed id is kept out: as long as Proto.Remote keeps it blocked.</summary>
+    private const long GoneMemoryMs = 60 * 60 * 1000;
+
+    /// <summary>Removed ids remembered at most (the oldest are forgotten first).</summary>
+    private const int MaxGone = 10_000;
+
     private readonly Dictionary<string, Entry> _members = [];
+    private readonly Dictionary<string, long> _gone = [];
     private readonly long _leaseMs = (long)leaseDuration.TotalMilliseconds;
     private bool _outage;
     private long? _lastReadMs;
@@ -53,8 +66,11 @@ public sealed class MembershipView(TimeSpan leaseDuration)
         }
         _lastReadMs = nowMs;
 
+        ForgetOldGone(nowMs);
         foreach (var (registration, remaining) in leases)
         {
+            if (_gone.ContainsKey(registration.MemberId))
+                continue; // removed once: it may renew, but it is not let back in
             var deadline = nowMs + remaining;
             if (_members.TryGetValue(registration.MemberId, out var known))
             {
@@ -68,16 +84,35 @@ public sealed class MembershipView(TimeSpan leaseDuration)
         }
 
         foreach (var id in departed)
-            _members.Remove(id);
+            Remove(id, nowMs);
 
         Expire(nowMs);
     }
+
+    /// <summary>Whether this view removed the member (it left, or its lease ran out) and keeps it out.</summary>
+    public bool IsGone(string memberId) => _gone.ContainsKey(memberId);
 
     /// <summary>A read failed: nothing can be learned, so nobody expires until a read succeeds.</summary>
     public void ReadFailed() => _outage = true;
 
     /// <summary>A member announced it is leaving: remove it now.</summary>
-    public bool Depart(string memberId) => _members.Remove(memberId);
+    public bool Depart(string memberId, long nowMs) => Remove(memberId, nowMs);
+
+    private bool Remove(string memberId, long nowMs)
+    {
+        _gone[memberId] = nowMs;
+        if (_gone.Count > MaxGone)
+            _gone.Remove(_gone.MinBy(g => g.Value).Key);
+        return _members.Remove(memberId);
+    }
+
+    private void ForgetOldGone(long nowMs)
+    {
+        if (_gone.Count == 0)
+            return;
+        foreach (var id in _gone.Where(g => nowMs - g.Value > GoneMemoryMs).Select(g => g.Key).ToList())
+            _gone.Remove(id);
+    }
 
     private void Expire(long nowMs)
     {
@@ -90,7 +125,7 @@ public sealed class MembershipView(TimeSpan leaseDuration)
         if (expired is not null)
         {
             foreach (var id in expired)
-                _members.Remove(id);
+                Remove(id, nowMs);
         }
     }
 }

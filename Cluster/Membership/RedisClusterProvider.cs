@@ -61,6 +61,9 @@ public sealed class RedisClusterProvider : IClusterProvider, IMemberDirectory, I
         _view = new MembershipView(options.MemberTtl);
     }
 
+    /// <summary>Raised (once) when this member finds it was stopped longer than its lease: the others have removed it, and it cannot come back under its id.</summary>
+    public event Action<string>? Expelled;
+
     /// <summary>The registrations of the members in this process's view, by member id.</summary>
     public IReadOnlyDictionary<string, MemberRegistration> Registrations => _registrations;
 
@@ -152,7 +155,7 @@ public sealed class RedisClusterProvider : IClusterProvider, IMemberDirectory, I
             {
                 lock (_gate)
                 {
-                    if (_view.Depart(text[5..]))
+                    if (_view.Depart(text[5..], (long)_clock.Elapsed.TotalMilliseconds))
                         PublishTopology();
                 }
             }
@@ -176,6 +179,7 @@ public sealed class RedisClusterProvider : IClusterProvider, IMemberDirectory, I
     private async Task RunAsync()
     {
         var nextRenewal = _clock.Elapsed + _options.ResolvedHeartbeat;
+        var lastTurn = _clock.Elapsed;
         while (!_stop.IsCancellationRequested)
         {
             try
@@ -184,6 +188,18 @@ public sealed class RedisClusterProvider : IClusterProvider, IMemberDirectory, I
             }
             catch (OperationCanceledException)
             {
+                return;
+            }
+            // A turn of this loop that comes a whole lease late: the process was stopped
+            // (SIGSTOP, a VM paused, a pause of the runtime), not Redis away (then the loop runs
+            // and its renewals fail, and no member expires anyone). The others have removed this
+            // member by now, and Proto.Cluster keeps its id out: it must not renew.
+            var gap = _clock.Elapsed - lastTurn;
+            lastTurn = _clock.Elapsed;
+            if (_self is not null && gap > _options.MemberTtl)
+            {
+                _logger.LogCritical("This member was stopped for {Gap:F1} s, longer than its lease ({Ttl} s): the cluster has removed it", gap.TotalSeconds, _options.MemberTtl.TotalSeconds);
+                Expelled?.Invoke($"stopped for {gap.TotalSeconds:F1} s, longer than its {_options.MemberTtl.TotalSeconds} s lease");
                 return;
             }
             if (_self is not null && _clock.Elapsed >= nextRenewal)

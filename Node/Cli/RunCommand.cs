@@ -67,7 +67,7 @@ internal static class RunCommand
         try
         {
             await host.RunAsync().ConfigureAwait(false);
-            return 0;
+            return Environment.ExitCode; // 0, or 75 when the cluster removed this member (ExpulsionExit)
         }
         catch (CaptureStartException e)
         {

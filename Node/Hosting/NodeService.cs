@@ -1,4 +1,5 @@
 using FlowMesh.Cluster;
+using FlowMesh.Cluster.Hosting;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Cluster.Sessions;
 using FlowMesh.Contracts.Cluster;
@@ -24,7 +25,8 @@ internal sealed class NodeService(
     ClusterSettings clusterSettings,
     FlowOptions flowOptions,
     HandOffOptions handOffOptions,
-    ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+    ILoggerFactory loggers,
+    IHostApplicationLifetime lifetime) : IHostedService, IAsyncDisposable
 {
     private readonly ILogger _logger = loggers.CreateLogger("FlowMesh.Node");
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
@@ -49,6 +51,7 @@ internal sealed class NodeService(
         // compares the value at its start and at its close.
         _pipeline.Services.KernelDrops = () => Volatile.Read(ref _kernelDrops);
 
+        ExpulsionExit.Register(_pipeline.Member, lifetime, _logger);
         var system = _pipeline.Member.System;
         _reporter = new NodeStatusReporter(_redis, _pipeline.Member.Keys, Status, TimeSpan.FromSeconds(settings.StatusIntervalSeconds), _logger);
         system.Root.SpawnNamed(Props.FromProducer(() => new NodeControlActor(Status, _pipeline.Shards, clusterSettings.RequestTimeout)), ClusterKinds.NodeControlActor);

@@ -44,8 +44,24 @@ public sealed class MembershipViewTests
         view.ApplyRead(0, [Lease8("a"), Lease8("b")], []);
         view.ApplyRead(100, [Lease8("a")], ["b"]);
         Assert.Equal(["a"], Ids(view));
-        Assert.True(view.Depart("a"));
+        Assert.True(view.Depart("a", 200));
         Assert.Empty(view.Members);
+    }
+
+    [Fact]
+    public void A_member_whose_lease_ran_out_is_not_let_back_in_when_it_renews_under_the_same_id()
+    {
+        // Frozen (SIGSTOP) past its lease, then resumed: it renews, but Proto.Cluster has blocked its id.
+        var view = new MembershipView(Lease);
+        view.ApplyRead(0, [Lease8("a"), Lease8("b")], []);
+        Poll(view, 1000, 9000, "a");
+        Assert.Equal(["a"], Ids(view));
+        Poll(view, 10_000, 12_000, "a", "b");
+        Assert.Equal(["a"], Ids(view));
+        Assert.True(view.IsGone("b"));
+        // A new start of it is a new id, and welcome.
+        view.ApplyRead(13_000, [Lease8("a"), Lease8("b2")], []);
+        Assert.Equal(["a", "b2"], Ids(view));
     }
 
     [Fact]

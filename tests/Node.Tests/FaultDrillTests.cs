@@ -135,6 +135,53 @@ public sealed class FaultDrillTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task A_Node_frozen_for_20_s_leaves_for_a_restart_and_the_others_stay_members()
+    {
+        await using var redis = await FlowMesh.Cluster.Redis.LocalRedisServer.StartAsync();
+        var cluster = SessionFleet.NewCluster();
+        var started = await Task.WhenAll(
+            MemberProcess.StartAsync("host-a", redis, cluster, ["--capture-port", $"{LoopbackPort.Free()}"]),
+            MemberProcess.StartAsync("host-b", redis, cluster, ["--capture-port", $"{LoopbackPort.Free()}"]),
+            MemberProcess.StartAggregatorAsync(redis, cluster, ["--no-gateway"]));
+        await using var a = started[0];
+        await using var b = started[1];
+        await using var aggregator = started[2];
+        await using var client = await ClusterClient.JoinAsync(redis, cluster);
+        await ClusterClient.WaitForAsync(() => client.StatusAsync(a), s => s.Members.Count == 3, "host-a to see every member", SessionFleet.Deadline);
+        await ClusterClient.WaitForAsync(() => client.StatusAsync(b), s => s.Members.Count == 3, "host-b to see every member", SessionFleet.Deadline);
+
+        var frozen = Stopwatch.StartNew();
+        b.Signal(ProcessControl.SigStop);
+        try
+        {
+            await ClusterClient.WaitForAsync(() => client.StatusAsync(a), s => !s.Members.Contains(b.MemberId), "host-a to drop the frozen host-b", SessionFleet.Deadline);
+            // The drill is a 20 s freeze: five leases of these members.
+            if (frozen.Elapsed < TimeSpan.FromSeconds(20))
+                await Task.Delay(TimeSpan.FromSeconds(20) - frozen.Elapsed);
+        }
+        finally
+        {
+            b.Signal(ProcessControl.SigCont);
+        }
+
+        // Its id is blocked for good: it says so and exits for its supervisor to start it again.
+        var exit = await b.ExitedWithinAsync(TimeSpan.FromSeconds(15));
+        Assert.True(exit == FlowMesh.Cluster.Hosting.ExpulsionExit.ExitCode, $"the resumed host-b exited with {exit?.ToString(CultureInfo.InvariantCulture) ?? "nothing (still running)"}:\n{string.Join("\n", b.Log.TakeLast(20))}");
+        Assert.Contains(b.Log, l => l.Contains("Out of the cluster for good", StringComparison.Ordinal));
+        // Nobody else went with it: the others stay members and keep answering.
+        var others = new HashSet<string> { a.MemberId, aggregator.MemberId };
+        await ClusterClient.WaitForAsync(() => client.StatusAsync(a), s => s.Members.ToHashSet().SetEquals(others), "host-a to see itself and the Aggregator", SessionFleet.Deadline);
+        Assert.False(a.HasExited || aggregator.HasExited, "a member that was not frozen exited");
+        Assert.DoesNotContain(a.Log, l => l.Contains("I have been blocked", StringComparison.Ordinal) || l.Contains("Out of the cluster", StringComparison.Ordinal));
+        Assert.DoesNotContain(aggregator.Log, l => l.Contains("I have been blocked", StringComparison.Ordinal) || l.Contains("Out of the cluster", StringComparison.Ordinal));
+
+        // Started again, as a supervisor would, it is a member like any other.
+        await using var again = await MemberProcess.StartAsync("host-b", redis, cluster, ["--capture-port", $"{LoopbackPort.Free()}"]);
+        await ClusterClient.WaitForAsync(() => client.StatusAsync(a), s => s.Members.Contains(again.MemberId) && s.Members.Count == 3, "host-a to see host-b again", SessionFleet.Deadline);
+        Assert.Equal(3, (await client.StatusAsync(again)).Members.Count);
+    }
+
     private static void RequireRedisBenchmark()
     {
         if (!File.Exists(RedisBenchmark))

@@ -137,6 +137,24 @@ internal sealed partial class MemberProcess : IAsyncDisposable
     /// <summary>kill -9: no chance to say goodbye.</summary>
     public Task CrashAsync() => ProcessControl.KillAsync(_process);
 
+    /// <summary>Sends a signal (SIGSTOP and SIGCONT freeze and resume it).</summary>
+    public void Signal(int signal) => ProcessControl.Signal(_process, signal);
+
+    /// <summary>Its exit status once it has exited by itself within <paramref name="deadline"/>; null if it is still running.</summary>
+    public async Task<int?> ExitedWithinAsync(TimeSpan deadline)
+    {
+        using var timeout = new CancellationTokenSource(deadline);
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+            return _process.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await ProcessControl.KillAsync(_process);

@@ -8,6 +8,8 @@ internal static partial class ProcessControl
 {
     public const int SigInt = 2;
     public const int SigTerm = 15;
+    public const int SigCont = 18;
+    public const int SigStop = 19;
 
     /// <summary>Sends a signal (Ctrl-C is SIGINT, systemd and Kubernetes send SIGTERM).</summary>
     public static void Signal(Process process, int signal)
