@@ -179,9 +179,9 @@ public sealed class RedisClusterProvider : IClusterProvider, IMemberDirectory, I
     private async Task RunAsync()
     {
         var nextRenewal = _clock.Elapsed + _options.ResolvedHeartbeat;
-        var lastTurn = _clock.Elapsed;
         while (!_stop.IsCancellationRequested)
         {
+            var waitStarted = _clock.Elapsed;
             try
             {
                 await _wake.WaitAsync(_options.PollInterval, _stop.Token).ConfigureAwait(false);
@@ -190,12 +190,12 @@ public sealed class RedisClusterProvider : IClusterProvider, IMemberDirectory, I
             {
                 return;
             }
-            // A turn of this loop that comes a whole lease late: the process was stopped
-            // (SIGSTOP, a VM paused, a pause of the runtime), not Redis away (then the loop runs
-            // and its renewals fail, and no member expires anyone). The others have removed this
-            // member by now, and Proto.Cluster keeps its id out: it must not renew.
-            var gap = _clock.Elapsed - lastTurn;
-            lastTurn = _clock.Elapsed;
+            // A wait of one poll interval that lasted a whole lease: the process was stopped
+            // (SIGSTOP, a VM paused, a pause of the runtime). Only the wait is timed: Redis
+            // calls that hang through an outage are not a freeze (their renewals fail, and no
+            // member expires anyone meanwhile). The others have removed this member by now,
+            // and Proto.Cluster keeps its id out: it must not renew.
+            var gap = _clock.Elapsed - waitStarted;
             if (_self is not null && gap > _options.MemberTtl)
             {
                 _logger.LogCritical("This member was stopped for {Gap:F1} s, longer than its lease ({Ttl} s): the cluster has removed it", gap.TotalSeconds, _options.MemberTtl.TotalSeconds);
