@@ -4,7 +4,7 @@ using FlowMesh.Node.Kernel;
 namespace FlowMesh.Node.Actors;
 
 /// <summary>What every flow shard of a Node shares.</summary>
-public sealed record FlowServices(FlowStore Store, NodeCounters Counters, FlowOptions Options, MonotonicClock Clock)
+public sealed record FlowServices(FlowStore Store, NodeCounters Counters, FlowOptions Options, WallClockOffset Clock)
 {
     /// <summary>Hands a flow's view to its session: when it closes, and every so often while it is open (the session router plugs in here).</summary>
     public Action<FlowView>? ToSession { get; set; }

@@ -56,7 +56,7 @@ internal sealed class FlowPipeline : IAsyncDisposable
         var counters = new NodeCounters();
         var keys = new RedisKeys(cluster.Name);
         var store = new FlowStore(redis, keys, flowOptions.OpenStateTtl);
-        var services = new FlowServices(store, counters, flowOptions, MonotonicClock.Sample());
+        var services = new FlowServices(store, counters, flowOptions, new WallClockOffset());
         configure?.Invoke(services);
         // The flow kind is activated on demand (a query); its state lives in the shards, made once the system exists.
         FlowShards? shards = null;
