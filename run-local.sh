@@ -319,7 +319,8 @@ REDIS_PORT=$(free_local_port 16379)
 step "starting redis-server for cluster state on 127.0.0.1:$REDIS_PORT"
 # set-proc-title no: a Redis that sets its title overwrites its environment, and the mark with it.
 start redis other redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$RUN/redis" \
-  --save "" --appendonly no --daemonize no --logfile "" --set-proc-title no
+  --save "" --appendonly no --daemonize no --logfile "" --set-proc-title no \
+  --maxmemory 256mb --maxmemory-policy volatile-lru
 wait_for_log "${PIDS[-1]}" "Ready to accept connections" 15 "redis-server"
 ok
 

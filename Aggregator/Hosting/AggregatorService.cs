@@ -35,6 +35,7 @@ public sealed record AggregatorSettings(SessionOptions Sessions, Uri? OtlpEndpoi
             MaxInMemory = s.GetValue("MaxInMemory", SessionOptions.DefaultMaxInMemory(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)),
             MaxFlowsPerSession = s.GetValue("MaxFlowsPerSession", defaults.MaxFlowsPerSession),
             MaxEdges = s.GetValue("MaxEdges", defaults.MaxEdges),
+            MaxIndexed = s.GetValue("MaxIndexed", defaults.MaxIndexed),
         };
         var endpoint = configuration["Otlp:Endpoint"];
         return new AggregatorSettings(sessions,
@@ -72,6 +73,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
     private SessionStore? _store;
     private ClosedFlowStore? _closedFlows;
     private StoredConfirmations? _confirmations;
+    private RedisMemoryWatch? _memory;
     private OtlpSessionExporter? _exporter;
     private TagSurvival? _tags;
     private LatencyRecorder? _latency;
@@ -85,8 +87,10 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
     {
         _redis = await RedisConnection.ConnectAsync(clusterSettings.Redis, _logger).ConfigureAwait(false);
         var keys = new RedisKeys(clusterSettings.Name);
-        _store = new SessionStore(_redis, keys, settings.Sessions.Ttl, _counters);
-        _closedFlows = new ClosedFlowStore(_redis, keys, settings.Sessions.Ttl, _counters);
+        _store = new SessionStore(_redis, keys, settings.Sessions.Ttl, _counters, settings.Sessions.MaxIndexed);
+        _closedFlows = new ClosedFlowStore(_redis, keys, settings.Sessions.Ttl, _counters, settings.Sessions.MaxIndexed);
+        _memory = new RedisMemoryWatch(_redis, _logger);
+        await _memory.SampleAsync().ConfigureAwait(false);
         _tags = new TagSurvival(_redis, keys, settings.Sessions.Ttl);
         _live = new LiveEventPublisher(_redis, keys, _logger);
         Action<SessionView>? onSettled = null;
@@ -177,6 +181,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
                     new("flows_resent", c.ResentFlows), new("resent_already_stored", c.ResentKnown),
                     new("sessions_shed", c.SessionsShed), new("flows_over_session_cap", c.FlowsOverSessionCap),
                     new("edges", _shards!.Edges.Admitted), new("sessions_on_other_edge", _shards.Edges.Folded),
+                    new("redis_used_memory", _memory!.UsedBytes), new("redis_maxmemory", _memory.MaxBytes), new("redis_evicted_keys", _memory.EvictedKeys),
                 ];
                 try
                 {
@@ -194,6 +199,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
                 if (DateTime.UtcNow - lastLog >= TimeSpan.FromSeconds(10))
                 {
                     lastLog = DateTime.UtcNow;
+                    await _memory.SampleAsync().ConfigureAwait(false);
                     _logger.LogInformation("status: flows={Flows} sessions tag={Tag} isn={Isn} tuple={Tuple} oneSided={OneSided} active={Active} notStored={NotStored}",
                         c.FlowsReceived, c.SessionsTag, c.SessionsIsn, c.SessionsTuple, c.SessionsOneSided, c.ActiveSessions, c.NotStored);
                 }

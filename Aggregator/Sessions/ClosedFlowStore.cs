@@ -11,9 +11,9 @@ namespace FlowMesh.Aggregator.Sessions;
 /// session stores it, steps and all, so the Node (on every host, where cost matters)
 /// writes no per-flow record. One Redis could not take is counted as unrecorded.
 /// </summary>
-public sealed class ClosedFlowStore(RedisConnection redis, RedisKeys keys, TimeSpan ttl, AggregatorCounters counters) : IAsyncDisposable
+public sealed class ClosedFlowStore(RedisConnection redis, RedisKeys keys, TimeSpan ttl, AggregatorCounters counters, long maxIndexed = 1_000_000) : IAsyncDisposable
 {
-    private readonly IndexedRecordWriter _writer = new(redis, keys.ClosedFlowIndex, ttl, counters.FlowsNotRecorded, "closed flows");
+    private readonly IndexedRecordWriter _writer = new(redis, keys.ClosedFlowIndex, ttl, counters.FlowsNotRecorded, "closed flows", maxIndexed: maxIndexed);
 
     public void Save(FlowView view) =>
         _writer.Enqueue(new IndexedRecord(

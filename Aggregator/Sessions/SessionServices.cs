@@ -51,6 +51,9 @@ public sealed record SessionOptions
     /// </summary>
     public int MaxFlowsPerSession { get; init; } = 16;
 
+    /// <summary>Sessions, and closed flows, their indexes list at most (the newest); see <c>IndexedRecordWriter</c>.</summary>
+    public long MaxIndexed { get; init; } = 1_000_000;
+
     /// <summary>Edges with series of their own (tag survival, latency); sessions on later ones are counted under <c>other&gt;other</c>.</summary>
     public int MaxEdges { get; init; } = 10_000;
 

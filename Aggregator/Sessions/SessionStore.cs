@@ -12,12 +12,12 @@ public sealed class SessionStore : IAsyncDisposable
     private readonly RedisKeys _keys;
     private readonly IndexedRecordWriter _writer;
 
-    public SessionStore(RedisConnection redis, RedisKeys keys, TimeSpan ttl, AggregatorCounters counters)
+    public SessionStore(RedisConnection redis, RedisKeys keys, TimeSpan ttl, AggregatorCounters counters, long maxIndexed = 1_000_000)
     {
         _redis = redis;
         _keys = keys;
         _writer = new IndexedRecordWriter(redis, keys.SessionIndex, ttl, counters.SessionsNotStored, "sessions",
-            written: session => OnStored?.Invoke((SessionView)session));
+            written: session => OnStored?.Invoke((SessionView)session), maxIndexed);
     }
 
     /// <summary>Told every session saved with <c>confirm</c> once Redis has it (the Nodes' confirmations plug in here).</summary>

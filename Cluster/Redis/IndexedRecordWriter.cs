@@ -10,7 +10,8 @@ public readonly record struct IndexedRecord(string Key, byte[] Value, double Sco
 /// many per round trip: callers only enqueue; one loop writes batches, pipelined. Measured on the Node: one round trip per record cost the actor path a
 /// third of its throughput. A record that cannot be written (Redis away, or the queue
 /// full) is reported through <c>lost</c>, never dropped silently. The index is trimmed
-/// of entries older than the TTL once a second.
+/// of entries older than the TTL once a second, and to its newest <c>maxIndexed</c> with
+/// every batch.
 /// </summary>
 public sealed class IndexedRecordWriter : IAsyncDisposable
 {
@@ -20,6 +21,7 @@ public sealed class IndexedRecordWriter : IAsyncDisposable
     private readonly Action<int> _lost;
     private readonly string _what;
     private readonly Action<object>? _written;
+    private readonly long _maxIndexed;
     private readonly BatchQueue<IndexedRecord> _queue;
     private long _nextTrimMs;
 
@@ -29,9 +31,16 @@ public sealed class IndexedRecordWriter : IAsyncDisposable
     /// <param name="lost">Told how many records could not be written.</param>
     /// <param name="what">What the records are, for the outage log line.</param>
     /// <param name="written">Told each record's <c>Written</c> (when it has one) once Redis has the record.</param>
-    public IndexedRecordWriter(RedisConnection redis, string index, TimeSpan ttl, Action<int> lost, string what, Action<object>? written = null)
+    /// <param name="maxIndexed">
+    /// The index keeps the newest this many: it has no TTL (Redis could not evict it), so
+    /// at maxmemory it would fill what the records' eviction frees, and Redis would refuse
+    /// every write. Records past it stay until their TTL or eviction, unlisted.
+    /// </param>
+    public IndexedRecordWriter(RedisConnection redis, string index, TimeSpan ttl, Action<int> lost, string what, Action<object>? written = null,
+        long maxIndexed = 1_000_000)
     {
         _written = written;
+        _maxIndexed = maxIndexed;
         _redis = redis;
         _index = index;
         _ttl = ttl;
@@ -61,6 +70,8 @@ public sealed class IndexedRecordWriter : IAsyncDisposable
                 members[i] = new SortedSetEntry(r.Member, r.Score);
             }
             writes.Add(pipeline.SortedSetAddAsync(_index, members));
+            // Every batch, not once a second: a burst would fill a small Redis with index entries first.
+            writes.Add(pipeline.SortedSetRemoveRangeByRankAsync(_index, 0, -(_maxIndexed + 1)));
             var now = Environment.TickCount64;
             if (now >= _nextTrimMs)
             {

@@ -71,6 +71,50 @@ public sealed class AggregatorBoundsTests(ITestOutputHelper output)
         Assert.Equal(MaxEdges + 1, edges.Count);
     }
 
+    [Fact]
+    public async Task At_Redis_maxmemory_the_oldest_records_are_evicted_and_counted_and_the_membership_stays()
+    {
+        const int Sessions = 30_000;
+        await using var redis = await LocalRedisServer.StartAsync();
+        // What deploy/ and run-local.sh give the cluster's Redis, at a size this test can fill.
+        foreach (var (name, value) in new[] { ("maxmemory", "6mb"), ("maxmemory-policy", "volatile-lru") })
+        {
+            var (exit, _, stderr) = await NodeCommand.RunAsync(new System.Diagnostics.ProcessStartInfo("/usr/bin/redis-cli", ["-p", $"{redis.Port}", "config", "set", name, value]));
+            Assert.True(exit == 0, $"redis-cli config set {name}: {stderr} (redis-cli is in Debian's redis-tools; scripts/install-deps.sh installs it)");
+        }
+        var cluster = SessionFleet.NewCluster();
+        // Indexes capped well within that (the default, 1,000,000 each, is sized for a Redis of gigabytes).
+        await using var aggregator = await MemberProcess.StartAggregatorAsync(redis, cluster, ["--join-window", "1", "--no-gateway"],
+            new Dictionary<string, string> { ["FLOWMESH_SESSIONS__MAXINDEXED"] = "5000" });
+        await using var client = await ClusterClient.JoinAsync(redis, cluster);
+
+        await SendAsync(client, aggregator, Enumerable.Range(1, Sessions).Select(i => ServerView((ulong)i, tag: (ulong)i, serverPort: 80)));
+
+        // Redis's memory is read every 10 s.
+        Dictionary<string, long> status;
+        try
+        {
+            status = await ClusterClient.WaitForAsync(() => StatusAsync(client, aggregator),
+                s => s.GetValueOrDefault("flows_received") == Sessions && s.GetValueOrDefault("sessions_active") == 0 && s.GetValueOrDefault("redis_evicted_keys") > 0,
+                "the Aggregator to settle every session and report Redis's evictions", Deadline);
+        }
+        catch (Xunit.Sdk.XunitException e)
+        {
+            throw new Xunit.Sdk.XunitException($"{e.Message}\n{string.Join("\n", aggregator.Log.TakeLast(15))}");
+        }
+        output.WriteLine($"maxmemory: {status["redis_used_memory"] >> 10} KiB used of {status["redis_maxmemory"] >> 10} KiB, {status["redis_evicted_keys"]} keys evicted, not stored {status["not_stored"]}, unrecorded {status["flows_unrecorded"]}");
+        Assert.Equal(6L << 20, status["redis_maxmemory"]);
+        // Records have a TTL and are evicted, oldest first; the indexes are capped, so Redis never has to refuse a write.
+        Assert.True(status["redis_evicted_keys"] > 0, "nothing was evicted: the test did not reach maxmemory");
+        Assert.Equal(0, status["not_stored"] + status["flows_unrecorded"]);
+        Assert.InRange(await client.Member.Redis.Database.SortedSetLengthAsync(client.Member.Keys.SessionIndex), 1, 5000);
+        Assert.Contains(aggregator.Log, l => l.Contains("Redis uses", StringComparison.Ordinal) && l.Contains("of its 6 MiB", StringComparison.Ordinal));
+        Assert.False(aggregator.HasExited);
+        // The membership has no TTL, so it is never evicted: the Aggregator is still registered and seen.
+        Assert.NotNull(await client.Member.Redis.Database.SortedSetScoreAsync(client.Member.Keys.MemberLeases, aggregator.MemberId));
+        Assert.Contains(aggregator.MemberId, client.MemberIds);
+    }
+
     /// <summary>A closed server side of a connection from 10.0.0.1 to 10.0.0.2:<paramref name="serverPort"/>, as a Node would hand it over.</summary>
     private static FlowView ServerView(ulong cookie, ulong tag, uint serverPort) => new()
     {
