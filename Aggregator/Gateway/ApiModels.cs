@@ -24,7 +24,7 @@ public sealed record SessionJson(
     double? ConnectMs, double DurationMs, double? ClientRttMs, double? ServerRttMs,
     ulong BytesClientToServer, ulong BytesServerToClient, bool BytesMismatch,
     string Reset, bool Complete, bool Closed, long StartUnixMs, long EndUnixMs,
-    string? TraceTag, bool TagSent, bool TagEchoed, bool TagSeenByServer)
+    string? TraceTag, bool TagSent, bool TagEchoed, bool TagSeenByServer, IReadOnlyList<string> LostHosts)
 {
     public static SessionJson From(SessionView s) => new(
         s.Id, SessionNames.Join(s.Join), s.Ambiguous, TagSurvival.EdgeOf(s), s.ClientWorkload, s.ServerEndpoint,
@@ -34,7 +34,7 @@ public sealed record SessionJson(
         s.ClientRttMs > 0 ? s.ClientRttMs : null, s.ServerRttMs > 0 ? s.ServerRttMs : null,
         s.BytesClientToServer, s.BytesServerToClient, s.BytesMismatch,
         s.Reset.Length == 0 ? "none" : s.Reset, s.Complete, s.Closed, s.StartUnixMs, s.EndUnixMs,
-        s.TraceTag == 0 ? null : s.TraceTag.ToString("x16", CultureInfo.InvariantCulture), s.TagSent, s.TagEchoed, s.TagSeenByServer);
+        s.TraceTag == 0 ? null : s.TraceTag.ToString("x16", CultureInfo.InvariantCulture), s.TagSent, s.TagEchoed, s.TagSeenByServer, [.. s.LostHosts]);
 
     /// <summary>The session's length: the client's view when it was seen, else the server's.</summary>
     public static double DurationMsOf(SessionView s) => s.Client is not null ? s.ClientDurationMs : s.ServerDurationMs;

@@ -160,6 +160,21 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             _counters.FlowsReceived, _counters.SessionsJoined, _counters.SessionsOneSided, _counters.NotStored);
     }
 
+    /// <summary>The hosts that had a Node at the last look, to tell the shards of the ones that go.</summary>
+    private HashSet<string> _nodeHosts = new(StringComparer.Ordinal);
+
+    /// <summary>Tells the shards of every host whose Node has left the cluster (crashed or stopped) since the last look.</summary>
+    private void WatchNodeHosts()
+    {
+        var hosts = _member!.Provider.Registrations.Values.Where(r => r.Role == ClusterKinds.NodeRole).Select(r => r.HostId).ToHashSet(StringComparer.Ordinal);
+        foreach (var lost in _nodeHosts.Where(h => !hosts.Contains(h)))
+        {
+            _logger.LogWarning("Host {Host} has no Node in the cluster any more: its open sides settle without their end", lost);
+            _shards!.Broadcast(_member.System.Root, new HostLost(lost));
+        }
+        _nodeHosts = hosts;
+    }
+
     private async Task PublishStatusAsync(RedisKeys keys)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
@@ -168,6 +183,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         {
             while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
             {
+                WatchNodeHosts();
                 var c = _counters;
                 HashEntry[] fields =
                 [
@@ -181,6 +197,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
                     new("flows_resent", c.ResentFlows), new("resent_already_stored", c.ResentKnown),
                     new("sessions_shed", c.SessionsShed), new("flows_over_session_cap", c.FlowsOverSessionCap),
                     new("edges", _shards!.Edges.Admitted), new("sessions_on_other_edge", _shards.Edges.Folded),
+                    new("sessions_host_lost", c.SessionsHostLost),
                     new("redis_used_memory", _memory!.UsedBytes), new("redis_maxmemory", _memory.MaxBytes), new("redis_evicted_keys", _memory.EvictedKeys),
                 ];
                 try

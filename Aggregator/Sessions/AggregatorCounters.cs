@@ -24,6 +24,7 @@ public sealed class AggregatorCounters : IDeadLetterCounters
     private long _movedToPeer;
     private long _resentIn;
     private long _sessionsShed;
+    private long _hostLost;
     private long _flowsOverCap;
     private long _resentKnown;
 
@@ -67,6 +68,10 @@ public sealed class AggregatorCounters : IDeadLetterCounters
     public long FlowsOverSessionCap => Interlocked.Read(ref _flowsOverCap);
 
     public void SessionShed() => Interlocked.Increment(ref _sessionsShed);
+
+    /// <summary>Sessions that had an open side on a host whose Node left the cluster (settled without that side's end).</summary>
+    public long SessionsHostLost => Interlocked.Read(ref _hostLost);
+    public void SessionHostLost() => Interlocked.Increment(ref _hostLost);
     public void FlowOverSessionCap() => Interlocked.Increment(ref _flowsOverCap);
     public void ResentAlreadyStored() => Interlocked.Increment(ref _resentKnown);
     public void FlowsIn(int n) => Interlocked.Add(ref _flowsReceived, n);

@@ -39,6 +39,9 @@ internal sealed class SessionEntry(string key)
     /// <summary>The stored session is being read; what arrives meanwhile waits for it.</summary>
     public bool ReadingStored { get; set; }
 
+    /// <summary>Hosts whose Node left the cluster while this session's flow there was open (see <see cref="HostLost"/>).</summary>
+    public SortedSet<string>? LostHosts { get; set; }
+
     /// <summary>Left the shard: entries still queued for a deadline are skipped.</summary>
     public bool Removed { get; set; }
 
@@ -63,6 +66,23 @@ internal sealed class SessionEntry(string key)
     {
         var view = SessionJoin.Build(Key, Flows, Id);
         Id = view.Id;
+        if (LostHosts is { Count: > 0 } lost)
+        {
+            // A side on a lost host will never close: the session ends with the sides still watched.
+            view.LostHosts.AddRange(lost);
+            view.Complete = false;
+            view.Closed = Ended(view.Client) && Ended(view.Server);
+        }
         return view;
+
+        bool Ended(SessionSide? side) => side is null || side.Closed || LostHosts.Contains(side.HostId);
+    }
+
+    /// <summary>Marks the session's open flows on a host that left; false if it has none there.</summary>
+    public bool LoseHost(string hostId)
+    {
+        if (!Flows.Any(f => f.HostId == hostId && !f.Closed))
+            return false;
+        return (LostHosts ??= new SortedSet<string>(StringComparer.Ordinal)).Add(hostId);
     }
 }

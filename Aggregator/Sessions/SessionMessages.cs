@@ -11,6 +11,13 @@ internal sealed class ShardFlows(List<ShardFlow> flows)
     public List<ShardFlow> Flows { get; } = flows;
 }
 
+/// <summary>
+/// A Node's host has no member in the cluster any more (it crashed, or stopped): the open
+/// sides it watched will never report their end, so their sessions settle with the sides
+/// still watched, marked incomplete, naming the host.
+/// </summary>
+internal sealed record HostLost(string HostId);
+
 /// <summary>Asks a shard for the session under a key it holds in memory; answered with a <see cref="SessionQueryResponse"/> (not found when it holds none).</summary>
 internal sealed record ShardSessionQuery(string Key);
 

@@ -60,6 +60,9 @@ internal sealed class SessionShard(SessionServices services) : IActor
             case SweepSessions:
                 Sweep(context);
                 break;
+            case HostLost lost:
+                OnHostLost(lost.HostId);
+                break;
             case Stopping:
                 foreach (var e in _entries.Values)
                     Count(e);
@@ -117,6 +120,27 @@ internal sealed class SessionShard(SessionServices services) : IActor
             // Still open: keep the live view where queries find it.
             services.Store.Save(view);
             SetTimeout(entry, services.Options.Idle);
+        }
+    }
+
+    private void OnHostLost(string hostId)
+    {
+        foreach (var entry in _entries.Values.ToList())
+        {
+            if (entry.Removed || !entry.LoseHost(hostId))
+                continue;
+            services.Counters.SessionHostLost();
+            var view = entry.Build();
+            if (view.Closed)
+            {
+                Settle(entry, view);
+            }
+            else
+            {
+                // Its other side is still open and watched: kept live, marked, until that side closes.
+                services.Store.Save(view);
+                SetTimeout(entry, services.Options.Idle);
+            }
         }
     }
 

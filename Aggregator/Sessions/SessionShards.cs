@@ -33,5 +33,12 @@ internal sealed class SessionShards : IAsyncDisposable
 
     public PID At(int index) => _shards[index];
 
+    /// <summary>Tells every shard.</summary>
+    public void Broadcast(IRootContext root, object message)
+    {
+        foreach (var shard in _shards)
+            root.Send(shard, message);
+    }
+
     public ValueTask DisposeAsync() => _ticker.DisposeAsync();
 }

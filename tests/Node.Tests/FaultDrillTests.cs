@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using FlowMesh.Cluster.Hosting;
+using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using FlowMesh.Node.Tests.Harness;
 using Xunit.Abstractions;
@@ -180,6 +183,76 @@ public sealed class FaultDrillTests(ITestOutputHelper output)
         await using var again = await MemberProcess.StartAsync("host-b", redis, cluster, ["--capture-port", $"{LoopbackPort.Free()}"]);
         await ClusterClient.WaitForAsync(() => client.StatusAsync(a), s => s.Members.Contains(again.MemberId) && s.Members.Count == 3, "host-a to see host-b again", SessionFleet.Deadline);
         Assert.Equal(3, (await client.StatusAsync(again)).Members.Count);
+    }
+
+    [Fact]
+    public async Task A_Node_killed_under_open_connections_has_their_sessions_settled_by_the_other_side_naming_its_host()
+    {
+        const int Connections = 3;
+        using var hosts = TwoHosts.Create();
+        var port = LoopbackPort.Free();
+        using var listener = hosts.B.Inside(() => Sockets.Listen(IPAddress.Parse(hosts.AddressB), port));
+        // Open flows report to their session every second, so both sides are known before the kill.
+        await using var fleet = await SessionFleet.StartAsync(hosts.A.Name, hosts.B.Name, [port], injectTag: false,
+            new Dictionary<string, string> { ["FLOWMESH_FLOWS__SESSIONREPORTSECONDS"] = "1" });
+        var open = new List<(Socket Client, Socket Server)>();
+        try
+        {
+            for (var i = 0; i < Connections; i++)
+            {
+                var client = hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+                client.Connect(IPAddress.Parse(hosts.AddressB), port);
+                var server = listener.Accept();
+                open.Add((client, server));
+                Sockets.SendAll(client, Sockets.Pattern(1000, i));
+                Sockets.ReceiveExactly(server, 1000);
+            }
+            var keys = new List<string>();
+            foreach (var (client, _) in open)
+            {
+                var flow = (await ClusterClient.WaitForAsync(() => fleet.Client.QueryAsync("host-a", Sockets.Cookie(client)), r => r.Found, "the client flow", SessionFleet.Deadline)).Flow;
+                var key = SessionKeys.For(flow);
+                await ClusterClient.WaitForAsync(() => fleet.Client.QuerySessionAsync(key), r => r.Found && r.Session.Client is not null && r.Session.Server is not null,
+                    $"session {key} to hold both open sides", SessionFleet.Deadline);
+                keys.Add(key);
+            }
+
+            var killed = Stopwatch.StartNew();
+            await fleet.B.CrashAsync();
+            foreach (var key in keys)
+            {
+                var lost = await ClusterClient.WaitForAsync(() => fleet.Client.QuerySessionAsync(key), r => r.Found && r.Session.LostHosts.Contains("host-b"),
+                    $"session {key} to name the lost host-b", SessionFleet.Deadline);
+                Assert.False(lost.Session.Complete);
+                Assert.False(lost.Session.Closed); // its client side is still open, and watched
+            }
+            // Within the members' lease (4 s in these tests) and a few polls.
+            Assert.True(killed.Elapsed < TimeSpan.FromSeconds(10), $"the lost host was noticed after {killed.Elapsed.TotalSeconds:F1} s");
+
+            foreach (var (client, server) in open)
+                Sockets.CloseClientFirst(client, server);
+            var settled = await ClusterClient.WaitForAsync(async () => (await fleet.StoredSessionsAsync()).Where(s => keys.Contains(s.Id)).ToList(),
+                l => l.Count == Connections && l.All(s => s.Closed), "the sessions to settle once their client sides closed", SessionFleet.Deadline);
+            Assert.All(settled, s =>
+            {
+                Assert.Equal(["host-b"], s.LostHosts);
+                Assert.False(s.Complete);
+                Assert.True(s.Client.Closed);
+                Assert.False(s.Server.Closed); // its end was never seen
+                Assert.Equal(1000UL, s.BytesClientToServer);
+            });
+            var status = await ClusterClient.WaitForAsync(() => fleet.AggregatorStatusAsync(), st => st.GetValueOrDefault("sessions_host_lost") >= Connections,
+                "the Aggregator to count the sessions whose host was lost", SessionFleet.Deadline);
+            Assert.Equal(Connections, status["sessions_host_lost"]);
+        }
+        finally
+        {
+            foreach (var (client, server) in open)
+            {
+                client.Dispose();
+                server.Dispose();
+            }
+        }
     }
 
     private static void RequireRedisBenchmark()
