@@ -31,16 +31,16 @@ internal sealed class HandOffLedger(int capacity)
         }
     }
 
-    /// <summary>Keeps views as sent to their members (one lock for a whole batch); returns how many did not fit.</summary>
-    public int Track(List<(FlowView View, string MemberId, int Attempt)> sent, long nowMs)
+    /// <summary>Keeps views as sent to their members (one lock for a whole batch); returns those that did not fit, or null.</summary>
+    public HashSet<FlowView>? Track(List<(FlowView View, string MemberId, int Attempt)> sent, long nowMs)
     {
-        var untracked = 0;
+        HashSet<FlowView>? untracked = null;
         lock (_lock)
         {
             foreach (var (view, memberId, attempt) in sent)
             {
                 if (_entries.Count >= capacity && !_entries.ContainsKey(view.Cookie))
-                    untracked++;
+                    (untracked ??= new HashSet<FlowView>(ReferenceEqualityComparer.Instance)).Add(view);
                 else
                     _entries[view.Cookie] = new Entry(view, memberId, nowMs, attempt);
             }

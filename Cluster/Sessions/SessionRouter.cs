@@ -122,8 +122,9 @@ public sealed class SessionRouter : IAsyncDisposable
                 closed?.Add((flow, target.Id, attempt));
         }
         // Kept before they are sent: a confirmation can come before this send's own acknowledgement.
-        if (closed is { Count: > 0 })
-            Interlocked.Add(ref _untracked, _ledger!.Track(closed, Environment.TickCount64));
+        var untracked = closed is { Count: > 0 } ? _ledger!.Track(closed, Environment.TickCount64) : null;
+        if (untracked is not null)
+            Interlocked.Add(ref _untracked, untracked.Count);
         await Task.WhenAll(byMember.Select(async pair =>
         {
             var count = pair.Value.Flows.Count + pair.Value.Resent.Count;
@@ -137,8 +138,8 @@ public sealed class SessionRouter : IAsyncDisposable
             catch (Exception e) when (e is TimeoutException or OperationCanceledException or DeadLetterException)
             {
                 Suspect(pair.Key.Id);
-                // Closed views are in the ledger, to go to the key's next owner; open ones are lost (their close will tell all).
-                var lost = _ledger is null ? count : pair.Value.Flows.Count(f => !f.Closed) + pair.Value.Resent.Count(f => !f.Closed);
+                // Closed views in the ledger go to the key's next owner; open ones are lost (their close will tell all), and so are closed ones the full ledger could not keep.
+                var lost = _ledger is null ? count : pair.Value.Flows.Concat(pair.Value.Resent).Count(f => !f.Closed || untracked?.Contains(f) == true);
                 Interlocked.Add(ref _undelivered, lost);
             }
         })).ConfigureAwait(false);

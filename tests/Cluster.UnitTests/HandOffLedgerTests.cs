@@ -12,8 +12,8 @@ public sealed class HandOffLedgerTests
     public void Confirmed_flows_are_forgotten_and_the_rest_are_resent_when_their_member_is_gone_or_they_are_overdue()
     {
         var ledger = new HandOffLedger(capacity: 100);
-        Assert.Equal(0, ledger.Track([(Closed(1), "agg-1", 0), (Closed(2), "agg-2", 0), (Closed(3), "agg-1", 0)], nowMs: 1000));
-        Assert.Equal(0, ledger.Track([(Closed(4), "agg-2", 1)], nowMs: 5000));
+        Assert.Null(ledger.Track([(Closed(1), "agg-1", 0), (Closed(2), "agg-2", 0), (Closed(3), "agg-1", 0)], nowMs: 1000));
+        Assert.Null(ledger.Track([(Closed(4), "agg-2", 1)], nowMs: 5000));
         ledger.Confirm([3]);
         Assert.Equal(3, ledger.Count);
 
@@ -31,10 +31,11 @@ public sealed class HandOffLedgerTests
     public void A_full_ledger_counts_what_it_cannot_keep_but_a_later_view_of_a_kept_flow_replaces_it()
     {
         var ledger = new HandOffLedger(capacity: 2);
-        Assert.Equal(1, ledger.Track([(Closed(1), "agg-1", 0), (Closed(2), "agg-1", 0), (Closed(3), "agg-1", 0)], nowMs: 0));
+        var third = Closed(3);
+        Assert.Same(third, Assert.Single(ledger.Track([(Closed(1), "agg-1", 0), (Closed(2), "agg-1", 0), (third, "agg-1", 0)], nowMs: 0)!));
         var later = Closed(2);
         later.ResetsReceived = 1;
-        Assert.Equal(0, ledger.Track([(later, "agg-2", 0)], nowMs: 10));
+        Assert.Null(ledger.Track([(later, "agg-2", 0)], nowMs: 10));
         Assert.Equal(2, ledger.Count);
         var resend = ledger.TakeForResend(member => member == "agg-2", sentBeforeMs: 0);
         Assert.Same(later, Assert.Single(resend).View);
