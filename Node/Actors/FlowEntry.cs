@@ -35,7 +35,4 @@ internal struct FlowEntry
 
     /// <summary>A save to Redis is under way (passivation).</summary>
     public bool Saving;
-
-    /// <summary>Its close has been handed over (to the closed-flow record and its session).</summary>
-    public bool HandedOver;
 }

@@ -11,8 +11,8 @@ internal sealed partial class FlowShard
     // for saved state once per event of every shed flow.
     private readonly HashSet<ulong> _shed = [];
 
-    /// <summary>Whether a new flow must be shed: the Node follows as many as its cap, lingering closed ones and restores under way included.</summary>
-    private bool TableFull => services.Counters.FlowsActive + _restoring.Count >= services.Options.MaxLive;
+    /// <summary>Whether a new flow must be shed: the Node follows as many as its cap, lingering closed ones and restores under way (in every shard) included.</summary>
+    private bool TableFull => services.Counters.FlowsActive + services.Counters.Restoring >= services.Options.MaxLive;
 
     /// <summary>Counts an event of a shed flow and says whether it was one.</summary>
     private bool IsShed(ulong cookie)

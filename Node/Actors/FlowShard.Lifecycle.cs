@@ -17,6 +17,7 @@ internal sealed partial class FlowShard
     {
         var cookie = first.SocketCookie;
         _restoring[cookie] = [first];
+        services.Counters.RestoreStarted();
         context.ReenterAfter(services.Store.LoadAsync(hostId, cookie), loaded =>
         {
             FinishRestore(cookie, loaded);
@@ -28,6 +29,7 @@ internal sealed partial class FlowShard
     {
         if (!_restoring.Remove(cookie, out var parked))
             return;
+        services.Counters.RestoreEnded();
         int slot;
         // A failed load (Redis away, counted by the connection) carries on from what the events say.
         if (loaded.IsCompletedSuccessfully && loaded.Result is { } saved)
@@ -83,8 +85,9 @@ internal sealed partial class FlowShard
                 continue;
             if (entry.State.Closed)
             {
-                // Its record is in Redis: queries are answered from there from now on.
-                if (now - entry.LastActivityMs >= linger)
+                // Its record is in Redis: queries are answered from there from now on. Not while a
+                // passivation save is under way: its completion must find the flow to delete that state.
+                if (now - entry.LastActivityMs >= linger && !entry.Saving)
                     Remove(slot);
                 continue;
             }

@@ -46,6 +46,8 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
     // Each application of events is a round; the flows it touched are settled at its end.
     private int _round;
     private long _roundMs; // Environment.TickCount64 when the round began
+    private long _roundNowNs; // the kernel's monotonic clock when the round began (the apply delay's end)
+    private int _appliedInRound;
     private readonly List<int> _touched = [];
     private readonly FlowNames _names = new();
 
@@ -117,16 +119,8 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
             services.Counters.HorizonWaitExpired(ready - guaranteed);
 
         BeginRound();
-        var nowNs = MonotonicClock.NowNs();
-        var probe = services.OnApplied;
         for (var k = 0; k < ready; k++)
-        {
-            ref readonly var r = ref _held[_order[k]];
-            ApplyOne(context, r);
-            services.Counters.ApplyDelay.Observe(nowNs - (long)r.TimestampNs);
-            probe?.Invoke(r.TimestampNs);
-        }
-        services.Counters.FlowEventsApplied(ready);
+            ApplyOne(context, _held[_order[k]]);
         for (var k = ready; k < count; k++)
             _spare[k - ready] = _held[_order[k]];
         (_held, _spare) = (_spare, _held);
@@ -212,12 +206,19 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
         entry.State.Apply(r);
         entry.LastActivityMs = _roundMs;
         entry.Unsaved = true;
+        // Counted and timed here, where an event reaches its flow: not the shed, the late, or
+        // those parked for a restore (they are counted when the restore applies them).
+        _appliedInRound++;
+        services.Counters.ApplyDelay.Observe(_roundNowNs - (long)r.TimestampNs);
+        services.OnApplied?.Invoke(r.TimestampNs);
     }
 
     private void BeginRound()
     {
         _round++;
         _roundMs = Environment.TickCount64;
+        _roundNowNs = MonotonicClock.NowNs();
+        _appliedInRound = 0;
         _touched.Clear();
     }
 
@@ -243,6 +244,7 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
             }
         }
         _touched.Clear();
+        services.Counters.FlowEventsApplied(_appliedInRound);
     }
 
     private void HandOverClosed(ref FlowEntry entry)
@@ -254,7 +256,6 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
         if (entry.Etag is not null)
             services.Store.DeleteOpen(hostId, entry.State.Cookie);
         entry.Etag = null;
-        entry.HandedOver = true;
         services.ToSession?.Invoke(view);
     }
 

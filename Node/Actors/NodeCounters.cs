@@ -14,6 +14,7 @@ public sealed class NodeCounters : IDeadLetterCounters
     private long _socketlessResets;
     private long _flowsActive;
     private long _flowsShed;
+    private long _restoring;
     private long _eventsShed;
     private long _flowsOpened;
     private long _flowsClosed;
@@ -65,6 +66,11 @@ public sealed class NodeCounters : IDeadLetterCounters
     public void FlowStarted() => Interlocked.Increment(ref _flowsActive);
     public void FlowStopped() => Interlocked.Decrement(ref _flowsActive);
     public void FlowShed() => Interlocked.Increment(ref _flowsShed);
+
+    /// <summary>Flows whose saved state is being read back, in every shard (they count toward the live-flow cap).</summary>
+    public long Restoring => Interlocked.Read(ref _restoring);
+    public void RestoreStarted() => Interlocked.Increment(ref _restoring);
+    public void RestoreEnded() => Interlocked.Decrement(ref _restoring);
     public void EventsShed(int n) => Interlocked.Add(ref _eventsShed, n);
     public void FlowOpened() => Interlocked.Increment(ref _flowsOpened);
     public void FlowClosed() => Interlocked.Increment(ref _flowsClosed);
