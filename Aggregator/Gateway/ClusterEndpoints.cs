@@ -18,7 +18,7 @@ internal static class ClusterEndpoints
     private static readonly string[] DropFields =
     [
         "kernel_drops", "kernel_storage_failures", "decode_errors", "undeliverable", "session_undelivered", "flows_shed", // Node
-        "not_stored", "flows_unrecorded", "stream_dropped", "sessions_shed", "flows_over_session_cap", // Aggregator
+        "not_stored", "flows_unrecorded", "stream_dropped", "sessions_shed", "flows_over_session_cap", "moved_undelivered", // Aggregator
     ];
 
     public static void Map(IEndpointRouteBuilder app)
@@ -106,6 +106,7 @@ internal static class ClusterEndpoints
         Counter("flows_unrecorded_total", "Closed flows whose record Redis could not take.", c.FlowsUnrecorded);
         Counter("sessions_shed_total", "New sessions not held: the Aggregator held Sessions:MaxInMemory already.", c.SessionsShed);
         Counter("flows_over_session_cap_total", "Flows left out of a session that held Sessions:MaxFlowsPerSession already.", c.FlowsOverSessionCap);
+        Counter("sessions_host_lost_total", "Sessions with an open side on a host whose Node left the cluster.", c.SessionsHostLost);
         Counter("flows_resent_total", "Closed flows Nodes sent again (their first Aggregator died, left, or never confirmed them stored).", c.ResentFlows);
         Counter("flows_resent_already_stored_total", "Resent flows whose session was already stored complete.", c.ResentKnown);
         Counter("flows_undeliverable_total", "Flows that reached no session shard.", c.UndeliverableFlows);

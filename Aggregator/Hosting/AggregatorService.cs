@@ -116,7 +116,10 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         // A mid-life side moves to its peer's session through the same routing the Nodes use.
         _forward = new SessionRouter(_member, loggers.CreateLogger("FlowMesh.Sessions"), moving: true);
         var aliases = new TupleAliases(_redis, keys, settings.Sessions.JoinWindow * 4);
-        var services = new SessionServices(_store, _counters, settings.Sessions, _tags, _latency, _live, aliases) { OnSettled = onSettled, Forward = _forward.Deliver };
+        var services = new SessionServices(_store, _counters, settings.Sessions, _tags, _latency, _live, aliases)
+        {
+            OnSettled = onSettled, Forward = _forward.Deliver, Refused = _confirmations.Refused,
+        };
         _shards = shards = new SessionShards(_member.System.Root, services, Math.Max(1, Environment.ProcessorCount));
         // Shards live as long as the system: a batch can only find one stopped while the system stops (then it is counted as undeliverable).
         DeadLetterCounting.Subscribe<ShardFlows>(_member.System, _counters);
@@ -139,10 +142,11 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_status is not null)
             await _status.ConfigureAwait(false);
-        if (_forward is not null)
-            await _forward.FlushAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        // The shards' sweeps first: they are what forwards sides, so the flush after them is the last.
         if (_shards is not null)
             await _shards.DisposeAsync().ConfigureAwait(false);
+        if (_forward is not null)
+            await _forward.FlushAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         // Stored before the member leaves, so the last confirmations still reach the Nodes.
         if (_store is not null)
             await _store.FlushAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
@@ -197,7 +201,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
                     new("flows_resent", c.ResentFlows), new("resent_already_stored", c.ResentKnown),
                     new("sessions_shed", c.SessionsShed), new("flows_over_session_cap", c.FlowsOverSessionCap),
                     new("edges", _shards!.Edges.Admitted), new("sessions_on_other_edge", _shards.Edges.Folded),
-                    new("sessions_host_lost", c.SessionsHostLost),
+                    new("sessions_host_lost", c.SessionsHostLost), new("moved_undelivered", _forward!.Undelivered),
                     new("redis_used_memory", _memory!.UsedBytes), new("redis_maxmemory", _memory.MaxBytes), new("redis_evicted_keys", _memory.EvictedKeys),
                 ];
                 try
@@ -245,6 +249,8 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             await _store.DisposeAsync().ConfigureAwait(false);
         if (_closedFlows is not null)
             await _closedFlows.DisposeAsync().ConfigureAwait(false);
+        if (_confirmations is not null)
+            await _confirmations.DisposeAsync().ConfigureAwait(false);
         if (_member is not null)
             await _member.DisposeAsync().ConfigureAwait(false);
         else if (_redis is not null)

@@ -14,6 +14,9 @@ public sealed record SessionServices(SessionStore Store, AggregatorCounters Coun
     /// <summary>Called with every settled session, and again when a late side joins a one-sided one (OTLP export plugs in here).</summary>
     public Action<SessionView>? OnSettled { get; set; }
 
+    /// <summary>Told each closed flow a shard refuses (a cap): its record is stored and its session never will be, so its Node may forget it rather than resend it.</summary>
+    public Action<FlowView>? Refused { get; set; }
+
     /// <summary>Hands a flow to the session of its (pinned) key, on whichever Aggregator owns it: how a mid-life side joins its peer.</summary>
     public Action<FlowView>? Forward { get; set; }
 }

@@ -81,6 +81,7 @@ internal sealed class SessionShard(SessionServices services) : IActor
             {
                 // Its flow's record is stored (the ingress did that); the session is not.
                 services.Counters.SessionShed();
+                services.Refused?.Invoke(flow);
                 return;
             }
             // Every branch below sets its timeout: a first timeout set here (Idle) would sit in the
@@ -91,6 +92,7 @@ internal sealed class SessionShard(SessionServices services) : IActor
         if (!entry.Put(flow, services.Options.MaxFlowsPerSession))
         {
             services.Counters.FlowOverSessionCap();
+            services.Refused?.Invoke(flow);
             return;
         }
         entry.Resent |= resent && entry.Settled is null;
@@ -117,8 +119,9 @@ internal sealed class SessionShard(SessionServices services) : IActor
         }
         else
         {
-            // Still open: keep the live view where queries find it.
-            services.Store.Save(view);
+            // Still open: keep the live view where queries find it. The sides that closed are in
+            // it, so once stored their Nodes may forget them (confirm skips the open ones).
+            services.Store.Save(view, confirm: true);
             SetTimeout(entry, services.Options.Idle);
         }
     }
@@ -177,7 +180,7 @@ internal sealed class SessionShard(SessionServices services) : IActor
                 _deadlines.Enqueue(key, entry.DeadlineMs);
                 continue;
             }
-            if (!entry.LookingForPeer)
+            if (!entry.LookingForPeer && !entry.ReadingStored)
                 OnTimeout(context, entry);
         }
     }
@@ -216,7 +219,9 @@ internal sealed class SessionShard(SessionServices services) : IActor
             entry.Resent = false;
             if (entry.Removed)
                 return;
-            var stored = loaded.IsCompletedSuccessfully ? loaded.Result : null;
+            // Only a settled (closed) session counts as an earlier settle: a stored live view of
+            // an open one is what this shard is about to rebuild anyway.
+            var stored = loaded.IsCompletedSuccessfully && loaded.Result is { Closed: true } s ? s : null;
             if (stored is not null && SessionJoin.Covers(stored, entry.Build()))
             {
                 // Stored with everything this side says: only the confirmation was lost.
@@ -318,7 +323,8 @@ internal sealed class SessionShard(SessionServices services) : IActor
         entry.Settled = view;
         if (lateJoin)
             services.Counters.LateJoin();
-        var edge = first ? services.Edges.Admit(TagSurvival.EdgeOf(view)) : services.Edges.Known(TagSurvival.EdgeOf(view));
+        // A late side can change the edge (a server-only session has no client workload): admitted then too.
+        var edge = first || lateJoin ? services.Edges.Admit(TagSurvival.EdgeOf(view)) : services.Edges.Known(TagSurvival.EdgeOf(view));
         if (first)
         {
             // Counted once per connection, however its sides arrive.

@@ -37,13 +37,26 @@ public sealed class StoredConfirmations : IAsyncDisposable
         }
     }
 
+    /// <summary>A closed flow a shard refused: nothing more will be stored for it, and a resend would be refused again.</summary>
+    public void Refused(FlowView flow)
+    {
+        if (!flow.Closed)
+            return;
+        lock (_lock)
+            Add(flow.HostId, flow.Cookie);
+    }
+
     private void Add(SessionSide? side)
     {
-        if (side is not { Closed: true })
-            return;
-        if (!_pending.TryGetValue(side.HostId, out var message))
-            _pending[side.HostId] = message = new FlowsStored();
-        message.Cookies.Add(side.Cookie);
+        if (side is { Closed: true })
+            Add(side.HostId, side.Cookie);
+    }
+
+    private void Add(string hostId, ulong cookie)
+    {
+        if (!_pending.TryGetValue(hostId, out var message))
+            _pending[hostId] = message = new FlowsStored();
+        message.Cookies.Add(cookie);
     }
 
     private async Task RunAsync()
@@ -85,8 +98,13 @@ public sealed class StoredConfirmations : IAsyncDisposable
         }
     }
 
+    private int _disposed;
+
+    // Stopping disposes it, and the container again.
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+            return;
         await _stop.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
         _stop.Dispose();
