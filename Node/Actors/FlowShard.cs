@@ -48,6 +48,7 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
     private long _roundMs; // Environment.TickCount64 when the round began
     private long _roundNowNs; // the kernel's monotonic clock when the round began (the apply delay's end)
     private int _appliedInRound;
+    private long[] _roundDelays = new long[1024]; // this round's apply delays, handed over at its end
     private readonly List<int> _touched = [];
     private readonly FlowNames _names = new();
 
@@ -208,8 +209,9 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
         entry.Unsaved = true;
         // Counted and timed here, where an event reaches its flow: not the shed, the late, or
         // those parked for a restore (they are counted when the restore applies them).
-        _appliedInRound++;
-        services.Counters.ApplyDelay.Observe(_roundNowNs - (long)r.TimestampNs);
+        if (_appliedInRound == _roundDelays.Length)
+            Array.Resize(ref _roundDelays, _roundDelays.Length * 2);
+        _roundDelays[_appliedInRound++] = _roundNowNs - (long)r.TimestampNs;
         services.OnApplied?.Invoke(r.TimestampNs);
     }
 
@@ -245,6 +247,7 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
         }
         _touched.Clear();
         services.Counters.FlowEventsApplied(_appliedInRound);
+        services.Counters.ApplyDelay.Observe(_roundDelays.AsSpan(0, _appliedInRound));
     }
 
     private void HandOverClosed(ref FlowEntry entry)
