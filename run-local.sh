@@ -490,7 +490,7 @@ summary() {
       + (if ($e | length) > 4 then ", +\(($e | length) - 4) more" else "" end)
     | if . == "" then "none yet" else . end' <<<"$edges") &&
     errors=$(jq -r 'map(.errors) | add // 0' <<<"$edges") &&
-    drops=$(jq -r '.totalDrops' <<<"$cluster") ||
+    drops=$(jq -r '"\(.totalDrops)" + ([.drops | to_entries[] | select(.value > 0) | "\(.key) \(.value)"] | if length > 0 then " (" + join(", ") + ")" else "" end)' <<<"$cluster") ||
     { say "the gateway's answer was not what this script reads"; return 0; }
   say "$joined | P99 connect (1m): $p99 | resets and refused: $errors | drops $drops"
 }

@@ -28,7 +28,8 @@ internal static class TagsCommand
         command.SetAction(async (parse, _) =>
         {
             await using var connection = await RedisConnection.ConnectAsync(parse.GetValue(where.Redis)!, NullLogger.Instance).ConfigureAwait(false);
-            var edges = await TagSurvival.ReadAsync(connection.Database, new RedisKeys(parse.GetValue(where.Cluster)!)).ConfigureAwait(false);
+            // Every edge (at most Sessions:MaxEdges, plus other>other): a command run by hand reads them all.
+            var (edges, _, _) = await TagSurvival.ReadAsync(connection.Database, new RedisKeys(parse.GetValue(where.Cluster)!), null, int.MaxValue).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
                 foreach (var (edge, counts) in edges)

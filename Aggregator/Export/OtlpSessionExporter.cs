@@ -24,6 +24,7 @@ public sealed class OtlpSessionExporter : IDisposable
 
     private readonly ActivitySource _source = new(SourceName);
     private readonly TracerProvider _provider;
+    private readonly CountingBatchProcessor _processor;
     private readonly AggregatorCounters _counters;
 
     // Root activities take their trace id from Activity.TraceIdGenerator; this thread's
@@ -37,18 +38,18 @@ public sealed class OtlpSessionExporter : IDisposable
     public OtlpSessionExporter(Uri endpoint, string serviceName, AggregatorCounters counters)
     {
         _counters = counters;
+        // Our own batch processor, so that every span lost is counted (spans_dropped).
+        _processor = new CountingBatchProcessor(new OtlpTraceExporter(new OtlpExporterOptions { Endpoint = endpoint, Protocol = OtlpExportProtocol.HttpProtobuf }));
         _provider = Sdk.CreateTracerProviderBuilder()
             .AddSource(SourceName)
             .SetSampler(new AlwaysOnSampler())
             .SetResourceBuilder(ResourceBuilder.CreateEmpty().AddService(serviceName))
-            .AddOtlpExporter(o =>
-            {
-                o.Endpoint = endpoint;
-                o.Protocol = OtlpExportProtocol.HttpProtobuf;
-                o.BatchExportProcessorOptions.ScheduledDelayMilliseconds = 500;
-            })
+            .AddProcessor(_processor)
             .Build();
     }
+
+    /// <summary>Spans lost: dropped from the full export queue, or in a batch the collector refused or did not answer.</summary>
+    public long Dropped => _processor.Dropped;
 
     public void Export(SessionView session)
     {

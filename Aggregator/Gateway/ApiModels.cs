@@ -91,4 +91,10 @@ public sealed record EdgeJson(string Edge, string Client, string Server, long Se
 public sealed record MemberJson(string MemberId, string Role, string HostId, string Address, long StartedUnixMs, bool Healthy, long? UpdatedUnixMs,
     IReadOnlyDictionary<string, long> Counters, long Drops);
 
-public sealed record ClusterJson(string Name, IReadOnlyList<MemberJson> Members, long TotalDrops);
+/// <summary>
+/// The cluster: its members, <c>TotalDrops</c> and <c>Drops</c> (every loss counter summed over
+/// the members running now) and <c>LossTotals</c> (what each loss counter has counted since the
+/// cluster's Redis began, across member restarts).
+/// </summary>
+public sealed record ClusterJson(string Name, IReadOnlyList<MemberJson> Members, long TotalDrops, IReadOnlyDictionary<string, long> Drops,
+    IReadOnlyDictionary<string, long> LossTotals);

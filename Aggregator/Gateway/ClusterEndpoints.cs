@@ -14,12 +14,11 @@ internal static class ClusterEndpoints
     /// <summary>A member whose status is older than this is unhealthy (statuses are refreshed every second).</summary>
     private static readonly TimeSpan StaleAfter = TimeSpan.FromSeconds(5);
 
-    /// <summary>The status fields that count events lost: each one a place where something could not be delivered.</summary>
+    /// <summary>The status fields that count something lost (Node and Aggregator names are distinct).</summary>
     private static readonly string[] DropFields =
-    [
-        "kernel_drops", "kernel_storage_failures", "decode_errors", "undeliverable", "session_undelivered", "flows_shed", // Node
-        "not_stored", "flows_unrecorded", "stream_dropped", "sessions_shed", "flows_over_session_cap", "moved_undelivered", // Aggregator
-    ];
+        [.. NodeCounterTable.All.Concat(AggregatorCounterTable.All).Where(s => s.IsLoss).Select(s => s.Name)];
+
+    private static readonly Dictionary<string, CounterSpec> NodeFigures = NodeCounterTable.All.ToDictionary(s => s.Name, StringComparer.Ordinal);
 
     public static void Map(IEndpointRouteBuilder app)
     {
@@ -39,7 +38,7 @@ internal static class ClusterEndpoints
         if (q.Problem is { } problem)
             return problem;
         var members = new List<MemberJson>();
-        long totalDrops = 0;
+        var drops = DropFields.ToDictionary(f => f, _ => 0L, StringComparer.Ordinal);
         foreach (var m in gateway.Member.Provider.Registrations.Values.OrderBy(m => m.Role, StringComparer.Ordinal).ThenBy(m => m.HostId, StringComparer.Ordinal))
         {
             RedisKey? key = m.Role switch
@@ -51,13 +50,17 @@ internal static class ClusterEndpoints
             var counters = key is { } k ? await ReadCountersAsync(gateway.Db, k).ConfigureAwait(false) : new Dictionary<string, long>();
             long? updated = counters.TryGetValue("updated_unix_ms", out var u) ? u : null;
             var healthy = m.Role == ClusterKinds.ClientRole || (updated is { } t && gateway.NowUnixMs - t < StaleAfter.TotalMilliseconds);
-            long drops = 0;
+            long memberDrops = 0;
             foreach (var field in DropFields)
-                drops += counters.GetValueOrDefault(field);
-            totalDrops += drops;
-            members.Add(new MemberJson(m.MemberId, m.Role, m.HostId, $"{m.Host}:{m.Port}", m.StartedUnixMs, healthy, updated, counters, drops));
+            {
+                var n = counters.GetValueOrDefault(field);
+                memberDrops += n;
+                drops[field] += n;
+            }
+            members.Add(new MemberJson(m.MemberId, m.Role, m.HostId, $"{m.Host}:{m.Port}", m.StartedUnixMs, healthy, updated, counters, memberDrops));
         }
-        return Results.Ok(new ClusterJson(gateway.Keys.ClusterName, members, totalDrops));
+        var totals = await LossTotals.ReadAsync(gateway.Db, gateway.Keys).ConfigureAwait(false);
+        return Results.Ok(new ClusterJson(gateway.Keys.ClusterName, members, drops.Values.Sum(), drops, totals));
     }
 
     private static async Task<Dictionary<string, long>> ReadCountersAsync(IDatabase db, RedisKey key)
@@ -90,36 +93,13 @@ internal static class ClusterEndpoints
     {
         var text = new StringBuilder(8192);
         var member = $"member=\"{PrometheusText.Escape(gateway.Member.System.Id)}\"";
-        var c = gateway.Counters;
-        void Counter(string name, string help, double value) =>
-            PrometheusText.Metric(text, "flowmesh_aggregator_" + name, "counter", help, [(member, value)]);
-        Counter("flows_received_total", "Flows handed over by Nodes.", c.FlowsReceived);
-        PrometheusText.Metric(text, "flowmesh_aggregator_sessions_total", "counter", "Sessions settled, by join method.",
-        [
-            (member + ",join=\"tag\"", c.SessionsTag), (member + ",join=\"isn\"", c.SessionsIsn),
-            (member + ",join=\"tuple\"", c.SessionsTuple), (member + ",join=\"one-sided\"", c.SessionsOneSided),
-        ]);
-        PrometheusText.Metric(text, "flowmesh_aggregator_sessions_active", "gauge", "Sessions in memory.", [(member, c.ActiveSessions)]);
-        Counter("late_joins_total", "Sides that arrived after their session had settled one-sided.", c.LateJoins);
-        Counter("sessions_incomplete_total", "Sessions whose hosts lost kernel events while they lived.", c.Incomplete);
-        Counter("sessions_not_stored_total", "Sessions Redis could not take.", c.NotStored);
-        Counter("flows_unrecorded_total", "Closed flows whose record Redis could not take.", c.FlowsUnrecorded);
-        Counter("sessions_shed_total", "New sessions not held: the Aggregator held Sessions:MaxInMemory already.", c.SessionsShed);
-        Counter("flows_over_session_cap_total", "Flows left out of a session that held Sessions:MaxFlowsPerSession already.", c.FlowsOverSessionCap);
-        Counter("sessions_host_lost_total", "Sessions with an open side on a host whose Node left the cluster.", c.SessionsHostLost);
-        Counter("flows_resent_total", "Closed flows Nodes sent again (their first Aggregator died, left, or never confirmed them stored).", c.ResentFlows);
-        Counter("flows_resent_already_stored_total", "Resent flows whose session was already stored complete.", c.ResentKnown);
-        Counter("flows_undeliverable_total", "Flows that reached no session shard.", c.UndeliverableFlows);
-        Counter("dead_letters_total", "Dead letters in the Aggregator's actor system.", c.DeadLetters);
-        Counter("sessions_exported_total", "Sessions exported over OTLP.", c.Exported);
-        Counter("redis_failures_total", "Redis commands that failed.", gateway.Member.Redis.Failures);
-        Counter("latency_values_total", "Values added to latency sketches.", gateway.Recorder.Values);
-        Counter("latency_sketches_malformed_total", "Stored latency sketches that could not be read.", gateway.Latency.Malformed);
-        Counter("records_malformed_total", "Stored flows or sessions that could not be read.", gateway.Pager.Malformed);
-        Counter("stream_events_published_total", "Live events published for streams.", gateway.Publisher.Published);
-        Counter("stream_events_dropped_total", "Live events lost: publisher queue full, publish failed, or a stream client too slow.", gateway.Publisher.Dropped + gateway.Live.Dropped);
-        Counter("stream_batches_malformed_total", "Live event batches from Redis that could not be read.", gateway.Live.Malformed);
-        PrometheusText.Metric(text, "flowmesh_gateway_stream_clients", "gauge", "Clients of /api/stream on this gateway.", [(member, gateway.Live.Clients)]);
+        // This Aggregator's figures, one metric per row (or per family, with its label).
+        foreach (var family in gateway.Figures().GroupBy(f => f.Spec.Family ?? f.Spec.Name))
+        {
+            var first = family.First().Spec;
+            PrometheusText.Metric(text, first.MetricName("flowmesh_aggregator_"), Type(first), first.Family is null ? first.Help : FamilyHelp(family.Select(f => f.Spec)),
+                family.Select(f => (f.Spec.Label is { } label ? member + "," + label : member, (double)f.Value)));
+        }
 
         // Every Node's counters as the Nodes last published them: the cluster's drops in one scrape.
         var nodeSamples = new SortedDictionary<string, List<(string, double)>>(StringComparer.Ordinal);
@@ -128,7 +108,7 @@ internal static class ClusterEndpoints
             var labels = $"host=\"{PrometheusText.Escape(m.HostId)}\"";
             foreach (var (field, value) in await ReadCountersAsync(gateway.Db, gateway.Keys.NodeStatus(m.HostId)).ConfigureAwait(false))
             {
-                if (field is "updated_unix_ms" or "uptime_ms")
+                if (NodeCounterTable.NotFigures.Contains(field))
                     continue;
                 if (!nodeSamples.TryGetValue(field, out var list))
                     nodeSamples[field] = list = [];
@@ -137,10 +117,18 @@ internal static class ClusterEndpoints
         }
         foreach (var (field, samples) in nodeSamples)
         {
-            var gauge = field == "flows_active";
-            PrometheusText.Metric(text, "flowmesh_node_" + field + (gauge ? "" : "_total"), gauge ? "gauge" : "counter", $"Node status field {field}.", samples);
+            // A field this gateway does not know (a newer Node) is still shown, as a gauge.
+            var spec = NodeFigures.GetValueOrDefault(field) ?? new CounterSpec(field, $"Node status field {field}.", CounterKind.Gauge);
+            PrometheusText.Metric(text, spec.MetricName("flowmesh_node_"), Type(spec), spec.Help, samples);
         }
+        var totals = await LossTotals.ReadAsync(gateway.Db, gateway.Keys).ConfigureAwait(false);
+        PrometheusText.Metric(text, "flowmesh_cluster_losses_total", "counter", "What each loss counter has counted cluster-wide since the cluster's Redis began, across member restarts.",
+            totals.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => ($"counter=\"{PrometheusText.Escape(t.Key)}\"", (double)t.Value)));
         gateway.Metrics.WriteTo(text);
         return Results.Text(text.ToString(), "text/plain; version=0.0.4; charset=utf-8");
     }
+
+    private static string Type(CounterSpec spec) => spec.Kind == CounterKind.Counter ? "counter" : "gauge";
+
+    private static string FamilyHelp(IEnumerable<CounterSpec> specs) => string.Join(" ", specs.Select(s => $"{s.Label}: {s.Help}"));
 }

@@ -9,13 +9,19 @@ namespace FlowMesh.Aggregator.Gateway;
 
 /// <summary>What the gateway's handlers read from: this Aggregator's cluster member, Redis, counters and streams.</summary>
 internal sealed class GatewayContext(ClusterMember member, AggregatorCounters counters, LatencyRecorder recorder, LiveEventPublisher publisher,
-    TimeSpan requestTimeout, TimeSpan retention, TimeProvider time)
+    TimeSpan requestTimeout, TimeSpan retention, TimeProvider time, GatewaySettings settings, Func<IReadOnlyList<(CounterSpec Spec, long Value)>> figures)
 {
     public ClusterMember Member { get; } = member;
     public AggregatorCounters Counters { get; } = counters;
     public LatencyRecorder Recorder { get; } = recorder;
     public LiveEventPublisher Publisher { get; } = publisher;
-    public LiveEventHub Live { get; } = new(member.Redis, member.Keys, publisher);
+    public LiveEventHub Live { get; } = new(member.Redis, member.Keys, publisher, settings.MaxStreamClients);
+
+    /// <summary>The most Redis reads one request may make (<c>Gateway:MaxReadsPerRequest</c>); pages shrink to fit.</summary>
+    public int MaxReadsPerRequest { get; } = settings.MaxReadsPerRequest;
+
+    /// <summary>This Aggregator's figures now, each with its row of <see cref="AggregatorCounterTable"/>.</summary>
+    public Func<IReadOnlyList<(CounterSpec Spec, long Value)>> Figures { get; } = figures;
     public LatencyReader Latency { get; } = new(member.Redis.Database, member.Keys);
     public RecordPager Pager { get; } = new(member.Redis.Database);
     public GatewayMetrics Metrics { get; } = new();

@@ -10,6 +10,7 @@ internal static class LatencyEndpoints
 {
     private static readonly string[] SeriesParameters = ["edge", "host", "metric", "window", "from", "to"];
     private static readonly string[] WindowParameters = ["window", "from", "to"];
+    private static readonly string[] EdgeParameters = [.. WindowParameters, "limit", "cursor"];
 
     /// <summary>Heatmap bins: four per decade from 10 us to 100 s, trimmed to the range that has data.</summary>
     private static readonly double[] BinUpperMs = [.. Enumerable.Range(0, 29).Select(i => Math.Round(0.01 * Math.Pow(10, i / 4.0), 4))];
@@ -25,8 +26,9 @@ internal static class LatencyEndpoints
             .WithSummary("Counts per time column and latency bin for one edge, one host or the whole cluster.")
             .Produces<HeatmapJson>().ProducesProblem(StatusCodes.Status400BadRequest).Query(SeriesParameters);
         app.MapGet("/api/edges", EdgesAsync).WithName("ListEdges").WithTags("latency")
-            .WithSummary("The service map: every edge (client workload -> server address:port) with sessions, errors, connect P99 and trace tag survival.")
-            .Produces<IReadOnlyList<EdgeJson>>().ProducesProblem(StatusCodes.Status400BadRequest).Query(WindowParameters);
+            .WithSummary("The service map: edges (client workload -> server address:port) in name order with sessions, errors, connect P99 and trace tag survival; "
+                + "a page at a time (limit, cursor), the next page's URL in the Link header, the number of edges in X-Total-Count.")
+            .Produces<IReadOnlyList<EdgeJson>>().ProducesProblem(StatusCodes.Status400BadRequest).Query(EdgeParameters);
     }
 
     private readonly record struct Series(string? Edge, string? Host, string Scope, LatencyMetric Metric, TimeWindow Window);
@@ -118,11 +120,25 @@ internal static class LatencyEndpoints
 
     private static async Task<IResult> EdgesAsync(HttpRequest request, GatewayContext gateway)
     {
-        var q = new QueryReader(request, WindowParameters);
+        var q = new QueryReader(request, EdgeParameters);
         var window = q.Window(TimeSpan.FromMinutes(15), gateway.Retention, gateway.NowUnixMs);
+        var limit = q.Int("limit", 100, 1, 1000);
+        var cursor = q.String("cursor", 600);
         if (q.Problem is { } problem)
             return problem;
-        var edges = await TagSurvival.ReadAsync(gateway.Db, gateway.Keys).ConfigureAwait(false);
+        // Each edge costs one read per 10 s bucket of the window: a long window gets fewer edges
+        // a page, so no request asks more than Gateway:MaxReadsPerRequest of Redis.
+        var buckets = (int)Math.Max(1, (window.ToUnixMs - window.FromUnixMs) / (LatencyRecorder.BucketSeconds * 1000L) + 1);
+        limit = Math.Clamp(gateway.MaxReadsPerRequest / (buckets + 1), 1, limit);
+        var (edges, total, more) = await TagSurvival.ReadAsync(gateway.Db, gateway.Keys, cursor, limit).ConfigureAwait(false);
+        request.HttpContext.Response.Headers["X-Total-Count"] = total.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (more)
+        {
+            var next = Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString(request.Path,
+                request.Query.Where(p => p.Key != "cursor").SelectMany(p => p.Value.Select(v => new KeyValuePair<string, string?>(p.Key, v)))
+                    .Append(new("cursor", edges[^1].Edge)));
+            request.HttpContext.Response.Headers.Link = $"<{next}>; rel=\"next\"";
+        }
         var p99s = await Task.WhenAll(edges.Select(e => gateway.Latency.ReadAsync(LatencyScopes.Edge(e.Edge), LatencyMetric.Connect, window))).ConfigureAwait(false);
         var result = new List<EdgeJson>(edges.Count);
         for (var i = 0; i < edges.Count; i++)

@@ -23,7 +23,7 @@ internal static class StreamEndpoint
     public static void Map(IEndpointRouteBuilder app) =>
         app.MapGet("/api/stream", StreamAsync).WithName("Stream").WithTags("stream")
             .WithSummary("Server-sent events of flows and sessions as they happen (kind=flow|session|all), filtered like /api/flows and /api/sessions.")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream").ProducesProblem(StatusCodes.Status400BadRequest).Query(Parameters);
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream").ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status503ServiceUnavailable).Query(Parameters);
 
     private static async Task<IResult> StreamAsync(HttpContext http, GatewayContext gateway, IOptions<JsonOptions> json, IHostApplicationLifetime lifetime)
     {
@@ -34,6 +34,13 @@ internal static class StreamEndpoint
         if (q.Problem is { } problem)
             return problem;
 
+        var events = await gateway.Live.JoinAsync().ConfigureAwait(false);
+        if (events is null)
+        {
+            http.Response.Headers.RetryAfter = "10";
+            return Results.Problem(title: "Too many streams", statusCode: StatusCodes.Status503ServiceUnavailable,
+                detail: "this gateway serves Gateway:MaxStreamClients streams already; try again later, or raise the setting");
+        }
         var response = http.Response;
         response.Headers.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
@@ -42,7 +49,6 @@ internal static class StreamEndpoint
         // (without the latter, stopping would wait out the host's whole shutdown timeout).
         using var streaming = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
         var ct = streaming.Token;
-        var events = await gateway.Live.JoinAsync().ConfigureAwait(false);
         try
         {
             await response.WriteAsync("retry: 2000\n: connected\n\n", ct).ConfigureAwait(false);

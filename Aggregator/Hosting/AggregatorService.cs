@@ -81,6 +81,9 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
     private GatewayServer? _gateway;
     private SessionRouter? _forward;
     private SessionShards? _shards;
+    private GatewayContext? _context;
+    private AggregatorFigures? _figures;
+    private LossTotals? _losses;
     private Task? _status;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -124,15 +127,64 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         // Shards live as long as the system: a batch can only find one stopped while the system stops (then it is counted as undeliverable).
         DeadLetterCounting.Subscribe<ShardFlows>(_member.System, _counters);
         _member.System.Root.SpawnNamed(Props.FromProducer(() => new SessionIngressActor(shards, _counters, _live, _closedFlows)), ClusterKinds.SessionIngressActor);
+        _context = new GatewayContext(_member, _counters, _latency, _live, clusterSettings.RequestTimeout, settings.Sessions.Ttl, TimeProvider.System,
+            settings.Gateway, () => _figures!.Read());
+        _figures = Figures(_context);
+        _losses = new LossTotals(_redis, keys, AggregatorCounterTable.All, _logger);
         _status = Task.Run(() => PublishStatusAsync(keys), CancellationToken.None);
         _logger.LogInformation("FlowMesh Aggregator is member {MemberId} at {Address}", _member.System.Id, _member.System.Address);
         if (settings.Gateway.Enabled)
         {
-            var context = new GatewayContext(_member, _counters, _latency, _live, clusterSettings.RequestTimeout, settings.Sessions.Ttl, TimeProvider.System);
-            _gateway = await GatewayServer.StartAsync(settings.Gateway, context, loggers, cancellationToken).ConfigureAwait(false);
+            _gateway = await GatewayServer.StartAsync(settings.Gateway, _context, loggers, cancellationToken).ConfigureAwait(false);
             _logger.LogInformation("Gateway listening on {Url} (web view at {Url}/, API under {Url}/api/, OpenAPI at {Url}/openapi/v1.json){Auth}",
                 _gateway.Url, _gateway.Url, _gateway.Url, _gateway.Url, settings.Gateway.Token is null ? "" : "; bearer token required");
         }
+    }
+
+    /// <summary>The reader of every row of <see cref="AggregatorCounterTable"/>.</summary>
+    private AggregatorFigures Figures(GatewayContext gateway)
+    {
+        var c = _counters;
+        return new AggregatorFigures(new Dictionary<string, Func<long>>(StringComparer.Ordinal)
+        {
+            ["flows_received"] = () => c.FlowsReceived,
+            ["sessions_tag"] = () => c.SessionsTag,
+            ["sessions_isn"] = () => c.SessionsIsn,
+            ["sessions_tuple"] = () => c.SessionsTuple,
+            ["sessions_one_sided"] = () => c.SessionsOneSided,
+            ["sessions_active"] = () => c.ActiveSessions,
+            ["late_joins"] = () => c.LateJoins,
+            ["moved_to_peer"] = () => c.MovedToPeer,
+            ["ambiguous"] = () => c.Ambiguous,
+            ["bytes_mismatch"] = () => c.BytesMismatch,
+            ["sessions_incomplete"] = () => c.Incomplete,
+            ["sessions_not_stored"] = () => c.NotStored,
+            ["flows_unrecorded"] = () => c.FlowsUnrecorded,
+            ["sessions_exported"] = () => c.Exported,
+            ["spans_dropped"] = () => _exporter?.Dropped ?? 0,
+            ["sessions_shed"] = () => c.SessionsShed,
+            ["flows_over_session_cap"] = () => c.FlowsOverSessionCap,
+            ["edges"] = () => _shards!.Edges.Admitted,
+            ["sessions_on_other_edge"] = () => _shards!.Edges.Folded,
+            ["sessions_host_lost"] = () => c.SessionsHostLost,
+            ["flows_resent"] = () => c.ResentFlows,
+            ["flows_resent_already_stored"] = () => c.ResentKnown,
+            ["flows_undeliverable"] = () => c.UndeliverableFlows,
+            ["moved_undelivered"] = () => _forward!.Undelivered,
+            ["dead_letters"] = () => c.DeadLetters,
+            ["redis_failures"] = () => _redis!.Failures,
+            ["redis_used_memory"] = () => _memory!.UsedBytes,
+            ["redis_maxmemory"] = () => _memory!.MaxBytes,
+            ["redis_evicted_keys"] = () => _memory!.EvictedKeys,
+            ["latency_values"] = () => _latency!.Values,
+            ["latency_sketches_malformed"] = () => gateway.Latency.Malformed,
+            ["records_malformed"] = () => gateway.Pager.Malformed,
+            ["stream_events_published"] = () => _live!.Published,
+            ["stream_events_dropped"] = () => _live!.Dropped + gateway.Live.Dropped,
+            ["stream_batches_malformed"] = () => gateway.Live.Malformed,
+            ["stream_clients"] = () => gateway.Live.Clients,
+            ["stream_refused"] = () => gateway.Live.Refused,
+        });
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -188,39 +240,32 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
             {
                 WatchNodeHosts();
-                var c = _counters;
+                var figures = _figures!.Read();
                 HashEntry[] fields =
                 [
                     new("member_id", _member!.System.Id), new("updated_unix_ms", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()),
-                    new("flows_received", c.FlowsReceived), new("sessions_active", c.ActiveSessions),
-                    new("sessions_tag", c.SessionsTag), new("sessions_isn", c.SessionsIsn), new("sessions_tuple", c.SessionsTuple),
-                    new("sessions_one_sided", c.SessionsOneSided), new("late_joins", c.LateJoins), new("moved_to_peer", c.MovedToPeer), new("ambiguous", c.Ambiguous),
-                    new("bytes_mismatch", c.BytesMismatch), new("incomplete", c.Incomplete), new("not_stored", c.NotStored), new("flows_unrecorded", c.FlowsUnrecorded),
-                    new("exported", c.Exported), new("redis_failures", _redis!.Failures), new("stream_dropped", _live!.Dropped),
-                    new("dead_letters", c.DeadLetters), new("undeliverable", c.UndeliverableFlows),
-                    new("flows_resent", c.ResentFlows), new("resent_already_stored", c.ResentKnown),
-                    new("sessions_shed", c.SessionsShed), new("flows_over_session_cap", c.FlowsOverSessionCap),
-                    new("edges", _shards!.Edges.Admitted), new("sessions_on_other_edge", _shards.Edges.Folded),
-                    new("sessions_host_lost", c.SessionsHostLost), new("moved_undelivered", _forward!.Undelivered),
-                    new("redis_used_memory", _memory!.UsedBytes), new("redis_maxmemory", _memory.MaxBytes), new("redis_evicted_keys", _memory.EvictedKeys),
+                    .. figures.Select(f => new HashEntry(f.Spec.Name, f.Value)),
                 ];
                 try
                 {
                     var key = keys.AggregatorStatus(_member.System.Id);
-                    await _redis.Database.HashSetAsync(key, fields).ConfigureAwait(false);
+                    await _redis!.Database.HashSetAsync(key, fields).ConfigureAwait(false);
                     await _redis.Database.KeyExpireAsync(key, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
                     _redis.Succeeded(write: true);
                 }
                 catch (Exception e) when (RedisConnection.IsOutage(e))
                 {
-                    _redis.Failed(e, "publish the aggregator status");
+                    _redis!.Failed(e, "publish the aggregator status");
                 }
+                var byName = figures.ToDictionary(f => f.Spec.Name, f => f.Value, StringComparer.Ordinal);
+                await _losses!.ObserveAsync(name => byName[name]).ConfigureAwait(false);
                 await _tags!.FlushAsync().ConfigureAwait(false);
                 await _latency!.FlushAsync().ConfigureAwait(false);
                 if (DateTime.UtcNow - lastLog >= TimeSpan.FromSeconds(10))
                 {
                     lastLog = DateTime.UtcNow;
-                    await _memory.SampleAsync().ConfigureAwait(false);
+                    await _memory!.SampleAsync().ConfigureAwait(false);
+                    var c = _counters;
                     _logger.LogInformation("status: flows={Flows} sessions tag={Tag} isn={Isn} tuple={Tuple} oneSided={OneSided} active={Active} notStored={NotStored}",
                         c.FlowsReceived, c.SessionsTag, c.SessionsIsn, c.SessionsTuple, c.SessionsOneSided, c.ActiveSessions, c.NotStored);
                 }

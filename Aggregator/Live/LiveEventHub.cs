@@ -11,9 +11,10 @@ namespace FlowMesh.Aggregator.Live;
 /// The gateway's side of live streams: subscribed to the cluster's event channel while
 /// at least one client streams (so Aggregators publish only then), and hands every
 /// event to each client's own bounded queue. A client too slow to keep up loses events,
-/// counted in <see cref="Dropped"/>, rather than slowing the others.
+/// counted in <see cref="Dropped"/>, rather than slowing the others. At most
+/// <paramref name="maxClients"/> stream at once; others are refused and counted.
 /// </summary>
-public sealed class LiveEventHub(RedisConnection redis, RedisKeys keys, LiveEventPublisher? localPublisher)
+public sealed class LiveEventHub(RedisConnection redis, RedisKeys keys, LiveEventPublisher? localPublisher, int maxClients)
 {
     private const int ClientQueueCapacity = 10_000;
 
@@ -25,6 +26,10 @@ public sealed class LiveEventHub(RedisConnection redis, RedisKeys keys, LiveEven
     private bool _subscribed;
     private long _dropped;
     private long _malformed;
+    private long _refused;
+
+    /// <summary>Clients refused because <c>maxClients</c> were streaming already.</summary>
+    public long Refused => Interlocked.Read(ref _refused);
 
     public long Dropped => Interlocked.Read(ref _dropped);
     public long Malformed => Interlocked.Read(ref _malformed);
@@ -38,12 +43,22 @@ public sealed class LiveEventHub(RedisConnection redis, RedisKeys keys, LiveEven
         }
     }
 
-    /// <summary>A new client's queue; subscribed to Redis before this returns, so no event published afterwards is missed.</summary>
-    public async Task<ChannelReader<LiveEvent>> JoinAsync()
+    /// <summary>
+    /// A new client's queue, subscribed to Redis before this returns, so no event published
+    /// afterwards is missed; null (and counted) when <c>maxClients</c> stream already.
+    /// </summary>
+    public async Task<ChannelReader<LiveEvent>?> JoinAsync()
     {
         var queue = Channel.CreateBounded<LiveEvent>(new BoundedChannelOptions(ClientQueueCapacity) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
         lock (_lock)
+        {
+            if (_clients.Count >= maxClients)
+            {
+                Interlocked.Increment(ref _refused);
+                return null;
+            }
             _clients.Add(queue);
+        }
         try
         {
             await Change().ConfigureAwait(false);

@@ -126,15 +126,27 @@ public sealed class TagSurvival(RedisConnection redis, RedisKeys keys, TimeSpan 
     }
 
     /// <summary>Every edge's counts, read back from Redis (all Aggregators together).</summary>
-    public static async Task<IReadOnlyList<(string Edge, IReadOnlyDictionary<string, long> Counts)>> ReadAsync(IDatabase db, RedisKeys keys)
+    /// <summary>
+    /// One page of edges in name order: at most <paramref name="limit"/> after
+    /// <paramref name="after"/> (null: from the first), their counts read in one batch, with
+    /// how many edges there are in all and whether more follow.
+    /// </summary>
+    public static async Task<(IReadOnlyList<(string Edge, IReadOnlyDictionary<string, long> Counts)> Page, int Total, bool More)> ReadAsync(
+        IDatabase db, RedisKeys keys, string? after, int limit)
     {
-        var edges = (await db.SetMembersAsync(keys.TagEdges).ConfigureAwait(false)).Select(e => (string)e!).Order(StringComparer.Ordinal).ToList();
-        var result = new List<(string, IReadOnlyDictionary<string, long>)>(edges.Count);
-        foreach (var edge in edges)
+        var all = (await db.SetMembersAsync(keys.TagEdges).ConfigureAwait(false)).Select(e => (string)e!).Order(StringComparer.Ordinal).ToList();
+        var following = all.Where(e => after is null || string.CompareOrdinal(e, after) > 0).ToList();
+        var page = following.Take(limit).ToList();
+        var batch = db.CreateBatch();
+        var reads = page.Select(e => batch.HashGetAllAsync(keys.TagEdge(e))).ToArray();
+        batch.Execute();
+        await Task.WhenAll(reads).ConfigureAwait(false);
+        var result = new List<(string, IReadOnlyDictionary<string, long>)>(page.Count);
+        for (var i = 0; i < page.Count; i++)
         {
-            var fields = await db.HashGetAllAsync(keys.TagEdge(edge)).ConfigureAwait(false);
-            result.Add((edge, Fields.ToDictionary(f => f, f => (long?)fields.FirstOrDefault(x => x.Name == f).Value ?? 0)));
+            var fields = reads[i].Result;
+            result.Add((page[i], Fields.ToDictionary(f => f, f => (long?)fields.FirstOrDefault(x => x.Name == f).Value ?? 0)));
         }
-        return result;
+        return (result, all.Count, following.Count > page.Count);
     }
 }

@@ -24,6 +24,13 @@ public sealed class RedisKeys(string clusterName)
     /// <summary>HASH: a Node's <c>NodeStatus</c> counters, refreshed every second, expiring when the Node is gone.</summary>
     public string NodeStatus(string hostId) => Prefix + "node:" + hostId;
 
+    /// <summary>
+    /// HASH: every loss counter (see <see cref="CounterSpec.IsLoss"/>) to what it has counted
+    /// cluster-wide since this Redis began: each member adds what its counters grew by, so the
+    /// totals outlive the members' restarts.
+    /// </summary>
+    public string LossTotals => Prefix + "losses";
+
     /// <summary>SET: host ids that have published a status.</summary>
     public string Nodes => Prefix + "nodes";
 

@@ -2,6 +2,7 @@ using FlowMesh.Cluster.Placement;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
+using FlowMesh.Node.Flows;
 using Proto;
 using Proto.Cluster;
 
@@ -41,8 +42,10 @@ internal sealed class FlowQueryActor(FlowShards shards, FlowStore store, string 
 
     private async Task AnswerAsync(IContext context)
     {
-        if (_host == ownHostId &&
-            await ShardQuestion.AskAsync<FlowQueryResponse>(context, shards.Of(_cookie), new ShardQuery(_cookie), requestTimeout).ConfigureAwait(false) is { Found: true } live)
+        // Only a flow of this boot can be live here; the shards know flows by the kernel's cookie.
+        var kernelCookie = FlowIds.Kernel(_cookie);
+        if (_host == ownHostId && FlowIds.IsThisBoot(_cookie) &&
+            await ShardQuestion.AskAsync<FlowQueryResponse>(context, shards.Of(kernelCookie), new ShardQuery(kernelCookie), requestTimeout).ConfigureAwait(false) is { Found: true } live)
         {
             context.Respond(live);
             return;

@@ -18,7 +18,7 @@ internal sealed partial class FlowShard
         var cookie = first.SocketCookie;
         _restoring[cookie] = [first];
         services.Counters.RestoreStarted();
-        context.ReenterAfter(services.Store.LoadAsync(hostId, cookie), loaded =>
+        context.ReenterAfter(services.Store.LoadAsync(hostId, FlowIds.Published(cookie)), loaded =>
         {
             FinishRestore(cookie, loaded);
             return Task.CompletedTask;
@@ -133,7 +133,7 @@ internal sealed partial class FlowShard
             // It closed while the save was on its way: its closed record was written without
             // knowing of this state, so nothing else would remove it.
             if (saved.Result == FlowStore.SaveResult.Saved)
-                services.Store.DeleteOpen(hostId, cookie);
+                services.Store.DeleteOpen(hostId, FlowIds.Published(cookie));
             return;
         }
         var quietSince = entry.LastActivityMs == stamp;

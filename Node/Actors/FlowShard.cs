@@ -257,7 +257,7 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
         var view = ClosedView(entry.State);
         services.Counters.TagOutcome(view.TagSent, view.TagEchoed, view.TagReceived);
         if (entry.Etag is not null)
-            services.Store.DeleteOpen(hostId, entry.State.Cookie);
+            services.Store.DeleteOpen(hostId, FlowIds.Published(entry.State.Cookie));
         entry.Etag = null;
         services.ToSession?.Invoke(view);
     }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using FlowMesh.Cluster;
 using FlowMesh.Cluster.Hosting;
+using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -71,6 +72,11 @@ internal static class ClientCommands
                 Console.WriteLine();
                 Console.WriteLine($"aggregator {aggregator.MemberId}: " + string.Join(" ", fields.Where(f => f.Name != "member_id").Select(f => $"{f.Name}={f.Value}")));
             }
+            var totals = await LossTotals.ReadAsync(db, client.Keys).ConfigureAwait(false);
+            Console.WriteLine();
+            Console.WriteLine("lost since the cluster's Redis began: " + (totals.Values.Sum() == 0
+                ? "nothing"
+                : string.Join(" ", totals.Where(t => t.Value > 0).OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => $"{t.Key}={t.Value}"))));
             return 0;
         });
         return new Command("cluster", "Look at the cluster.") { status };

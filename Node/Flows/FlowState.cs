@@ -381,7 +381,7 @@ internal sealed class FlowState
         var view = new FlowView
         {
             HostId = hostId,
-            Cookie = Cookie,
+            Cookie = FlowIds.Published(Cookie),
             Netns = NetNs,
             Family = ipv6 ? "ipv6" : "ipv4",
             LocalAddress = names?.Address(_localAddress, ipv6) ?? Address(_localAddress),
@@ -452,7 +452,7 @@ internal sealed class FlowState
     /// <summary>Rebuilds the state of a passivated flow from its saved view.</summary>
     public static FlowState FromView(FlowView v)
     {
-        var s = new FlowState(v.Cookie)
+        var s = new FlowState(FlowIds.Kernel(v.Cookie))
         {
             NetNs = v.Netns,
             Family = v.Family == "ipv6" ? TcpEventRecord.AfInet6 : TcpEventRecord.AfInet,

@@ -34,6 +34,7 @@ internal sealed class NodeService(
     private FlowPipeline? _pipeline;
     private CaptureSession? _capture;
     private NodeStatusReporter? _reporter;
+    private AliveFile? _alive;
     private long _kernelDrops;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -56,6 +57,25 @@ internal sealed class NodeService(
         _reporter = new NodeStatusReporter(_redis, _pipeline.Member.Keys, Status, TimeSpan.FromSeconds(settings.StatusIntervalSeconds), _logger);
         system.Root.SpawnNamed(Props.FromProducer(() => new NodeControlActor(Status, _pipeline.Shards, clusterSettings.RequestTimeout)), ClusterKinds.NodeControlActor);
         _reporter.Start();
+        if (settings.AliveFile is { Length: > 0 } alivePath)
+        {
+            var member = _pipeline.Member;
+            var control = PID.FromAddress(system.Address, ClusterKinds.NodeControlActor);
+            _alive = new AliveFile(alivePath, async ct =>
+            {
+                if (member.Expelled.IsCancellationRequested)
+                    return false;
+                try
+                {
+                    return await system.Root.RequestAsync<NodeStatusResponse>(control, new NodeStatusRequest(), TimeSpan.FromSeconds(2)).ConfigureAwait(false) is not null;
+                }
+                catch (TimeoutException)
+                {
+                    return false;
+                }
+            }, _logger);
+            _alive.Start();
+        }
 
         _logger.LogInformation("FlowMesh Node {HostId} is member {MemberId} at {Address}; capturing {Namespace} on {Cpus} CPUs ({Existing} connections already open)",
             settings.HostId, system.Id, system.Address, _capture.Namespace, _capture.Cpus, _capture.ExistingSockets);
@@ -65,6 +85,8 @@ internal sealed class NodeService(
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (_alive is not null)
+            await _alive.DisposeAsync().ConfigureAwait(false);
         if (_reporter is not null)
             await _reporter.StopAsync().ConfigureAwait(false);
         if (_capture is not null)

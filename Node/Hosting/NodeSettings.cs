@@ -29,6 +29,12 @@ public sealed class NodeSettings
     /// <summary>Write a trace tag into the SYN of every connection this host opens (experimental TCP option; off by default).</summary>
     public bool InjectTag { get; set; }
 
+    /// <summary>
+    /// A file touched every second while the Node's actors answer and it is a cluster member
+    /// (empty: none). Kubernetes' liveness probe checks its age.
+    /// </summary>
+    public string AliveFile { get; set; } = "";
+
     /// <summary>How often (seconds) the node status entry in Redis is refreshed.</summary>
     public double StatusIntervalSeconds { get; set; } = 1;
 

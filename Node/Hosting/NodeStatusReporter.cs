@@ -10,12 +10,13 @@ namespace FlowMesh.Node.Hosting;
 /// <summary>
 /// Publishes the Node's counters to Redis (a hash per host that expires when the Node
 /// is gone) every interval, logs a summary every ten seconds, and warns as soon as a
-/// loss counter grows. A Redis outage is counted and shows as a gap, never a crash.
+/// loss counter (<see cref="NodeCounterTable"/>) grows, adding the growth to the cluster's
+/// loss totals. A Redis outage is counted and shows as a gap, never a crash.
 /// </summary>
 internal sealed class NodeStatusReporter(RedisConnection redis, RedisKeys keys, Func<NodeStatus> status, TimeSpan interval, ILogger logger) : IDisposable
 {
     private static readonly TimeSpan LogEvery = TimeSpan.FromSeconds(10);
-    private static readonly string[] LossCounters = ["kernel_drops", "decode_errors", "undeliverable", "redis_failures", "kernel_storage_failures", "session_undelivered", "flows_shed"];
+    private readonly LossTotals _losses = new(redis, keys, NodeCounterTable.All, logger);
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
 
@@ -33,7 +34,6 @@ internal sealed class NodeStatusReporter(RedisConnection redis, RedisKeys keys, 
     private async Task RunAsync()
     {
         var lastLog = DateTime.UtcNow;
-        var previous = new Dictionary<string, long>();
         using var timer = new PeriodicTimer(interval);
         try
         {
@@ -42,13 +42,8 @@ internal sealed class NodeStatusReporter(RedisConnection redis, RedisKeys keys, 
                 var current = status();
                 var fields = Fields(current);
                 await PublishAsync(current, fields).ConfigureAwait(false);
-                foreach (var name in LossCounters)
-                {
-                    var value = fields.First(f => f.Name == name).Value;
-                    if (previous.TryGetValue(name, out var before) && (long)value > before)
-                        logger.LogWarning("{Counter} rose from {Before} to {After}", name, before, (long)value);
-                    previous[name] = (long)value;
-                }
+                var byName = fields.ToDictionary(f => f.Name.ToString(), f => f.Value, StringComparer.Ordinal);
+                await _losses.ObserveAsync(name => (long)byName[name]).ConfigureAwait(false);
                 if (DateTime.UtcNow - lastLog >= LogEvery)
                 {
                     lastLog = DateTime.UtcNow;

@@ -45,6 +45,18 @@ public sealed class NodeDaemonSetTests
     }
 
     [Fact]
+    public void Its_liveness_probe_checks_the_file_the_Node_touches_in_a_writable_directory()
+    {
+        var alive = Node.Settings["Node:AliveFile"];
+        Assert.False(string.IsNullOrEmpty(alive), "Node:AliveFile is not set, so the probe has nothing to check");
+        var command = string.Join(" ", Node.Container.At("livenessProbe.exec.command").Strings);
+        Assert.Contains($"find {alive} -mmin", command, StringComparison.Ordinal);
+        // The root filesystem is read-only: the file's directory must be a volume of its own.
+        var directory = Path.GetDirectoryName(alive)!;
+        Assert.Contains(Node.Container["volumeMounts"].Items, m => m["mountPath"].Text == directory && !m["readOnly"].IsTrue);
+    }
+
+    [Fact]
     public void Mounts_kernel_BTF_and_the_host_cgroup_hierarchy_read_only()
     {
         var btfDirectory = Path.GetDirectoryName(Code.BtfPath)!.Replace('\\', '/');

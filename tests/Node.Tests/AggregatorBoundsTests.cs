@@ -102,11 +102,11 @@ public sealed class AggregatorBoundsTests(ITestOutputHelper output)
         {
             throw new Xunit.Sdk.XunitException($"{e.Message}\n{string.Join("\n", aggregator.Log.TakeLast(15))}");
         }
-        output.WriteLine($"maxmemory: {status["redis_used_memory"] >> 10} KiB used of {status["redis_maxmemory"] >> 10} KiB, {status["redis_evicted_keys"]} keys evicted, not stored {status["not_stored"]}, unrecorded {status["flows_unrecorded"]}");
+        output.WriteLine($"maxmemory: {status["redis_used_memory"] >> 10} KiB used of {status["redis_maxmemory"] >> 10} KiB, {status["redis_evicted_keys"]} keys evicted, not stored {status["sessions_not_stored"]}, unrecorded {status["flows_unrecorded"]}");
         Assert.Equal(6L << 20, status["redis_maxmemory"]);
         // Records have a TTL and are evicted, oldest first; the indexes are capped, so Redis never has to refuse a write.
         Assert.True(status["redis_evicted_keys"] > 0, "nothing was evicted: the test did not reach maxmemory");
-        Assert.Equal(0, status["not_stored"] + status["flows_unrecorded"]);
+        Assert.Equal(0, status["sessions_not_stored"] + status["flows_unrecorded"]);
         Assert.InRange(await client.Member.Redis.Database.SortedSetLengthAsync(client.Member.Keys.SessionIndex), 1, 5000);
         Assert.Contains(aggregator.Log, l => l.Contains("Redis uses", StringComparison.Ordinal) && l.Contains("of its 6 MiB", StringComparison.Ordinal));
         Assert.False(aggregator.HasExited);

@@ -74,7 +74,7 @@ public sealed class ClusterTests
         var connection = hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
         connection.Connect(IPAddress.Parse(hosts.AddressB), Port);
         var accepted = listener.Accept();
-        var (c, s) = (Sockets.Cookie(connection), Sockets.Cookie(accepted));
+        var (c, s) = (Sockets.FlowCookie(connection), Sockets.FlowCookie(accepted));
         var request = Sockets.Pattern(5000, 1);
         var response = Sockets.Pattern(3000, 2);
         Sockets.SendAll(connection, request);
@@ -129,7 +129,7 @@ public sealed class ClusterTests
 
         using var listener = Sockets.Listen(IPAddress.Loopback, port);
         var (connection, accepted) = Sockets.Connect(listener);
-        var c = Sockets.Cookie(connection);
+        var c = Sockets.FlowCookie(connection);
         Sockets.SendAll(connection, Sockets.Pattern(100, 1));
         Sockets.ReceiveExactly(accepted, 100);
 
@@ -186,7 +186,7 @@ public sealed class ClusterTests
         var outage = Stopwatch.StartNew();
         using var listener = Sockets.Listen(IPAddress.Loopback, portA);
         var (during, duringServer) = Sockets.Connect(listener);
-        var duringCookie = Sockets.Cookie(during);
+        var duringCookie = Sockets.FlowCookie(during);
         Sockets.CloseClientFirst(during, duringServer);
         // Longer than a lease, so that without care every member would have expired.
         await ClusterClient.WaitForAsync(() => client.StatusAsync(a), st => st.RedisFailures > 0 && outage.Elapsed > Ttl + TimeSpan.FromSeconds(1),
@@ -210,7 +210,7 @@ public sealed class ClusterTests
         // The flow that closed during the outage is still answered from memory; a new one is recorded in Redis again (by the Aggregator).
         Assert.True((await client.QueryAsync("host-a", duringCookie)).Found);
         var (after, afterServer) = Sockets.Connect(listener);
-        var afterCookie = Sockets.Cookie(after);
+        var afterCookie = Sockets.FlowCookie(after);
         Sockets.CloseClientFirst(after, afterServer);
         await ClusterClient.WaitForAsync(async () => await client.Member.Redis.Database.KeyExistsAsync(client.Member.Keys.ClosedFlow("host-a", afterCookie)),
             exists => exists, "the new flow's record in Redis", TimeSpan.FromSeconds(15));

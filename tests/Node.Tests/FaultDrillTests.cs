@@ -62,17 +62,81 @@ public sealed class FaultDrillTests(ITestOutputHelper output)
                 .Select(s => (s.Client.IsnLocal, (uint?)s.Client.IsnRemote)).ToHashSet();
             var survivor = await fleet.AggregatorStatusAsync();
             var lost = a.SessionUndelivered + b.SessionUndelivered + a.SessionUntracked + b.SessionUntracked
-                + survivor.GetValueOrDefault("not_stored") + survivor.GetValueOrDefault("undeliverable");
+                + survivor.GetValueOrDefault("flows_undeliverable");
             var missing = connections.Where(c => !joined.Contains(c)).ToList();
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"drill: {connections.Count} connections on the wire, {sessions.Count} sessions stored ({joined.Count} joined, {stored} in the index), "
                 + $"{missing.Count} connections without a joined session, {lost} counted lost; resent by host-a {a.SessionResent}, host-b {b.SessionResent}; "
-                + $"survivor: flows_resent {survivor.GetValueOrDefault("flows_resent")}, resent_already_stored {survivor.GetValueOrDefault("resent_already_stored")}"));
+                + $"survivor: flows_resent {survivor.GetValueOrDefault("flows_resent")}, flows_resent_already_stored {survivor.GetValueOrDefault("flows_resent_already_stored")}"));
 
             Assert.True(connections.Count >= Requests, $"the wire shows {connections.Count} connections for {Requests} requests");
             Assert.True(a.SessionResent + b.SessionResent > 0, "no flow was sent again, so the kill took nothing the Nodes had to resend: the drill tested nothing");
             Assert.True(missing.Count == 0, $"{missing.Count} of {connections.Count} connections have no joined session (with {lost} counted lost), e.g. {string.Join(", ", missing.Take(5))}");
             Assert.Equal(connections.Count, sessions.Count);
+            Assert.Equal(0, lost);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Redis killed and started again empty while real clients connect: what it held is gone
+    /// (the test reads every stored session first, with writes paused so none slips by), and
+    /// every connection must still end in a joined session, stored before the restart or after
+    /// it (the Nodes resend what was never confirmed stored), and the members find each other again.
+    /// </summary>
+    [Fact]
+    public async Task Redis_restarted_empty_mid_traffic_loses_no_session_and_the_cluster_reforms()
+    {
+        WireCapture.Require();
+        RequireRedisBenchmark();
+        var port = LoopbackPort.Free();
+        var directory = Directory.CreateTempSubdirectory("flowmesh-redis-drill-");
+        try
+        {
+            using var hosts = TwoHosts.Create();
+            await using var fleet = await SessionFleet.StartAsync(hosts.A.Name, hosts.B.Name, [port], injectTag: false, null);
+            await using var capture = await WireCapture.StartAsync(hosts.A, "host-a", hosts.InterfaceA, Path.Combine(directory.FullName, "host-a.pcap"), [port]);
+            await using var server = await NamespaceServers.RedisAsync(hosts.B, "redis-server on host-b", hosts.AddressB, port, directory.FullName);
+            var load = NamespaceProgram.RunAsync(hosts.A, "redis-benchmark on host-a", LoadDeadline,
+                RedisBenchmark, "-h", hosts.AddressB, "-p", $"{port}", "-k", "0", "-c", "8", "-n", $"{3 * Requests}", "-t", "ping_inline", "-q");
+            await ClusterClient.WaitForAsync(fleet.StoredSessionCountAsync, n => n >= 200, "the first sessions to be stored", SessionFleet.Deadline);
+            Assert.False(load.IsCompleted, "the load ended before the restart: the drill would test nothing");
+
+            // Writes paused, what Redis holds is read, then it dies with it.
+            await fleet.Client.Member.Redis.Database.ExecuteAsync("CLIENT", "PAUSE", "60000", "WRITE");
+            var before = await fleet.StoredSessionsAsync();
+            await fleet.Redis.KillAsync();
+            await fleet.Redis.StartAgainAsync();
+            var printed = await load;
+            Assert.True(printed.Any(l => l.Contains("requests per second", StringComparison.Ordinal)), $"redis-benchmark did not finish: {string.Join(" | ", printed)}");
+
+            // Every member renews into the empty Redis and sees the others again.
+            foreach (var node in new[] { fleet.A, fleet.B })
+                await ClusterClient.WaitForAsync(() => fleet.Client.StatusAsync(node), s => s.Members.Count == 3, $"{node.HostId} to see all three members again", SessionFleet.Deadline);
+            var (a, b, _) = await SettleAsync(fleet);
+            var stats = await capture.StopAsync();
+            Assert.True(stats.Complete, $"the wire's account is incomplete, so it is no truth to test against: {stats}");
+            var (wire, _) = WireConnections.FromCapture(capture.Host, await capture.ReadAsync());
+            var connections = wire.Where(w => w.HandshakeCompleted).Select(w => w.Key).ToHashSet();
+
+            var after = await fleet.StoredSessionsAsync();
+            static IEnumerable<(uint, uint?)> Joined(IEnumerable<SessionView> sessions) =>
+                sessions.Where(s => s.Client is { IsnKnown: true } && s.Server is not null).Select(s => (s.Client.IsnLocal, (uint?)s.Client.IsnRemote));
+            var joined = Joined(before).Concat(Joined(after)).ToHashSet();
+            var status = await fleet.AggregatorStatusAsync();
+            var lost = a.SessionUndelivered + b.SessionUndelivered + a.SessionUntracked + b.SessionUntracked + status.GetValueOrDefault("flows_undeliverable");
+            var missing = connections.Where(c => !joined.Contains(c)).ToList();
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"drill: {connections.Count} connections on the wire; {before.Count} sessions stored before the restart, {after.Count} after; "
+                + $"{missing.Count} connections without a joined session; resent by host-a {a.SessionResent}, host-b {b.SessionResent}; "
+                + $"Aggregator: sessions_not_stored {status.GetValueOrDefault("sessions_not_stored")} (stored later on resend), redis_failures {status.GetValueOrDefault("redis_failures")}; {lost} counted lost"));
+
+            Assert.True(connections.Count >= 3 * Requests, $"the wire shows {connections.Count} connections for {3 * Requests} requests");
+            Assert.True(after.Count > 0 && before.Count > 0, "the restart did not fall between stored sessions: the drill tested nothing");
+            Assert.True(missing.Count == 0, $"{missing.Count} of {connections.Count} connections have no joined session (with {lost} counted lost), e.g. {string.Join(", ", missing.Take(5))}");
             Assert.Equal(0, lost);
         }
         finally
@@ -131,6 +195,13 @@ public sealed class FaultDrillTests(ITestOutputHelper output)
             Assert.Equal(0, status.KernelDrops);
             Assert.True(status.FlowsShed >= 2 * Clients - MaxLive, $"{status.FlowsShed} flows shed with {2 * Clients} open at once and a cap of {MaxLive}");
             Assert.Equal(flowsMade, status.FlowsOpened + status.FlowsShed);
+
+            // The cluster's loss total took the shed flows, and keeps them once the Node is gone.
+            var keys = new RedisKeys(cluster);
+            async Task<long> TotalShed() => (long?)await client.Member.Redis.Database.HashGetAsync(keys.LossTotals, "flows_shed") ?? 0;
+            await ClusterClient.WaitForAsync(TotalShed, n => n == status.FlowsShed, "the loss total to take the shed flows", SessionFleet.Deadline);
+            Assert.Equal(0, await node.TerminateAsync());
+            Assert.Equal(status.FlowsShed, await TotalShed());
         }
         finally
         {
@@ -143,9 +214,10 @@ public sealed class FaultDrillTests(ITestOutputHelper output)
     {
         await using var redis = await FlowMesh.Cluster.Redis.LocalRedisServer.StartAsync();
         var cluster = SessionFleet.NewCluster();
+        var alive = Path.Combine(Path.GetTempPath(), $"flowmesh-alive-{Guid.NewGuid():N}", "node.alive");
         var started = await Task.WhenAll(
             MemberProcess.StartAsync("host-a", redis, cluster, ["--capture-port", $"{LoopbackPort.Free()}"]),
-            MemberProcess.StartAsync("host-b", redis, cluster, ["--capture-port", $"{LoopbackPort.Free()}"]),
+            MemberProcess.StartAsync("host-b", redis, cluster, ["--capture-port", $"{LoopbackPort.Free()}"], new Dictionary<string, string> { ["FLOWMESH_NODE__ALIVEFILE"] = alive }),
             MemberProcess.StartAggregatorAsync(redis, cluster, ["--no-gateway"]));
         await using var a = started[0];
         await using var b = started[1];
@@ -154,11 +226,17 @@ public sealed class FaultDrillTests(ITestOutputHelper output)
         await ClusterClient.WaitForAsync(() => client.StatusAsync(a), s => s.Members.Count == 3, "host-a to see every member", SessionFleet.Deadline);
         await ClusterClient.WaitForAsync(() => client.StatusAsync(b), s => s.Members.Count == 3, "host-b to see every member", SessionFleet.Deadline);
 
+        // The liveness file is fresh while host-b answers (what Kubernetes' probe checks: younger than 30 s) ...
+        static TimeSpan Age(string path) => File.Exists(path) ? DateTime.UtcNow - File.GetLastWriteTimeUtc(path) : TimeSpan.MaxValue;
+        await ClusterClient.WaitForAsync(() => Task.FromResult(Age(alive)), age => age < TimeSpan.FromSeconds(2), "host-b to touch its liveness file", SessionFleet.Deadline);
+
         var frozen = Stopwatch.StartNew();
         b.Signal(ProcessControl.SigStop);
         try
         {
             await ClusterClient.WaitForAsync(() => client.StatusAsync(a), s => !s.Members.Contains(b.MemberId), "host-a to drop the frozen host-b", SessionFleet.Deadline);
+            // ... and ages while it is frozen.
+            Assert.True(Age(alive) >= frozen.Elapsed - TimeSpan.FromSeconds(1.5), $"the liveness file is {Age(alive).TotalSeconds:0.0} s old after {frozen.Elapsed.TotalSeconds:0.0} s frozen");
             // The drill is a 20 s freeze: five leases of these members.
             if (frozen.Elapsed < TimeSpan.FromSeconds(20))
                 await Task.Delay(TimeSpan.FromSeconds(20) - frozen.Elapsed);
@@ -210,7 +288,7 @@ public sealed class FaultDrillTests(ITestOutputHelper output)
             var keys = new List<string>();
             foreach (var (client, _) in open)
             {
-                var flow = (await ClusterClient.WaitForAsync(() => fleet.Client.QueryAsync("host-a", Sockets.Cookie(client)), r => r.Found, "the client flow", SessionFleet.Deadline)).Flow;
+                var flow = (await ClusterClient.WaitForAsync(() => fleet.Client.QueryAsync("host-a", Sockets.FlowCookie(client)), r => r.Found, "the client flow", SessionFleet.Deadline)).Flow;
                 var key = SessionKeys.For(flow);
                 await ClusterClient.WaitForAsync(() => fleet.Client.QuerySessionAsync(key), r => r.Found && r.Session.Client is not null && r.Session.Server is not null,
                     $"session {key} to hold both open sides", SessionFleet.Deadline);

@@ -69,7 +69,7 @@ public sealed class GatewayFleet : IAsyncLifetime
         (_openClient, _openServer) = _hosts.A.Inside(() => Sockets.Connect(_listener, new IPEndPoint(server, Port)));
         Sockets.SendAll(_openClient, Sockets.Pattern(100, 9));
         Sockets.ReceiveExactly(_openServer, 100);
-        OpenCookie = Sockets.Cookie(_openClient);
+        OpenCookie = Sockets.FlowCookie(_openClient);
 
         // Every exchange settled, joined, and its latency written (sketches are flushed every second).
         var settled = await ClusterClient.WaitForAsync(() => GetJsonAsync("/api/edges"),
@@ -103,7 +103,7 @@ public sealed class GatewayFleet : IAsyncLifetime
         using (client)
         using (accepted)
         {
-            var cookie = Sockets.Cookie(client);
+            var cookie = Sockets.FlowCookie(client);
             Sockets.SendAll(client, Sockets.Pattern(up, 1));
             Sockets.ReceiveExactly(accepted, up);
             Sockets.SendAll(accepted, Sockets.Pattern(down, 2));
@@ -118,7 +118,7 @@ public sealed class GatewayFleet : IAsyncLifetime
         var (client, accepted) = Hosts.A.Inside(() => Sockets.Connect(Listener, new IPEndPoint(IPAddress.Parse(Hosts.AddressB), Port)));
         using (client)
         {
-            var cookie = Sockets.Cookie(client);
+            var cookie = Sockets.FlowCookie(client);
             Sockets.SendAll(client, Sockets.Pattern(10, 3));
             Sockets.ReceiveExactly(accepted, 10);
             Sockets.CloseAbortively(accepted);
@@ -129,7 +129,7 @@ public sealed class GatewayFleet : IAsyncLifetime
     private ulong Refused()
     {
         using var connection = Hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
-        var cookie = Sockets.Cookie(connection);
+        var cookie = Sockets.FlowCookie(connection);
         try
         {
             connection.Connect(IPAddress.Parse(Hosts.AddressB), ClosedPort);

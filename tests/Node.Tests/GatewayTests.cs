@@ -121,6 +121,22 @@ public sealed class GatewayTests(GatewayFleet fleet) : IClassFixture<GatewayFlee
         Assert.InRange(counts.Count, 30, 31); // 5 minutes of 10 s columns (31 when the window does not start on a bucket)
 
         var edges = (await fleet.GetJsonAsync("/api/edges?window=15m")).EnumerateArray().ToDictionary(e => e.GetProperty("edge").GetString()!);
+        // A page at a time: following the Link header one edge at a time walks the same edges, in name order.
+        var walked = new List<string>();
+        string? next = "/api/edges?window=15m&limit=1";
+        while (next is not null)
+        {
+            using var page = await fleet.Http.GetAsync(next);
+            page.EnsureSuccessStatusCode();
+            Assert.Equal($"{edges.Count}", Assert.Single(page.Headers.GetValues("X-Total-Count")));
+            using var json = System.Text.Json.JsonDocument.Parse(await page.Content.ReadAsStringAsync());
+            walked.Add(Assert.Single(json.RootElement.EnumerateArray().ToList()).GetProperty("edge").GetString()!);
+            next = page.Headers.TryGetValues("Link", out var links)
+                ? System.Text.RegularExpressions.Regex.Match(links.Single(), "^<([^>]+)>; rel=\"next\"$").Groups[1].Value
+                : null;
+            Assert.True(walked.Count <= edges.Count, $"paging walked {walked.Count} pages for {edges.Count} edges");
+        }
+        Assert.Equal(edges.Keys.Order(StringComparer.Ordinal), walked);
         var edge = edges[fleet.Edge];
         Assert.Equal($"{fleet.Hosts.AddressB}:{GatewayFleet.Port}", edge.GetProperty("server").GetString());
         Assert.Equal(GatewayFleet.Exchanges + 1, edge.GetProperty("sessions").GetInt64());
@@ -184,12 +200,22 @@ public sealed class GatewayTests(GatewayFleet fleet) : IClassFixture<GatewayFlee
         Assert.True(hostA.GetProperty("counters").GetProperty("flows_closed").GetInt64() >= GatewayFleet.Exchanges);
         Assert.Equal(0, hostA.GetProperty("counters").GetProperty("kernel_drops").GetInt64());
         Assert.Equal(0, cluster.GetProperty("totalDrops").GetInt64());
+        // Each loss counter of both roles is listed, at 0 here, and so are the totals kept across restarts.
+        var drops = cluster.GetProperty("drops").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt64());
+        Assert.Contains("kernel_drops", drops.Keys);
+        Assert.Contains("flows_unrecorded", drops.Keys);
+        Assert.All(drops.Values, v => Assert.Equal(0, v));
+        Assert.Equal(JsonValueKind.Object, cluster.GetProperty("lossTotals").ValueKind);
 
         Assert.Equal(HttpStatusCode.OK, (await fleet.Http.GetAsync("/healthz")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await fleet.Http.GetAsync("/readyz")).StatusCode);
 
         var metrics = await fleet.Http.GetStringAsync("/metrics");
         Assert.Contains("flowmesh_node_kernel_drops_total{host=\"host-a\"} 0", metrics, StringComparison.Ordinal);
+        // Kinds and help come from the Node's counter table: a gauge is no counter.
+        Assert.Contains("# TYPE flowmesh_node_flows_active gauge", metrics, StringComparison.Ordinal);
+        Assert.Contains("# TYPE flowmesh_node_apply_delay_p99_us gauge", metrics, StringComparison.Ordinal);
+        Assert.DoesNotContain("Node status field", metrics, StringComparison.Ordinal);
         var tagLine = metrics.Split('\n').Single(l => l.StartsWith("flowmesh_aggregator_sessions_total{", StringComparison.Ordinal) && l.Contains("join=\"tag\"", StringComparison.Ordinal));
         Assert.True(long.Parse(tagLine[(tagLine.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture) >= GatewayFleet.Exchanges + 1, tagLine);
         Assert.Contains("flowmesh_gateway_request_duration_seconds_count{route=\"/api/cluster\",status=\"200\"}", metrics, StringComparison.Ordinal);
@@ -340,14 +366,23 @@ public sealed class GatewayTests(GatewayFleet fleet) : IClassFixture<GatewayFlee
     }
 
     [Fact]
-    public async Task An_open_stream_does_not_hold_up_the_aggregators_stop()
+    public async Task Streams_beyond_the_cap_are_refused_and_counted_and_an_open_one_does_not_hold_up_the_stop()
     {
         // A cluster of its own: the other tests count the fleet's members.
-        await using var aggregator = await MemberProcess.StartAggregatorAsync(fleet.Redis, fleet.Cluster + "-s", []);
+        await using var aggregator = await MemberProcess.StartAggregatorAsync(fleet.Redis, fleet.Cluster + "-s", [],
+            new Dictionary<string, string> { ["FLOWMESH_GATEWAY__MAXSTREAMCLIENTS"] = "1" });
         using var http = new HttpClient { BaseAddress = aggregator.GatewayUrl, Timeout = Timeout.InfiniteTimeSpan };
         using var stream = await http.GetAsync("/api/stream", HttpCompletionOption.ResponseHeadersRead);
         var reader = new StreamReader(await stream.Content.ReadAsStreamAsync());
         Assert.Equal("retry: 2000", await reader.ReadLineAsync());
+
+        using var second = await http.GetAsync("/api/stream", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, second.StatusCode);
+        Assert.Equal("application/problem+json", second.Content.Headers.ContentType?.MediaType);
+        Assert.NotNull(second.Headers.RetryAfter);
+        var metrics = await http.GetStringAsync("/metrics");
+        Assert.Matches("(?m)^flowmesh_aggregator_stream_refused_total{[^}]*} 1$", metrics);
+        Assert.Matches("(?m)^flowmesh_aggregator_stream_clients{[^}]*} 1$", metrics);
 
         // The host allows 30 s for a stop; a stream that waited for its client would use all of it.
         var clock = System.Diagnostics.Stopwatch.StartNew();

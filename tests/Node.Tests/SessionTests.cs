@@ -37,7 +37,7 @@ public sealed class SessionTests
         using var connection = clientHost.Inside(() => new Socket(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp));
         connection.Connect(server, Port);
         var accepted = listener.Accept();
-        var cookies = (Sockets.Cookie(connection), Sockets.Cookie(accepted));
+        var cookies = (Sockets.FlowCookie(connection), Sockets.FlowCookie(accepted));
         Sockets.SendAll(connection, Sockets.Pattern(5000, 1));
         Sockets.ReceiveExactly(accepted, 5000);
         Sockets.SendAll(accepted, Sockets.Pattern(3000, 2));
@@ -151,6 +151,14 @@ public sealed class SessionTests
         Assert.Equal(("host-b", "8080"), (Attribute(server, "flowmesh.host"), Attribute(server, "net.sock.host.port")));
         // Spelt as the gateway spells them.
         Assert.Equal(("normal", "normal"), (Attribute(client, "flowmesh.close_reason"), Attribute(server, "flowmesh.close_reason")));
+        Assert.Equal(0, (await fleet.AggregatorStatusAsync()).GetValueOrDefault("spans_dropped"));
+
+        // With the collector gone, the next session's three spans are counted as lost, not lost without a word.
+        receiver.Dispose();
+        var (after, _) = Exchange(hosts.A, IPAddress.Parse(hosts.AddressB), listener);
+        await fleet.SessionOfAsync("host-a", after, s => s.Closed && s.Join == JoinMethod.Tag);
+        await ClusterClient.WaitForAsync(() => fleet.AggregatorStatusAsync(), c => c.GetValueOrDefault("spans_dropped") == 3,
+            "the spans sent to a collector that is gone to be counted as dropped", Deadline);
     }
 
     [Fact]
@@ -167,7 +175,7 @@ public sealed class SessionTests
         using var accepted = listener.Accept();
         Sockets.SendAll(connection, Sockets.Pattern(700, 1));
         Sockets.ReceiveExactly(accepted, 700);
-        var cookie = Sockets.Cookie(connection);
+        var cookie = Sockets.FlowCookie(connection);
         // The client learns of the echo just after it is established: its key is the tag from then on.
         var flow = (await ClusterClient.WaitForAsync(() => fleet.Client.QueryAsync("host-a", cookie), r => r.Found && r.Flow.TagEchoed, "the open flow", Deadline)).Flow;
         var key = SessionKeys.For(flow);
@@ -194,7 +202,7 @@ public sealed class SessionTests
         using var connection = hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
         connection.Connect(IPAddress.Parse(hosts.AddressB), Port);
         using var accepted = listener.Accept();
-        var cookie = Sockets.Cookie(connection);
+        var cookie = Sockets.FlowCookie(connection);
         await using var fleet = await Fleet.StartAsync(hosts.A.Name, hosts.B.Name, injectTag: true);
 
         Sockets.SendAll(connection, Sockets.Pattern(100, 1));
@@ -222,7 +230,7 @@ public sealed class SessionTests
         using var connection = hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
         connection.Connect(IPAddress.Parse(hosts.AddressB), Port);
         using var accepted = listener.Accept();
-        var cookie = Sockets.Cookie(connection);
+        var cookie = Sockets.FlowCookie(connection);
         await fleet.B.CrashAsync();
         await using var restarted = await MemberProcess.StartAsync("host-b", fleet.Redis, fleet.Cluster,
             ["--netns", hosts.B.Name, "--capture-port", $"{Port}", "--capture-port", $"{ClosedPort}"]);
@@ -329,7 +337,7 @@ public sealed class SessionTests
         {
             connection.Connect(IPAddress.Parse(hosts.AddressB), Port);
             var accepted = listener.Accept();
-            resetCookie = Sockets.Cookie(connection);
+            resetCookie = Sockets.FlowCookie(connection);
             Sockets.SendAll(connection, Sockets.Pattern(10, 1));
             Sockets.ReceiveExactly(accepted, 10);
             Sockets.CloseAbortively(accepted);
@@ -346,7 +354,7 @@ public sealed class SessionTests
         using (var connection = hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)))
         {
             Assert.Throws<SocketException>(() => connection.Connect(IPAddress.Parse(hosts.AddressB), ClosedPort));
-            refusedCookie = Sockets.Cookie(connection);
+            refusedCookie = Sockets.FlowCookie(connection);
         }
         var (_, refused) = await fleet.SessionOfAsync("host-a", refusedCookie, s => s.Closed);
         Assert.Equal(JoinMethod.OneSided, refused.Join);
@@ -362,7 +370,7 @@ public sealed class SessionTests
         {
             connection.Connect(IPAddress.Parse("10.215.7.2"), Port);
             var accepted = foreign.Accept();
-            outsideCookie = Sockets.Cookie(connection);
+            outsideCookie = Sockets.FlowCookie(connection);
             Sockets.CloseClientFirst(connection, accepted);
         }
         var (_, oneSided) = await fleet.SessionOfAsync("host-a", outsideCookie, s => s.Closed);

@@ -38,7 +38,7 @@ async function loadCluster() {
 }
 
 async function loadEdges() {
-  const edges = await api("/api/edges?window=" + state.window);
+  const edges = await api("/api/edges?limit=1000&window=" + state.window);
   const body = $("edges").tBodies[0];
   body.replaceChildren();
   for (const e of edges) {

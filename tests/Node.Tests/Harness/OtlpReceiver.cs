@@ -70,8 +70,11 @@ internal sealed class OtlpReceiver : IDisposable
         }
     }
 
+    /// <summary>Stops listening (a test may do so early, to play a collector that went away); once is enough.</summary>
     public void Dispose()
     {
+        if (!_listener.IsListening)
+            return;
         _listener.Stop();
         _listener.Close();
         _loop.Wait(TimeSpan.FromSeconds(5));

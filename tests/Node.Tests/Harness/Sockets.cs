@@ -17,6 +17,16 @@ internal static class Sockets
         return BitConverter.ToUInt64(value);
     }
 
+    /// <summary>
+    /// The cookie of the socket's flow, as flow ids carry it: SO_COOKIE with the first four
+    /// hex digits of this boot's id in its top 16 bits (read here from /proc, as the README
+    /// describes the id).
+    /// </summary>
+    public static ulong FlowCookie(Socket socket) => Cookie(socket) | BootBits.Value;
+
+    private static readonly Lazy<ulong> BootBits = new(() =>
+        Convert.ToUInt64(File.ReadAllText("/proc/sys/kernel/random/boot_id")[..4], 16) << 48);
+
     public static Socket Listen(IPAddress address, int port = 0)
     {
         var listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
