@@ -98,9 +98,49 @@ internal static class NodeBench
                 $"drops={traced.Sum(p => p.Drops)} session_undelivered={traced.Sum(p => p.Undelivered)} horizon_expired={traced.Sum(p => p.HorizonExpired)}"));
         }
 
+        output.WriteLine(await StoredBytesAsync(redis.Database, keys, progress).ConfigureAwait(false));
         if (options.IdleConnections > 0)
             output.WriteLine(await MemoryPerFlowAsync(ns, nodeRun, redis, keys, options.IdleConnections, progress).ConfigureAwait(false));
         return 0;
+    }
+
+    /// <summary>
+    /// What the phases left in the state Redis, per record: MEMORY USAGE of a sample of the
+    /// sessions and closed-flow records, of an index entry, and all of used_memory over the
+    /// sessions (records, indexes, latency sketches, edge counts, membership): what sizes
+    /// its maxmemory for a retention.
+    /// </summary>
+    private static async Task<string> StoredBytesAsync(IDatabase db, RedisKeys keys, TextWriter progress)
+    {
+        const int Sample = 200;
+        async Task<double> MeanUsage(IEnumerable<RedisKey> sample)
+        {
+            var sizes = await Task.WhenAll(sample.Select(k => db.ExecuteAsync("MEMORY", "USAGE", k, "SAMPLES", "0"))).ConfigureAwait(false);
+            var known = sizes.Where(r => !r.IsNull).Select(r => (double)(long)r).ToList();
+            return known.Count == 0 ? 0 : known.Average();
+        }
+        var sessions = await db.SortedSetLengthAsync(keys.SessionIndex).ConfigureAwait(false);
+        var flows = await db.SortedSetLengthAsync(keys.ClosedFlowIndex).ConfigureAwait(false);
+        var sessionIds = await db.SortedSetRandomMembersAsync(keys.SessionIndex, Sample).ConfigureAwait(false);
+        var flowIds = await db.SortedSetRandomMembersAsync(keys.ClosedFlowIndex, Sample).ConfigureAwait(false);
+        var perSession = await MeanUsage(sessionIds.Select(id => (RedisKey)keys.Session(id!))).ConfigureAwait(false);
+        var flowKeys = new List<RedisKey>();
+        foreach (var id in flowIds)
+        {
+            if (ClusterKinds.TryParseFlowIdentity(id!, out var host, out var cookie))
+                flowKeys.Add(keys.ClosedFlow(host, cookie));
+        }
+        var perFlow = await MeanUsage(flowKeys).ConfigureAwait(false);
+        var indexBytes = await MeanUsage([(RedisKey)keys.SessionIndex, (RedisKey)keys.ClosedFlowIndex]).ConfigureAwait(false) * 2;
+        var info = (string?)await db.ExecuteAsync("INFO", "memory").ConfigureAwait(false) ?? "";
+        var used = info.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("used_memory:", StringComparison.Ordinal))?["used_memory:".Length..];
+        var usedBytes = long.TryParse(used, CultureInfo.InvariantCulture, out var u) ? u : 0;
+        var perIndexEntry = sessions + flows == 0 ? 0 : indexBytes / (sessions + flows);
+        progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  stored: {sessions} sessions of {perSession:0} B, {flows} flow records of {perFlow:0} B, {perIndexEntry:0} B per index entry; Redis uses {usedBytes >> 20} MiB"));
+        return string.Create(CultureInfo.InvariantCulture,
+            $"stored_sessions={sessions} bytes_per_session={perSession:0} stored_flows={flows} bytes_per_flow_record={perFlow:0} bytes_per_index_entry={perIndexEntry:0} " +
+            $"redis_used_memory={usedBytes} used_memory_per_session={(sessions == 0 ? 0 : usedBytes / (double)sessions):0}");
     }
 
     private sealed record Phase(double Rps, double CpuSeconds, double Cores, double AggregatorCores, double RedisCores, long Records, long Drops, long P50Us, long P99Us, long Undelivered, long HorizonExpired)
