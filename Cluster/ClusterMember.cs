@@ -96,6 +96,16 @@ public sealed class ClusterMember : IAsyncDisposable
             .WithProtoMessages(FlowsReflection.Descriptor, ClusterReflection.Descriptor, SessionsReflection.Descriptor);
         if (!string.IsNullOrEmpty(settings.AdvertisedAddress))
             remote = remote.WithAdvertisedHost(settings.AdvertisedAddress);
+        if (settings.Tls is { } tls)
+        {
+            remote = tls.Apply(remote);
+            if (!client)
+                logger.LogInformation("Cluster transport: mutual TLS, certificate {Subject} valid until {NotAfter:u}", tls.Certificate.Subject, tls.Certificate.NotAfter.ToUniversalTime());
+        }
+        else if (!client)
+        {
+            logger.LogWarning("Cluster transport: plaintext, on loopback only (set Cluster:Tls:Ca, Cert and Key for mutual TLS)");
+        }
 
         var clusterConfig = ClusterConfig.Setup(settings.Name, provider, lookup)
             .WithClusterKinds(kinds.ToArray())

@@ -1,3 +1,5 @@
+using FlowMesh.Cluster.Transport;
+
 namespace FlowMesh.Cluster;
 
 /// <summary>How a process joins the FlowMesh cluster.</summary>
@@ -23,4 +25,30 @@ public sealed record ClusterSettings
 
     /// <summary>How long a request to a virtual actor may take before it fails.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Mutual TLS for the actor transport (<c>Cluster:Tls:*</c>); null: plaintext, allowed on loopback only.</summary>
+    public MutualTls? Tls { get; init; }
+
+    /// <summary>Whether the actor remote listens only on this host (where plaintext is allowed).</summary>
+    public bool IsLoopback => BindAddress is "localhost" || (System.Net.IPAddress.TryParse(BindAddress, out var address) && System.Net.IPAddress.IsLoopback(address));
+
+    /// <summary>
+    /// The TLS material named by the three settings, loaded; none when all three are empty.
+    /// Throws <see cref="ClusterTlsException"/> when only some are given, when the material
+    /// cannot work, or when there is none and <paramref name="bindAddress"/> is beyond loopback.
+    /// </summary>
+    public static MutualTls? LoadTls(string? ca, string? cert, string? key, string bindAddress)
+    {
+        var given = new[] { ca, cert, key }.Count(v => !string.IsNullOrWhiteSpace(v));
+        if (given == 0)
+        {
+            if (new ClusterSettings { BindAddress = bindAddress }.IsLoopback)
+                return null;
+            throw new ClusterTlsException($"the cluster port listens on {bindAddress}, beyond this host, so it needs mutual TLS: make a CA and a member certificate "
+                + "(`certs ca --out DIR`, `certs member --ca DIR`) and set Cluster:Tls:Ca, Cluster:Tls:Cert and Cluster:Tls:Key (FLOWMESH_CLUSTER__TLS__CA, ...)");
+        }
+        if (given < 3)
+            throw new ClusterTlsException("Cluster:Tls needs all three of Ca, Cert and Key (PEM files); some are missing");
+        return MutualTls.Load(ca!, cert!, key!);
+    }
 }

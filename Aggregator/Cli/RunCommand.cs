@@ -1,6 +1,7 @@
 using System.CommandLine;
 using FlowMesh.Aggregator.Gateway;
 using FlowMesh.Aggregator.Hosting;
+using FlowMesh.Cluster;
 using FlowMesh.Cluster.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -57,16 +58,19 @@ internal static class RunCommand
             if (ProcessHost.TryCreateBuilder(parse.GetValue(member.Config), flags) is not { } builder)
                 return 2;
             AggregatorSettings settings;
+            ClusterSettings clusterSettings;
             try
             {
                 settings = AggregatorSettings.From(builder.Configuration);
+                clusterSettings = ProcessHost.ClusterSettings(builder.Configuration);
+                await ProcessHost.CheckRedisAsync(clusterSettings).ConfigureAwait(false);
             }
-            catch (ArgumentException e)
+            catch (Exception e) when (e is ArgumentException or StartupException)
             {
                 await Console.Error.WriteLineAsync($"flowmesh: error: {e.Message}").ConfigureAwait(false);
                 return 2;
             }
-            builder.Services.AddSingleton(ProcessHost.ClusterSettings(builder.Configuration));
+            builder.Services.AddSingleton(clusterSettings);
             builder.Services.AddSingleton(settings);
             builder.Services.AddSingleton<AggregatorService>();
             builder.Services.AddHostedService(sp => sp.GetRequiredService<AggregatorService>());

@@ -18,7 +18,8 @@ internal static class SessionCommands
         where.AddTo(get);
         get.SetAction(async (parse, ct) =>
         {
-            var settings = where.Settings(parse);
+            if (!where.TrySettings(parse, out var settings))
+                return 2;
             await using var client = await ClusterMember.StartClientAsync(settings, NullLoggerFactory.Instance, ct).ConfigureAwait(false);
             var key = parse.GetValue(id)!.Split('@')[0];
             var response = await ClientQuery.AskAsync<SessionQueryResponse>(client, settings, key, ClusterKinds.Session, new SessionQuery(), ct).ConfigureAwait(false);

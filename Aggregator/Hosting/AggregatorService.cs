@@ -108,7 +108,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         var store = _store;
         var sessionKind = new ClusterKind(ClusterKinds.Session,
             Props.FromProducer(() => new SessionQueryActor(shards!, store, settings.Sessions.Linger, clusterSettings.RequestTimeout)));
-        _logger.LogInformation("Joining cluster {Cluster} through Redis {Redis} as an Aggregator", clusterSettings.Name, clusterSettings.Redis);
+        _logger.LogInformation("Joining cluster {Cluster} through Redis {Redis} as an Aggregator", clusterSettings.Name, _redis.Endpoint);
         _member = await ClusterMember.StartMemberAsync(_redis, clusterSettings, "", ClusterKinds.AggregatorRole, [sessionKind], loggers, cancellationToken)
             .ConfigureAwait(false);
         ExpulsionExit.Register(_member, lifetime, _logger);
@@ -172,6 +172,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             ["flows_undeliverable"] = () => c.UndeliverableFlows,
             ["moved_undelivered"] = () => _forward!.Undelivered,
             ["dead_letters"] = () => c.DeadLetters,
+            ["tls_refused"] = () => clusterSettings.Tls?.Refused ?? 0,
             ["redis_failures"] = () => _redis!.Failures,
             ["redis_used_memory"] = () => _memory!.UsedBytes,
             ["redis_maxmemory"] = () => _memory!.MaxBytes,

@@ -62,16 +62,28 @@ public static class ProcessHost
         }
     }
 
-    /// <summary>The Cluster section.</summary>
+    /// <summary>
+    /// Before a member's host starts: throws <see cref="Redis.RedisCredentialsException"/> when
+    /// Redis refuses the credentials (a Redis that is down is not an error: members wait for it).
+    /// </summary>
+    public static async Task CheckRedisAsync(ClusterSettings settings)
+    {
+        var connection = await Redis.RedisConnection.ConnectAsync(settings.Redis, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance).ConfigureAwait(false);
+        await connection.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>The Cluster section, its TLS material loaded; throws <see cref="Transport.ClusterTlsException"/> (one line) when that cannot work.</summary>
     public static ClusterSettings ClusterSettings(IConfiguration configuration)
     {
         var s = configuration.GetSection("Cluster");
         var defaults = new ClusterSettings();
+        var bind = s["BindAddress"] ?? defaults.BindAddress;
         return new ClusterSettings
         {
             Name = s["Name"] ?? defaults.Name,
             Redis = s["Redis"] ?? defaults.Redis,
-            BindAddress = s["BindAddress"] ?? defaults.BindAddress,
+            Tls = FlowMesh.Cluster.ClusterSettings.LoadTls(s["Tls:Ca"], s["Tls:Cert"], s["Tls:Key"], bind),
+            BindAddress = bind,
             Port = s.GetValue("Port", defaults.Port),
             AdvertisedAddress = string.IsNullOrEmpty(s["AdvertisedAddress"]) ? null : s["AdvertisedAddress"],
             MemberTtl = TimeSpan.FromSeconds(s.GetValue("MemberTtlSeconds", defaults.MemberTtl.TotalSeconds)),

@@ -7,8 +7,9 @@ namespace FlowMesh.Cluster.Redis;
 
 /// <summary>
 /// A private redis-server on a free loopback port, with no persistence (a restart
-/// comes back empty), for benchmarks and tests that need a real Redis of their own.
-/// Stopped and its directory removed when disposed.
+/// comes back empty) and a random password (as a fleet's Redis has one), for benchmarks
+/// and tests that need a real Redis of their own. Stopped and its directory removed when
+/// disposed.
 /// </summary>
 public sealed class LocalRedisServer : IAsyncDisposable
 {
@@ -18,7 +19,12 @@ public sealed class LocalRedisServer : IAsyncDisposable
     private LocalRedisServer(int port) => Port = port;
 
     public int Port { get; }
-    public string Endpoint => $"127.0.0.1:{Port}";
+
+    /// <summary>The password it requires (<c>requirepass</c>).</summary>
+    public string Password { get; } = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+
+    /// <summary>The StackExchange.Redis configuration string members take as <c>Cluster:Redis</c>, password included.</summary>
+    public string Endpoint => $"127.0.0.1:{Port},password={Password}";
 
     /// <summary>The server's process id (a benchmark reads its CPU time), 0 before it started.</summary>
     public int ProcessId => _process?.Id ?? 0;
@@ -39,7 +45,7 @@ public sealed class LocalRedisServer : IAsyncDisposable
     public async Task StartAgainAsync()
     {
         var info = new ProcessStartInfo(Binary) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "--port", $"{Port}", "--bind", "127.0.0.1", "--dir", _directory, "--save", "", "--appendonly", "no", "--daemonize", "no" })
+        foreach (var a in new[] { "--port", $"{Port}", "--bind", "127.0.0.1", "--dir", _directory, "--save", "", "--appendonly", "no", "--daemonize", "no", "--requirepass", Password })
             info.ArgumentList.Add(a);
         _process = Process.Start(info)!;
         _process.OutputDataReceived += (_, _) => { };
@@ -75,7 +81,8 @@ public sealed class LocalRedisServer : IAsyncDisposable
             await stream.WriteAsync("PING\r\n"u8.ToArray()).ConfigureAwait(false);
             var buffer = new byte[16];
             var n = await stream.ReadAsync(buffer).ConfigureAwait(false);
-            return n > 0 && buffer[0] == (byte)'+';
+            return n > 0; // +PONG, or -NOAUTH: it answers either way
+
         }
         catch (SocketException)
         {

@@ -18,10 +18,11 @@ public sealed class RedisConnection : IAsyncDisposable
     private RedisConnection(ConnectionMultiplexer multiplexer, string endpoint, ILogger logger)
     {
         Multiplexer = multiplexer;
-        Endpoint = endpoint;
+        // What logs and errors show: the configuration without its password.
+        Endpoint = ConfigurationOptions.Parse(endpoint).ToString(includePassword: false);
         _logger = logger;
-        multiplexer.ConnectionFailed += (_, e) => _logger.LogWarning("Redis {Endpoint} connection lost ({FailureType}); retrying", endpoint, e.FailureType);
-        multiplexer.ConnectionRestored += (_, _) => _logger.LogInformation("Redis {Endpoint} connection restored", endpoint);
+        multiplexer.ConnectionFailed += (_, e) => _logger.LogWarning("Redis {Endpoint} connection lost ({FailureType}); retrying", Endpoint, e.FailureType);
+        multiplexer.ConnectionRestored += (_, _) => _logger.LogInformation("Redis {Endpoint} connection restored", Endpoint);
     }
 
     public ConnectionMultiplexer Multiplexer { get; }
@@ -34,7 +35,11 @@ public sealed class RedisConnection : IAsyncDisposable
     /// <summary>Writes that succeeded.</summary>
     public long Writes => Interlocked.Read(ref _writes);
 
-    /// <summary>Connects without waiting for Redis to be up: commands fail (and are counted) until it is.</summary>
+    /// <summary>
+    /// Connects without waiting for Redis to be up: commands fail (and are counted) until it
+    /// is. A Redis that answers but refuses the credentials is a
+    /// <see cref="RedisCredentialsException"/>: that never mends by waiting.
+    /// </summary>
     public static async Task<RedisConnection> ConnectAsync(string endpoint, ILogger logger)
     {
         var options = ConfigurationOptions.Parse(endpoint);
@@ -45,9 +50,39 @@ public sealed class RedisConnection : IAsyncDisposable
         options.KeepAlive = 5;
         options.ReconnectRetryPolicy = new LinearRetry(500);
         options.ClientName = "flowmesh";
+        var refused = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnFailed(object? sender, ConnectionFailedEventArgs e)
+        {
+            if (e.FailureType == ConnectionFailureType.AuthenticationFailure)
+                refused.TrySetResult("authentication failed");
+        }
         var multiplexer = await ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false);
-        return new RedisConnection(multiplexer, endpoint, logger);
+        multiplexer.ConnectionFailed += OnFailed;
+        var connection = new RedisConnection(multiplexer, endpoint, logger);
+        try
+        {
+            var ping = multiplexer.GetDatabase().PingAsync();
+            var first = await Task.WhenAny(ping, refused.Task, Task.Delay(TimeSpan.FromSeconds(3))).ConfigureAwait(false);
+            string? why = first == refused.Task ? refused.Task.Result : null;
+            if (first == ping && ping.Exception?.GetBaseException() is { } error && IsCredentialError(error))
+                why = error is RedisServerException ? error.Message : "authentication failed";
+            if (why is not null)
+            {
+                await multiplexer.DisposeAsync().ConfigureAwait(false);
+                throw new RedisCredentialsException($"Redis {connection.Endpoint} refused FlowMesh's credentials ({why}); put its password in Cluster:Redis "
+                    + "(FLOWMESH_CLUSTER__REDIS, --redis), e.g. redis:6379,password=SECRET (or user=NAME,password=SECRET for an ACL user)");
+            }
+        }
+        finally
+        {
+            multiplexer.ConnectionFailed -= OnFailed;
+        }
+        return connection;
     }
+
+    private static bool IsCredentialError(Exception e) =>
+        e is RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure }
+        || (e is RedisServerException && (e.Message.StartsWith("NOAUTH", StringComparison.Ordinal) || e.Message.StartsWith("WRONGPASS", StringComparison.Ordinal)));
 
     /// <summary>Records a successful command (ends an outage, if one was on).</summary>
     public void Succeeded(bool write = false)

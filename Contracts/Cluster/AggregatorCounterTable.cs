@@ -36,6 +36,7 @@ public static class AggregatorCounterTable
         new("flows_undeliverable", "Flows that reached no session shard.", IsLoss: true),
         new("moved_undelivered", "Mid-life sides that could not be moved to their peer's Aggregator.", IsLoss: true),
         new("dead_letters", "Dead letters in the Aggregator's actor system."),
+        new("tls_refused", "Peers the cluster transport refused: no certificate, one from another CA, or plaintext."),
         new("redis_failures", "Redis commands that failed."),
         new("redis_used_memory", "Bytes the state Redis uses (INFO memory).", CounterKind.Gauge),
         new("redis_maxmemory", "The state Redis' maxmemory in bytes (0: no limit).", CounterKind.Gauge),

@@ -39,6 +39,7 @@ public static class NodeCounterTable
         new("session_resent", "Closed flows sent again: their Aggregator died or left, or never confirmed their session stored."),
         new("session_unconfirmed", "Closed flows handed over whose session is not yet confirmed stored.", CounterKind.Gauge),
         new("session_untracked", "Closed flows handed over but not kept for a resend (HandOff:MaxUnconfirmed reached)."),
+        new("tls_refused", "Peers the cluster transport refused: no certificate, one from another CA, or plaintext."),
         new("tags_sent", "Client flows whose SYN carried this host's trace tag."),
         new("tags_echoed", "Client flows whose SYN-ACK echoed the tag back."),
         new("tags_received", "Server flows whose SYN carried a tag."),

@@ -27,7 +27,8 @@ internal static class ClientCommands
                 await Console.Error.WriteLineAsync("flowmesh: error: a flow is HOST_ID/COOKIE, e.g. node-1/4097").ConfigureAwait(false);
                 return 2;
             }
-            var settings = where.Settings(parse);
+            if (!where.TrySettings(parse, out var settings))
+                return 2;
             await using var client = await ClusterMember.StartClientAsync(settings, NullLoggerFactory.Instance, ct).ConfigureAwait(false);
             var response = await ClientQuery.AskAsync<FlowQueryResponse>(client, settings, ClusterKinds.FlowIdentity(host, cookie), ClusterKinds.Flow, new FlowQuery(), ct)
                 .ConfigureAwait(false);
@@ -51,7 +52,9 @@ internal static class ClientCommands
         where.AddTo(status);
         status.SetAction(async (parse, ct) =>
         {
-            await using var client = await ClusterMember.StartClientAsync(where.Settings(parse), NullLoggerFactory.Instance, ct).ConfigureAwait(false);
+            if (!where.TrySettings(parse, out var settings))
+                return 2;
+            await using var client = await ClusterMember.StartClientAsync(settings, NullLoggerFactory.Instance, ct).ConfigureAwait(false);
             Console.WriteLine("MEMBER                            ROLE        HOST             ADDRESS");
             foreach (var m in client.Provider.Registrations.Values.OrderBy(m => m.Role).ThenBy(m => m.HostId))
                 Console.WriteLine($"{m.MemberId,-33} {m.Role,-11} {m.HostId,-16} {m.Host}:{m.Port}");

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using FlowMesh.Cluster;
 using FlowMesh.Cluster.Hosting;
 using FlowMesh.Node.Hosting;
 using FlowMesh.Node.Kernel;
@@ -57,7 +58,18 @@ internal static class RunCommand
         if (string.IsNullOrWhiteSpace(nodeSettings.HostId))
             nodeSettings.HostId = Environment.MachineName;
         builder.Services.AddSingleton(nodeSettings);
-        builder.Services.AddSingleton(ProcessHost.ClusterSettings(builder.Configuration));
+        ClusterSettings clusterSettings;
+        try
+        {
+            clusterSettings = ProcessHost.ClusterSettings(builder.Configuration);
+            await ProcessHost.CheckRedisAsync(clusterSettings).ConfigureAwait(false);
+        }
+        catch (StartupException e)
+        {
+            await Console.Error.WriteLineAsync($"flowmesh: error: {e.Message}").ConfigureAwait(false);
+            return 2;
+        }
+        builder.Services.AddSingleton(clusterSettings);
         builder.Services.AddSingleton(SettingsBinding.Flows(builder.Configuration));
         builder.Services.AddSingleton(SettingsBinding.HandOff(builder.Configuration));
         builder.Services.AddSingleton<NodeService>();

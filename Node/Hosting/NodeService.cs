@@ -44,7 +44,7 @@ internal sealed class NodeService(
         CaptureRequirements.Check(captureOptions);
 
         _redis = await RedisConnection.ConnectAsync(clusterSettings.Redis, _logger).ConfigureAwait(false);
-        _logger.LogInformation("Joining cluster {Cluster} through Redis {Redis} as host {HostId}", clusterSettings.Name, clusterSettings.Redis, settings.HostId);
+        _logger.LogInformation("Joining cluster {Cluster} through Redis {Redis} as host {HostId}", clusterSettings.Name, _redis.Endpoint, settings.HostId);
         _pipeline = await FlowPipeline.StartAsync(_redis, clusterSettings, settings.HostId, LibBpf.libbpf_num_possible_cpus(), flowOptions, loggers,
             handOff: handOffOptions, cancellation: cancellationToken).ConfigureAwait(false);
         _capture = CaptureSession.Start(captureOptions, _pipeline.Sink);
@@ -151,6 +151,7 @@ internal sealed class NodeService(
             TagsSent = counters.TagsSent,
             TagsEchoed = counters.TagsEchoed,
             TagsReceived = counters.TagsReceived,
+            TlsRefused = clusterSettings.Tls?.Refused ?? 0,
         };
         if (_pipeline is not null)
             status.Members.AddRange(_pipeline.Member.Cluster.MemberList.GetAllMembers().Select(m => m.Id).Order(StringComparer.Ordinal));

@@ -79,7 +79,7 @@ public sealed class AggregatorBoundsTests(ITestOutputHelper output)
         // What deploy/ and run-local.sh give the cluster's Redis, at a size this test can fill.
         foreach (var (name, value) in new[] { ("maxmemory", "6mb"), ("maxmemory-policy", "volatile-lru") })
         {
-            var (exit, _, stderr) = await NodeCommand.RunAsync(new System.Diagnostics.ProcessStartInfo("/usr/bin/redis-cli", ["-p", $"{redis.Port}", "config", "set", name, value]));
+            var (exit, _, stderr) = await NodeCommand.RunAsync(new System.Diagnostics.ProcessStartInfo("/usr/bin/redis-cli", ["-p", $"{redis.Port}", "--no-auth-warning", "-a", redis.Password, "config", "set", name, value]));
             Assert.True(exit == 0, $"redis-cli config set {name}: {stderr} (redis-cli is in Debian's redis-tools; scripts/install-deps.sh installs it)");
         }
         var cluster = SessionFleet.NewCluster();

@@ -159,6 +159,9 @@ internal static class NodeCommand
         info.ArgumentList.Add(KernelTestRequirements.NodeAssembly);
         foreach (var a in args)
             info.ArgumentList.Add(a);
+        // Members and clients alike run with the suite's mutual TLS (a test may take it away).
+        foreach (var (key, value) in TestTls.Environment)
+            info.Environment[key] = value;
         return info;
     }
 

@@ -15,13 +15,18 @@ internal sealed class ClusterClient : IAsyncDisposable
 {
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
 
-    private ClusterClient(ClusterMember member) => Member = member;
+    private readonly FlowMesh.Cluster.Transport.MutualTls _tls;
+
+    private ClusterClient(ClusterMember member, FlowMesh.Cluster.Transport.MutualTls tls) => (Member, _tls) = (member, tls);
 
     public ClusterMember Member { get; }
 
-    public static async Task<ClusterClient> JoinAsync(LocalRedisServer redis, string cluster) =>
-        new(await ClusterMember.StartClientAsync(
-            new ClusterSettings { Redis = redis.Endpoint, Name = cluster, MemberTtl = TimeSpan.FromSeconds(4) }, NullLoggerFactory.Instance));
+    public static async Task<ClusterClient> JoinAsync(LocalRedisServer redis, string cluster)
+    {
+        var tls = TestTls.Load();
+        return new(await ClusterMember.StartClientAsync(
+            new ClusterSettings { Redis = redis.Endpoint, Name = cluster, MemberTtl = TimeSpan.FromSeconds(4), Tls = tls }, NullLoggerFactory.Instance), tls);
+    }
 
     /// <summary>Member ids in this client's view (Proto.Cluster's member list).</summary>
     public IReadOnlySet<string> MemberIds => Member.Cluster.MemberList.GetAllMembers().Select(m => m.Id).ToHashSet();
@@ -81,5 +86,9 @@ internal sealed class ClusterClient : IAsyncDisposable
         throw new XunitException($"timed out after {deadline.TotalSeconds} s waiting for {what}; last: {shown}");
     }
 
-    public async ValueTask DisposeAsync() => await Member.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await Member.DisposeAsync();
+        _tls.Dispose();
+    }
 }

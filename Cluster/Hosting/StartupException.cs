@@ -1,0 +1,8 @@
+namespace FlowMesh.Cluster.Hosting;
+
+/// <summary>
+/// Something a process needs at start is missing or wrong (TLS material, Redis credentials):
+/// its message is the one line the user reads (what is wrong, how to fix it). Every command
+/// prints it as <c>flowmesh: error: ...</c> and exits with status 2.
+/// </summary>
+public abstract class StartupException(string message) : Exception(message);
