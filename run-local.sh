@@ -315,10 +315,30 @@ if ((BUILD)); then
 fi
 [[ -f $NODE_DLL && -f $AGGREGATOR_DLL ]] || fail "no build found at $NODE_DLL; run without --no-build"
 
+# As a fleet runs: mutual TLS between members (a throwaway CA made by FlowMesh's own
+# `certs` command) and a Redis with a password. Both reach the processes as FLOWMESH_*
+# variables, not flags, so that no password shows in `ps`; $RUN/cluster.env holds them
+# for commands run by hand (`cluster status`, `flow get`, `session get`).
+step "making a throwaway cluster CA and member certificate ($RUN/tls)"
+(umask 077 && mkdir -p "$RUN/tls")
+{ dotnet "$NODE_DLL" certs ca --out "$RUN/tls" --name "FlowMesh local fleet CA" --years 1 &&
+  dotnet "$NODE_DLL" certs member --ca "$RUN/tls" --name member --days 30; } >>"$RUN/logs/certs.log" 2>&1 9>&- ||
+  fail "making the certificates failed:" "$RUN/logs/certs.log"
 REDIS_PORT=$(free_local_port 16379)
-step "starting redis-server for cluster state on 127.0.0.1:$REDIS_PORT"
+REDIS_PASSWORD=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+export FLOWMESH_CLUSTER__TLS__CA=$RUN/tls/ca.crt FLOWMESH_CLUSTER__TLS__CERT=$RUN/tls/member.crt FLOWMESH_CLUSTER__TLS__KEY=$RUN/tls/member.key
+export FLOWMESH_CLUSTER__REDIS="127.0.0.1:$REDIS_PORT,password=$REDIS_PASSWORD"
+(
+  umask 077
+  printf "export FLOWMESH_CLUSTER__REDIS='%s' FLOWMESH_CLUSTER__NAME=local\n" "$FLOWMESH_CLUSTER__REDIS"
+  printf "export FLOWMESH_CLUSTER__TLS__CA=%s FLOWMESH_CLUSTER__TLS__CERT=%s FLOWMESH_CLUSTER__TLS__KEY=%s\n" \
+    "$FLOWMESH_CLUSTER__TLS__CA" "$FLOWMESH_CLUSTER__TLS__CERT" "$FLOWMESH_CLUSTER__TLS__KEY"
+) >"$RUN/cluster.env"
+(umask 077 && printf 'requirepass %s\n' "$REDIS_PASSWORD" >"$RUN/redis/redis.conf")
+ok
+step "starting redis-server for cluster state on 127.0.0.1:$REDIS_PORT (with a random password)"
 # set-proc-title no: a Redis that sets its title overwrites its environment, and the mark with it.
-start redis other redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$RUN/redis" \
+start redis other redis-server "$RUN/redis/redis.conf" --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$RUN/redis" \
   --save "" --appendonly no --daemonize no --logfile "" --set-proc-title no \
   --maxmemory 256mb --maxmemory-policy volatile-lru
 wait_for_log "${PIDS[-1]}" "Ready to accept connections" 15 "redis-server"
@@ -343,17 +363,18 @@ done
 ok
 
 step "starting the Aggregator and its gateway"
-# The fleet's Redis, cluster and gateway come as flags, which override FLOWMESH_*
-# variables (those still reach every process: e.g. FLOWMESH_FLOWS__LINGERSECONDS=5).
+# The fleet's cluster and gateway come as flags, which override FLOWMESH_* variables
+# (those still reach every process: e.g. FLOWMESH_FLOWS__LINGERSECONDS=5); its Redis
+# and TLS files come as the variables set above.
 start aggregator aggregator dotnet "$AGGREGATOR_DLL" run \
-  --redis "127.0.0.1:$REDIS_PORT" --cluster local --listen "127.0.0.1:$PORT"
+  --cluster local --listen "127.0.0.1:$PORT"
 wait_for_log "${AGGREGATOR_PIDS[0]}" "Gateway listening on" 60 "the Aggregator"
 ok
 
 step "starting a Node on each host"
 for ((i = 1; i <= HOSTS; i++)); do
   start "node-host-$i" node dotnet "$NODE_DLL" run \
-    --redis "127.0.0.1:$REDIS_PORT" --cluster local --host-id "host-$i" --netns "$NS_PREFIX-host-$i" --inject-tag
+    --cluster local --host-id "host-$i" --netns "$NS_PREFIX-host-$i" --inject-tag
 done
 for ((i = 1; i <= HOSTS; i++)); do
   wait_for_log "${NODE_PIDS[i - 1]}" "is member" 90 "the Node of host-$i"
@@ -459,6 +480,8 @@ Try:
     curl -sN '$G/api/stream?kind=session'
   members, counters and drops
     curl -s $G/api/cluster | jq
+  the same from the cluster itself (mutual TLS and the Redis password: $RUN/cluster.env)
+    sudo sh -c '. $RUN/cluster.env && dotnet $NODE_DLL cluster status'
   a command on a host
     sudo ip netns exec $NS_PREFIX-host-1 curl -s http://$WEB:$WEB_PORT/
 Logs (removed at stop): $RUN/logs

@@ -98,8 +98,9 @@ public sealed class MutualTls : IDisposable
         var tls = new MutualTls(certificate, authorities);
         if (!tls.Chains(certificate, ClientAuth) || !tls.Chains(certificate, ServerAuth))
         {
+            var subject = certificate.Subject;
             tls.Dispose();
-            throw new ClusterTlsException($"the certificate {certFile} ({certificate.Subject}) is not signed by the CA in {caFile} for client and server use; make it with `certs member` from that CA");
+            throw new ClusterTlsException($"the certificate {certFile} ({subject}) is not signed by the CA in {caFile} for client and server use; make it with `certs member` from that CA");
         }
         return tls;
     }
