@@ -284,25 +284,13 @@ public sealed unsafe class KernelCapture : IDisposable
     private static CaptureStartException VerifierRejected(int err, byte* logBuffer)
     {
         var log = Marshal.PtrToStringUTF8((nint)logBuffer) ?? "";
-        var file = Path.Combine(Path.GetTempPath(), $"flowmesh-verifier-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Environment.ProcessId}.log");
         var text = new StringBuilder()
             .AppendLine("# libbpf warnings")
             .AppendJoin('\n', LibBpfLog.RecentWarnings()).AppendLine()
             .AppendLine("# verifier log of the program that failed")
             .Append(log)
             .ToString();
-        try
-        {
-            File.WriteAllText(file, text);
-        }
-        catch (IOException)
-        {
-            file = "(could not be written)";
-        }
-        catch (UnauthorizedAccessException)
-        {
-            file = "(could not be written)";
-        }
+        var file = VerifierLogFile.Write(text) ?? "(could not be written)";
         var reason = LibC.ErrorText(-err);
         return new CaptureStartException($"the kernel refused FlowMesh's BPF programs ({reason}); verifier log: {file}");
     }

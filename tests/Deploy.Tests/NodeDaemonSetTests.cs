@@ -74,6 +74,20 @@ public sealed class NodeDaemonSetTests
     }
 
     [Fact]
+    public void Has_a_writable_volume_where_a_verifier_log_goes()
+    {
+        // On a read-only root filesystem the Node cannot make /var/log/flowmesh, so it makes a
+        // private directory in the temporary directory: one of the two must be a volume.
+        Assert.True(Node.Container.At("securityContext.readOnlyRootFilesystem").IsTrue, "the Node's root filesystem is writable; these manifests keep it read-only");
+        var writable = Node.Container["volumeMounts"].Items.Where(m => !m["readOnly"].IsTrue).Select(m => m["mountPath"].Text).ToList();
+        var directory = new[] { Code.VerifierLogDirectory, "/tmp" }.FirstOrDefault(writable.Contains);
+        Assert.True(directory is not null, $"neither {Code.VerifierLogDirectory} nor /tmp is a writable volume: a verifier log could not be saved");
+        // An emptyDir outlives a container restart, so the log is still there after the kubelet restarts the Node.
+        var mount = Node.Container["volumeMounts"].Items.First(m => m["mountPath"].Text == directory);
+        Assert.True(Volume(mount["name"].Text)?["emptyDir"].Exists == true, $"{directory} is not an emptyDir");
+    }
+
+    [Fact]
     public void Every_workload_gives_the_process_longer_to_stop_than_its_shutdown_timeout()
     {
         var timeout = Code.ShutdownTimeout;

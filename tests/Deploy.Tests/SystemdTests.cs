@@ -159,6 +159,17 @@ public sealed class SystemdTests
         Assert.Contains(ReadmeLines, l => l.Contains("FLOWMESH_CLUSTER__ADVERTISEDADDRESS", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void The_Node_unit_gives_the_verifier_log_the_directory_the_code_writes_to()
+    {
+        var unit = SystemdUnit.All.Single(u => RoleOf(u) == Role.Node);
+        // LogsDirectory= makes the directory for the transient user and names it in LOGS_DIRECTORY, which the Node tries first.
+        var logs = unit.Value("Service", "LogsDirectory");
+        Assert.True(logs is not null, $"{unit} has no LogsDirectory: a verifier log would go to the service's private /tmp and vanish with it");
+        Assert.Equal(Code.VerifierLogDirectory, $"/var/log/{logs}");
+        Assert.Contains("\"LOGS_DIRECTORY\"", Repo.Read("Node", "Kernel", "VerifierLogFile.cs"), StringComparison.Ordinal);
+    }
+
     private static bool IsInstall(string line, string fileName) =>
         line.Contains("install ", StringComparison.Ordinal) && line.Contains($"deploy/systemd/{fileName}", StringComparison.Ordinal);
 }

@@ -49,6 +49,11 @@ internal static partial class Code
     public static IReadOnlySet<string> NamespaceKeywords =>
         SpecLiteral().Matches(Repo.Read("Node", "Kernel", "NetworkNamespace.cs")).Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
 
+    /// <summary>Where the Node saves a verifier log when systemd names no logs directory (VerifierLogFile.LogDirectory).</summary>
+    public static string VerifierLogDirectory => VerifierLogDirectoryConstant().Match(Repo.Read("Node", "Kernel", "VerifierLogFile.cs")) is { Success: true } m
+        ? m.Groups[1].Value
+        : throw new InvalidOperationException("LogDirectory not found in VerifierLogFile.cs");
+
     [GeneratedRegex(@"const\s+int\s+Cap(\w+)\s*=\s*\d+\s*;")]
     private static partial Regex CapabilityConstant();
 
@@ -63,6 +68,9 @@ internal static partial class Code
 
     [GeneratedRegex(@"path\s*==\s*""([^""]+)""")]
     private static partial Regex OpenPath();
+
+    [GeneratedRegex(@"LogDirectory\s*=\s*""([^""]+)""")]
+    private static partial Regex VerifierLogDirectoryConstant();
 
     [GeneratedRegex(@"spec\s*==\s*""([^""]+)""")]
     private static partial Regex SpecLiteral();

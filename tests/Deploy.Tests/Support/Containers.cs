@@ -60,8 +60,8 @@ internal sealed record RoleContainer(KubeObject Workload, YamlValue Container, R
                     if (configFile is not null && File.Exists(configFile))
                         settings = settings.WithFile(configFile);
                 }
-                foreach (var env in container["env"].Items)
-                    settings = settings.WithEnv(env["name"].Text ?? "", EnvValue(env));
+                foreach (var (name, value) in ContainerEnv.Of(container))
+                    settings = settings.WithEnv(name, value);
                 found.Add(new RoleContainer(workload, container, role, configFile, settings));
             }
         }

@@ -12,6 +12,13 @@ internal sealed record KubeObject(string File, YamlValue Document)
 
     public IEnumerable<YamlValue> Containers => PodSpec["containers"].Items;
 
+    /// <summary>Every container of the pod template, init containers included.</summary>
+    public IEnumerable<YamlValue> AllContainers => PodSpec["initContainers"].Items.Concat(Containers);
+
+    /// <summary>The labels of the workload's pods (its pod template's).</summary>
+    public IReadOnlyDictionary<string, string?> PodLabels =>
+        Document.At("spec.template.metadata.labels").Entries.ToDictionary(e => e.Key, e => e.Value.Text, StringComparer.Ordinal);
+
     public override string ToString() => $"{Kind}/{Name} ({File})";
 }
 
@@ -49,19 +56,48 @@ internal sealed class Manifests
     /// <summary>The file a workload's container reads at <paramref name="path"/>, if a generated ConfigMap is mounted there.</summary>
     public string? MountedGeneratedFile(KubeObject workload, YamlValue container, string path)
     {
-        foreach (var mount in container["volumeMounts"].Items)
-        {
-            var mountPath = mount["mountPath"].Text?.TrimEnd('/');
-            if (mountPath is null || !path.StartsWith(mountPath + "/", StringComparison.Ordinal))
-                continue;
-            var volume = workload.PodSpec["volumes"].Items.FirstOrDefault(v => v["name"].Text == mount["name"].Text);
-            var configMap = volume?.At("configMap.name").Text;
-            if (configMap is null || !GeneratedConfigMaps.TryGetValue(configMap, out var files))
-                return null;
-            var key = path[(mountPath.Length + 1)..];
-            return files.Where(f => f.Key == key).Select(f => f.Path).FirstOrDefault();
-        }
-        return null;
+        var generated = GeneratedConfigMaps;
+        var file = FileAt(workload, container, path);
+        if (file is not { SourceKind: "configMap" } || !generated.TryGetValue(file.SourceName, out var files))
+            return null;
+        return files.Where(f => f.Key == file.Key).Select(f => f.Path).FirstOrDefault();
+    }
+
+    /// <summary>The ConfigMap or Secret key a container reads at <paramref name="path"/> (keys of generated ConfigMaps are known).</summary>
+    public MountedFile? FileAt(KubeObject workload, YamlValue container, string path)
+    {
+        var generated = GeneratedConfigMaps;
+        return MountedFile.At(workload, container, path,
+            (configMap, key) => !generated.TryGetValue(configMap, out var files) || files.Any(f => f.Key == key));
+    }
+
+    public IEnumerable<KubeObject> NetworkPolicies => Objects.Where(o => o.Kind == "NetworkPolicy");
+
+    /// <summary>The NetworkPolicies whose podSelector picks the workload's pods.</summary>
+    public IEnumerable<KubeObject> PoliciesFor(KubeObject workload) =>
+        NetworkPolicies.Where(p => LabelSelector.Matches(p.Document.At("spec.podSelector"), workload.PodLabels));
+
+    /// <summary>The workloads of this namespace whose pods a selector picks.</summary>
+    public IEnumerable<KubeObject> WorkloadsSelectedBy(YamlValue podSelector) =>
+        Workloads.Where(w => LabelSelector.Matches(podSelector, w.PodLabels));
+
+    /// <summary>
+    /// The image a container runs once the kustomization's images: entries are applied
+    /// (newName, newTag, digest), as `kubectl apply -k` renders it.
+    /// </summary>
+    public string RenderedImage(string image)
+    {
+        var name = RoleContainer.ImageName(image);
+        var entry = Kustomization["images"].Items.FirstOrDefault(i => i["name"].Text == name);
+        if (entry is null)
+            return image;
+        var suffix = image[name.Length..];
+        var newName = entry["newName"].Text ?? name;
+        if (entry["digest"].Text is { Length: > 0 } digest)
+            return $"{newName}@{digest}";
+        if (entry["newTag"].Text is { Length: > 0 } tag)
+            return $"{newName}:{tag}";
+        return newName + suffix;
     }
 
     public KubeObject Single(string kind, string name) =>

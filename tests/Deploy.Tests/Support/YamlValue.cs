@@ -14,6 +14,9 @@ internal sealed class YamlValue
 
     private YamlValue(YamlNode? node) => _node = node;
 
+    /// <summary>A value that is not there, as a missing key gives.</summary>
+    public static YamlValue None => Missing;
+
     public bool Exists => _node is not null;
 
     public bool IsMapping => _node is YamlMappingNode;
@@ -47,6 +50,8 @@ internal sealed class YamlValue
     public IEnumerable<string> Strings => Items.Select(i => i.Text).OfType<string>();
 
     public bool IsTrue => string.Equals(Text, "true", StringComparison.OrdinalIgnoreCase);
+
+    public bool IsFalse => string.Equals(Text, "false", StringComparison.OrdinalIgnoreCase);
 
     public int? Int => int.TryParse(Text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : null;
 
