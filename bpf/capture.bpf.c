@@ -60,6 +60,13 @@ struct {
 	__type(value, struct fm_counters);
 } fm_counters SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fm_tag_key);
+} fm_tag_key SEC(".maps");
+
 /* What FlowMesh remembers about a socket between events. */
 enum sock_info_flags {
 	SI_SEEN = 1 << 0,
@@ -650,6 +657,58 @@ int fm_existing(struct bpf_iter__tcp *ctx)
 	return 0;
 }
 
+/*
+ * SipHash-2-4 of one 8-byte message (the reference algorithm, unrolled: no loops for
+ * the verifier). User space checks tags with the same function (TagAuthenticator).
+ */
+#define FM_ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+#define FM_SIPROUND(v0, v1, v2, v3) do { \
+	v0 += v1; v1 = FM_ROTL(v1, 13); v1 ^= v0; v0 = FM_ROTL(v0, 32); \
+	v2 += v3; v3 = FM_ROTL(v3, 16); v3 ^= v2; \
+	v0 += v3; v3 = FM_ROTL(v3, 21); v3 ^= v0; \
+	v2 += v1; v1 = FM_ROTL(v1, 17); v1 ^= v2; v2 = FM_ROTL(v2, 32); \
+} while (0)
+
+static __always_inline __u64 siphash_8(__u64 k0, __u64 k1, __u64 m)
+{
+	__u64 v0 = k0 ^ 0x736f6d6570736575ULL;
+	__u64 v1 = k1 ^ 0x646f72616e646f6dULL;
+	__u64 v2 = k0 ^ 0x6c7967656e657261ULL;
+	__u64 v3 = k1 ^ 0x7465646279746573ULL;
+	__u64 b = 8ULL << 56; /* the length byte; no bytes left over */
+
+	v3 ^= m;
+	FM_SIPROUND(v0, v1, v2, v3);
+	FM_SIPROUND(v0, v1, v2, v3);
+	v0 ^= m;
+	v3 ^= b;
+	FM_SIPROUND(v0, v1, v2, v3);
+	FM_SIPROUND(v0, v1, v2, v3);
+	v0 ^= b;
+	v2 ^= 0xff;
+	FM_SIPROUND(v0, v1, v2, v3);
+	FM_SIPROUND(v0, v1, v2, v3);
+	FM_SIPROUND(v0, v1, v2, v3);
+	FM_SIPROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* A new connection's tag: signed over its ISN when a key is set, else random. */
+static __always_inline __u64 new_tag(struct bpf_sock_ops *skops)
+{
+	__u32 zero = 0;
+	__u32 nonce = bpf_get_prandom_u32();
+	struct fm_tag_key *key = bpf_map_lookup_elem(&fm_tag_key, &zero);
+	struct bpf_sock *sk = skops->sk;
+	struct tcp_sock *tp = sk ? bpf_skc_to_tcp_sock(sk) : NULL;
+	if (!key || !key->enabled || !tp)
+		return ((__u64)nonce << 32) | bpf_get_prandom_u32();
+	/* tcp_v4_connect/tcp_v6_connect chose the ISN before tcp_connect runs this callback. */
+	__u32 isn = tp->write_seq;
+	__u64 mac = siphash_8(key->k0, key->k1, ((__u64)nonce << 32) | isn);
+	return ((__u64)nonce << 32) | (mac & 0xffffffffULL);
+}
+
 /* The trace tag option as it appears on the wire (RFC 6994 experimental option). */
 struct fm_tag_opt {
 	__u8 kind;
@@ -758,7 +817,7 @@ int fm_sockops(struct bpf_sock_ops *skops)
 		info = tag_info(skops, BPF_SK_STORAGE_GET_F_CREATE);
 		if (!info)
 			break;
-		info->trace_tag = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32();
+		info->trace_tag = new_tag(skops);
 		info->tag_flags = FM_F_TAG_SENT;
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
 		break;

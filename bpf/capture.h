@@ -103,6 +103,19 @@ struct fm_counters {
 	unsigned long long submitted;       /* records since the last look at the ring's fill level */
 };
 
+/*
+ * The key that signs this host's trace tags (the fm_tag_key array's one element,
+ * written by user space at start and at every key rotation). A signed tag is
+ * {nonce (high 32 bits), SipHash-2-4(key, isn || nonce) (low 32 bits)}, bound to the
+ * connection's initial sequence number, so a copied tag fails on another connection.
+ */
+struct fm_tag_key {
+	unsigned long long k0;
+	unsigned long long k1;
+	unsigned int enabled;   /* 0: no key, tags are 64 random bits */
+	unsigned int _pad;
+};
+
 /* Load-time settings, written into .rodata.config before the programs load. */
 struct fm_config {
 	unsigned int netns_ino;     /* capture only this network namespace; 0 = all */

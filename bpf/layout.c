@@ -41,6 +41,11 @@ int main(void)
 	FIELD(fm_config, inject_tag); FIELD(fm_config, netns_cookie);
 	FIELD(fm_config, n_include); FIELD(fm_config, n_exclude);
 	FIELD(fm_config, include_ports); FIELD(fm_config, exclude_ports);
+	printf("}},\n");
+
+	first = 1;
+	printf(" \"fm_tag_key\": {\"size\": %zu, \"fields\": {", sizeof(struct fm_tag_key));
+	FIELD(fm_tag_key, k0); FIELD(fm_tag_key, k1); FIELD(fm_tag_key, enabled);
 	printf("}}\n}\n");
 	return 0;
 }

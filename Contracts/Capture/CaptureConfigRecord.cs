@@ -27,6 +27,16 @@ public struct CaptureConfigRecord
     }
 }
 
+/// <summary>Mirror of <c>struct fm_tag_key</c>: the key this host signs its trace tags with (the <c>fm_tag_key</c> map's one element).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct TagKeyRecord
+{
+    public ulong K0;
+    public ulong K1;
+    public uint Enabled;
+    private readonly uint _pad;
+}
+
 /// <summary>Mirror of <c>struct fm_counters</c>: one CPU's kernel-side counters.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public readonly struct KernelCountersRecord

@@ -43,6 +43,7 @@ public static class NodeCounterTable
         new("tags_sent", "Client flows whose SYN carried this host's trace tag."),
         new("tags_echoed", "Client flows whose SYN-ACK echoed the tag back."),
         new("tags_received", "Server flows whose SYN carried a tag."),
+        new("tags_forged", "Server flows whose tag the fleet did not sign for that connection (forged or replayed): not joined by it."),
     ];
 
     /// <summary>The status fields that are not figures: identity, time and the member list.</summary>

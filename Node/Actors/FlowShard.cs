@@ -255,7 +255,7 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
         services.Counters.FlowClosed();
         entry.State.EventsLost |= services.KernelDrops() > entry.DropsAtStart;
         var view = ClosedView(entry.State);
-        services.Counters.TagOutcome(view.TagSent, view.TagEchoed, view.TagReceived);
+        services.Counters.TagOutcome(view.TagSent, view.TagEchoed, view.TagReceived, view.TagForged);
         if (entry.Etag is not null)
             services.Store.DeleteOpen(hostId, FlowIds.Published(entry.State.Cookie));
         entry.Etag = null;

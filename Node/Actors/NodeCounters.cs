@@ -27,6 +27,7 @@ public sealed class NodeCounters : IDeadLetterCounters
     private long _tagsSent;
     private long _tagsEchoed;
     private long _tagsReceived;
+    private long _tagsForged;
     private long _horizonExpired;
     private long _lateEventsDropped;
 
@@ -55,6 +56,9 @@ public sealed class NodeCounters : IDeadLetterCounters
     public long TagsEchoed => Interlocked.Read(ref _tagsEchoed);
     /// <summary>Closed server flows whose SYN carried a tag.</summary>
     public long TagsReceived => Interlocked.Read(ref _tagsReceived);
+
+    /// <summary>Closed server flows whose tag the fleet had not signed for them (forged or replayed).</summary>
+    public long TagsForged => Interlocked.Read(ref _tagsForged);
     /// <summary>Events applied before the ordering horizon had passed them, because a stalled CPU held it past its bound.</summary>
     public long HorizonExpired => Interlocked.Read(ref _horizonExpired);
     /// <summary>Events that came after their flow had closed and left memory (past the linger): not applied, since the flow's record and session are settled.</summary>
@@ -86,8 +90,10 @@ public sealed class NodeCounters : IDeadLetterCounters
     public void HorizonWaitExpired(int events) => Interlocked.Add(ref _horizonExpired, events);
 
     /// <summary>Counts a closed flow's trace tag outcome.</summary>
-    public void TagOutcome(bool sent, bool echoed, bool received)
+    public void TagOutcome(bool sent, bool echoed, bool received, bool forged)
     {
+        if (forged)
+            Interlocked.Increment(ref _tagsForged);
         if (sent)
             Interlocked.Increment(ref _tagsSent);
         if (echoed)

@@ -62,6 +62,8 @@ internal static class RunCommand
         try
         {
             clusterSettings = ProcessHost.ClusterSettings(builder.Configuration);
+            if (nodeSettings.TagKeyFile is { Length: > 0 } keyFile)
+                TagKeyFile.Read(keyFile);
             await ProcessHost.CheckRedisAsync(clusterSettings).ConfigureAwait(false);
         }
         catch (StartupException e)

@@ -76,6 +76,10 @@ internal sealed class FlowState
 
     private ulong _traceTag;
     private TcpEventFlags _tagFlags;
+    private bool _tagChecked;
+
+    /// <summary>The peer's tag was not signed by the fleet for this connection: it is left out of the view, so it never joins.</summary>
+    public bool TagForged { get; private set; }
 
     /// <summary>The host's kernel dropped events while this flow lived (set by its shard from the drop counters).</summary>
     public bool EventsLost { get; set; }
@@ -179,6 +183,12 @@ internal sealed class FlowState
         {
             _traceTag = r.TraceTag;
             _tagFlags |= r.Flags & (TcpEventFlags.TagSent | TcpEventFlags.TagEchoed | TcpEventFlags.TagReceived);
+        }
+        // A tag from the peer counts only if the fleet signed it for this connection (its client ISN).
+        if (!_tagChecked && _isnKnown && (_tagFlags & TcpEventFlags.TagReceived) != 0)
+        {
+            _tagChecked = true;
+            TagForged = !TagAuthenticator.Verify(_traceTag, _isnRemote);
         }
         if (ts > LastEventNs)
             LastEventNs = ts;
@@ -423,7 +433,8 @@ internal sealed class FlowState
             Duplicates = Duplicates,
             Unexpected = Unexpected,
             StepsTruncated = _stepsTruncated,
-            TraceTag = _traceTag,
+            TraceTag = TagForged ? 0 : _traceTag,
+            TagForged = TagForged,
             TagSent = (_tagFlags & TcpEventFlags.TagSent) != 0,
             TagEchoed = (_tagFlags & TcpEventFlags.TagEchoed) != 0,
             TagReceived = (_tagFlags & TcpEventFlags.TagReceived) != 0,
@@ -513,6 +524,8 @@ internal sealed class FlowState
         }
         s._stepsTruncated = v.StepsTruncated;
         s._traceTag = v.TraceTag;
+        s._tagChecked = v.TagReceived && v.IsnKnown;
+        s.TagForged = v.TagForged;
         s._tagFlags = (v.TagSent ? TcpEventFlags.TagSent : 0) | (v.TagEchoed ? TcpEventFlags.TagEchoed : 0) | (v.TagReceived ? TcpEventFlags.TagReceived : 0);
         s.EventsLost = v.EventsLost;
         s.SessionKey = v.SessionKey.Length > 0 ? v.SessionKey : null;

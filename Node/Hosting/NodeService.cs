@@ -5,6 +5,7 @@ using FlowMesh.Cluster.Sessions;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using FlowMesh.Node.Actors;
+using FlowMesh.Node.Flows;
 using FlowMesh.Node.Kernel;
 using FlowMesh.Node.Kernel.Native;
 using Microsoft.Extensions.Hosting;
@@ -35,6 +36,7 @@ internal sealed class NodeService(
     private CaptureSession? _capture;
     private NodeStatusReporter? _reporter;
     private AliveFile? _alive;
+    private TagKeyFile? _tagKeys;
     private long _kernelDrops;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -42,12 +44,24 @@ internal sealed class NodeService(
         // Capture requirements first: a host that cannot capture should not join the cluster.
         var captureOptions = settings.ToCaptureOptions();
         CaptureRequirements.Check(captureOptions);
+        if (settings.TagKeyFile is { Length: > 0 } keyFile)
+        {
+            // Set before capture starts: the first SYN is signed, the first peer tag checked.
+            var keys = TagKeyFile.Read(keyFile);
+            TagAuthenticator.SetKeys(keys);
+            captureOptions = captureOptions with { TagKey = keys[0] };
+        }
 
         _redis = await RedisConnection.ConnectAsync(clusterSettings.Redis, _logger).ConfigureAwait(false);
         _logger.LogInformation("Joining cluster {Cluster} through Redis {Redis} as host {HostId}", clusterSettings.Name, _redis.Endpoint, settings.HostId);
         _pipeline = await FlowPipeline.StartAsync(_redis, clusterSettings, settings.HostId, LibBpf.libbpf_num_possible_cpus(), flowOptions, loggers,
             handOff: handOffOptions, cancellation: cancellationToken).ConfigureAwait(false);
         _capture = CaptureSession.Start(captureOptions, _pipeline.Sink);
+        if (settings.TagKeyFile is { Length: > 0 } watched)
+        {
+            _tagKeys = new TagKeyFile(watched, _capture, _logger);
+            _tagKeys.Start();
+        }
         // Sampled once per status interval (reading the kernel counters is a syscall): a flow
         // compares the value at its start and at its close.
         _pipeline.Services.KernelDrops = () => Volatile.Read(ref _kernelDrops);
@@ -87,6 +101,8 @@ internal sealed class NodeService(
     {
         if (_alive is not null)
             await _alive.DisposeAsync().ConfigureAwait(false);
+        if (_tagKeys is not null)
+            await _tagKeys.DisposeAsync().ConfigureAwait(false);
         if (_reporter is not null)
             await _reporter.StopAsync().ConfigureAwait(false);
         if (_capture is not null)
@@ -151,6 +167,7 @@ internal sealed class NodeService(
             TagsSent = counters.TagsSent,
             TagsEchoed = counters.TagsEchoed,
             TagsReceived = counters.TagsReceived,
+            TagsForged = counters.TagsForged,
             TlsRefused = clusterSettings.Tls?.Refused ?? 0,
         };
         if (_pipeline is not null)

@@ -35,6 +35,9 @@ public sealed class NodeSettings
     /// </summary>
     public string AliveFile { get; set; } = "";
 
+    /// <summary>The trace tag keys (see <see cref="TagKeyFile"/>; empty: tags are not authenticated).</summary>
+    public string TagKeyFile { get; set; } = "";
+
     /// <summary>How often (seconds) the node status entry in Redis is refreshed.</summary>
     public double StatusIntervalSeconds { get; set; } = 1;
 

@@ -37,6 +37,9 @@ public sealed record CaptureOptions
     /// </summary>
     public bool InjectTag { get; init; }
 
+    /// <summary>The key that signs this host's tags (<see cref="Flows.TagAuthenticator"/>); none: tags are 64 random bits.</summary>
+    public Flows.TagAuthenticator.Key? TagKey { get; init; }
+
     /// <summary>Report sockets already open when capture starts (marked mid-life).</summary>
     public bool ReportExistingSockets { get; init; } = true;
 

@@ -39,6 +39,8 @@ public sealed class CaptureSession : IDisposable
             foreach (var reader in readers)
                 reader.Start();
             var session = new CaptureSession(kernel, readers);
+            // Before the programs attach, so that the first SYN is signed already.
+            kernel.SetTagKey(options.TagKey);
             kernel.Attach();
             if (options.ReportExistingSockets)
                 session.ExistingSockets = kernel.ReportExistingSockets();
@@ -52,6 +54,9 @@ public sealed class CaptureSession : IDisposable
             throw;
         }
     }
+
+    /// <summary>Signs this host's tags with <paramref name="key"/> from now on (a key rotation), or with none.</summary>
+    public void SetTagKey(Flows.TagAuthenticator.Key? key) => _kernel.SetTagKey(key);
 
     /// <summary>Detaches the programs but keeps rings and readers (benchmarks compare with and without).</summary>
     internal void Pause() => _kernel.Detach();

@@ -16,6 +16,7 @@ public sealed unsafe class KernelCapture : IDisposable
     private const string ConfigSection = ".rodata.config";
     private const string RingsMap = "fm_rings";
     private const string CountersMap = "fm_counters";
+    private const string TagKeyMap = "fm_tag_key";
     private const string ExistingProgram = "fm_existing";
     private const string SockOpsProgram = "fm_sockops";
     private const int VerifierLogBytes = 16 << 20;
@@ -205,6 +206,14 @@ public sealed unsafe class KernelCapture : IDisposable
                 result[cpu] = *(KernelCountersRecord*)(values + cpu * stride);
         }
         return result;
+    }
+
+    /// <summary>Writes the key the sock_ops program signs new tags with (none: random tags).</summary>
+    public void SetTagKey(Flows.TagAuthenticator.Key? key)
+    {
+        var record = key is { } k ? new TagKeyRecord { K0 = k.K0, K1 = k.K1, Enabled = 1 } : default;
+        var index = 0u;
+        Check(LibBpf.bpf_map_update_elem(LibBpf.bpf_map__fd(FindMap(TagKeyMap)), &index, &record, 0), "set the trace tag key");
     }
 
     private ulong TotalExisting()

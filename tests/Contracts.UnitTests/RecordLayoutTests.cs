@@ -114,6 +114,16 @@ public sealed class RecordLayoutTests
     }
 
     [Fact]
+    public unsafe void Tag_key_record_matches_the_header()
+    {
+        var k = default(TagKeyRecord);
+        Assert.Equal(Struct("fm_tag_key").GetProperty("size").GetInt32(), sizeof(TagKeyRecord));
+        Assert.Equal(CField("fm_tag_key", "k0"), Offset(in k, in k.K0));
+        Assert.Equal(CField("fm_tag_key", "k1"), Offset(in k, in k.K1));
+        Assert.Equal(CField("fm_tag_key", "enabled"), Offset(in k, in k.Enabled));
+    }
+
+    [Fact]
     public unsafe void Counters_record_matches_the_header()
     {
         var k = default(KernelCountersRecord);

@@ -31,6 +31,68 @@ public sealed class SessionTests
             SessionFleet.StartAsync(netnsA, netnsB, [Port, ClosedPort], injectTag, nodeEnvironment, aggregatorFlags);
     }
 
+    [Fact]
+    public async Task A_tag_the_fleet_did_not_sign_never_joins_and_is_counted_and_keys_rotate_without_a_restart()
+    {
+        var directory = Directory.CreateTempSubdirectory("flowmesh-tag-keys-");
+        try
+        {
+            var (keysA, keysB) = (Path.Combine(directory.FullName, "a"), Path.Combine(directory.FullName, "b"));
+            var (k1, k2, stranger) = (TestTls.NewTagKey(), TestTls.NewTagKey(), TestTls.NewTagKey());
+            // host-a signs with a key host-b does not hold: its tags are what a SYN from outside the fleet would carry.
+            await File.WriteAllTextAsync(keysA, stranger + "\n");
+            await File.WriteAllTextAsync(keysB, k1 + "\n");
+            using var hosts = TwoHosts.Create();
+            using var listener = hosts.B.Inside(() => Sockets.Listen(IPAddress.Parse(hosts.AddressB), Port));
+            await using var fleet = await SessionFleet.StartAsync(hosts.A.Name, hosts.B.Name, [Port, ClosedPort], injectTag: true,
+                new Dictionary<string, string> { ["FLOWMESH_NODE__TAGKEYFILE"] = keysA }, new Dictionary<string, string> { ["FLOWMESH_NODE__TAGKEYFILE"] = keysB },
+                aggregators: 1, []);
+
+            async Task<SessionView> ExchangeAsync()
+            {
+                var (c, _) = Exchange(hosts.A, IPAddress.Parse(hosts.AddressB), listener);
+                return (await fleet.SessionOfAsync("host-a", c, s => s.Closed && s.Server is not null)).Session;
+            }
+
+            // The server side leaves the tag out (it never joins by it): each side settles alone.
+            var (client, server) = Exchange(hosts.A, IPAddress.Parse(hosts.AddressB), listener);
+            var (serverFlow, serverSession) = await fleet.SessionOfAsync("host-b", server, s => s.Closed);
+            Assert.True(serverFlow.TagReceived && serverFlow.TagForged, "host-b did not mark the tag it never signed");
+            Assert.Equal(0UL, serverFlow.TraceTag);
+            Assert.Null(serverSession.Client);
+            var (clientFlow, clientSession) = await fleet.SessionOfAsync("host-a", client, s => s.Closed);
+            Assert.Equal(SessionKeys.For(clientFlow), clientSession.Id.Split('@')[0]);
+            Assert.StartsWith("tag:", clientSession.Id, StringComparison.Ordinal);
+            Assert.Null(clientSession.Server);
+            await ClusterClient.WaitForAsync(() => fleet.Client.StatusAsync(fleet.B), s => s.TagsForged == 1, "host-b to count the tag it did not sign", Deadline);
+
+            // Rotation, as the README says, each file rewritten in place while the Nodes run:
+            // host-a takes the fleet's key; then both accept k2, then sign with it, then drop k1.
+            async Task RotateAsync(string file, MemberProcess node, string content)
+            {
+                int Loads() => node.Log.Count(l => l.Contains("Trace tag keys from", StringComparison.Ordinal));
+                var before = Loads();
+                await File.WriteAllTextAsync(file, content);
+                var signing = FlowMesh.Node.Flows.TagAuthenticator.Key.FromHex(content.Split('\n')[0]).Id;
+                await ClusterClient.WaitForAsync(() => Task.FromResult(Loads()), n => n > before, $"{node.HostId} to read its new keys", Deadline);
+                Assert.Contains($"signing with {signing}, accepting", node.Log.Last(l => l.Contains("Trace tag keys from", StringComparison.Ordinal)), StringComparison.Ordinal);
+            }
+            await RotateAsync(keysA, fleet.A, k1 + "\n");
+            Assert.Equal(JoinMethod.Tag, (await ExchangeAsync()).Join);
+            await RotateAsync(keysB, fleet.B, k1 + "\n" + k2 + "\n");
+            await RotateAsync(keysA, fleet.A, k2 + "\n" + k1 + "\n");
+            Assert.Equal(JoinMethod.Tag, (await ExchangeAsync()).Join);
+            await RotateAsync(keysB, fleet.B, k2 + "\n");
+            await RotateAsync(keysA, fleet.A, k2 + "\n");
+            Assert.Equal(JoinMethod.Tag, (await ExchangeAsync()).Join);
+            Assert.Equal(1, (await fleet.Client.StatusAsync(fleet.B)).TagsForged);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
     /// <summary>Client on host A, 5000 bytes up, 3000 down, client closes first.</summary>
     private static (ulong ClientCookie, ulong ServerCookie) Exchange(TestNamespace clientHost, IPAddress server, Socket listener)
     {

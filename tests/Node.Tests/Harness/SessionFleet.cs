@@ -34,8 +34,13 @@ internal sealed class SessionFleet : IAsyncDisposable
         IReadOnlyDictionary<string, string>? nodeEnvironment, params string[] aggregatorFlags) =>
         StartAsync(netnsA, netnsB, ports, injectTag, nodeEnvironment, aggregators: 1, aggregatorFlags);
 
+    public static Task<SessionFleet> StartAsync(string netnsA, string netnsB, IEnumerable<int> ports, bool injectTag,
+        IReadOnlyDictionary<string, string>? nodeEnvironment, int aggregators, params string[] aggregatorFlags) =>
+        StartAsync(netnsA, netnsB, ports, injectTag, nodeEnvironment, nodeEnvironment, aggregators, aggregatorFlags);
+
+    /// <summary>A fleet whose two Nodes get settings of their own (<paramref name="environmentA"/> for host-a, <paramref name="environmentB"/> for host-b).</summary>
     public static async Task<SessionFleet> StartAsync(string netnsA, string netnsB, IEnumerable<int> ports, bool injectTag,
-        IReadOnlyDictionary<string, string>? nodeEnvironment, int aggregators, params string[] aggregatorFlags)
+        IReadOnlyDictionary<string, string>? environmentA, IReadOnlyDictionary<string, string>? environmentB, int aggregators, string[] aggregatorFlags)
     {
         KernelTestRequirements.Require();
         var redis = await LocalRedisServer.StartAsync();
@@ -44,8 +49,8 @@ internal sealed class SessionFleet : IAsyncDisposable
         string[] tag = injectTag ? ["--inject-tag"] : [];
         Task<MemberProcess>[] members =
         [
-            MemberProcess.StartAsync("host-a", redis, cluster, ["--netns", netnsA, .. capture, .. tag], nodeEnvironment),
-            MemberProcess.StartAsync("host-b", redis, cluster, ["--netns", netnsB, .. capture, .. tag], nodeEnvironment),
+            MemberProcess.StartAsync("host-a", redis, cluster, ["--netns", netnsA, .. capture, .. tag], environmentA),
+            MemberProcess.StartAsync("host-b", redis, cluster, ["--netns", netnsB, .. capture, .. tag], environmentB),
             .. Enumerable.Range(0, aggregators).Select(_ => MemberProcess.StartAggregatorAsync(redis, cluster, ["--join-window", "1", .. aggregatorFlags])),
         ];
         ClusterClient client;
