@@ -68,6 +68,7 @@ internal sealed class ClusterClient : IAsyncDisposable
     {
         var clock = Stopwatch.StartNew();
         T last = default!;
+        Exception? lastError = null;
         while (clock.Elapsed < deadline)
         {
             try
@@ -78,12 +79,13 @@ internal sealed class ClusterClient : IAsyncDisposable
             }
             catch (Exception e) when (e is TimeoutException or OperationCanceledException or DeadLetterException)
             {
-                // not there yet
+                lastError = e; // not there yet
             }
             await Task.Delay(50);
         }
         var shown = last is System.Collections.IEnumerable items and not string ? "[" + string.Join(", ", items.Cast<object>()) + "]" : $"{last}";
-        throw new XunitException($"timed out after {deadline.TotalSeconds} s waiting for {what}; last: {shown}");
+        throw new XunitException($"timed out after {deadline.TotalSeconds} s waiting for {what}; last: {shown}"
+            + (lastError is null ? "" : $" (the last try failed: {lastError.GetType().Name}: {lastError.Message})"));
     }
 
     public async ValueTask DisposeAsync()

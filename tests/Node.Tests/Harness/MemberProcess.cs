@@ -56,6 +56,8 @@ internal sealed partial class MemberProcess : IAsyncDisposable
         // The shell joins the cgroup, then becomes the Node.
         foreach (var a in (string[])["-c", "echo $$ > \"$0\" && exec \"$@\"", cgroup.ProcsFile, node.FileName, .. node.ArgumentList])
             info.ArgumentList.Add(a);
+        foreach (var (key, value) in TestTls.Environment)
+            info.Environment[key] = value;
         return StartAsync(info, hostId, environment);
     }
 
