@@ -25,13 +25,15 @@ internal static class NodeBench
     private const int WorkloadPort = 6379;
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
-    public sealed record Options(double Seconds, int Rounds, int Clients, int[] KeepAlive, int IdleConnections, string? AggregatorDll);
+    public sealed record Options(double Seconds, int Rounds, int Clients, int[] KeepAlive, int IdleConnections, string? AggregatorDll, bool Tls = false);
 
     public static async Task<int> RunAsync(Options options, TextWriter progress, TextWriter output)
     {
         Require("/usr/bin/redis-benchmark", "redis-benchmark (Debian's redis-tools)");
         Require(LocalRedisServer.Binary, "redis-server (Debian's redis-server)");
         var aggregatorDll = options.AggregatorDll ?? FindAggregator();
+        using var pki = options.Tls ? BenchPki.Create() : null;
+        Member.Environment = pki?.Environment ?? new Dictionary<string, string>();
         await using var state = await LocalRedisServer.StartAsync().ConfigureAwait(false);
         var redis = await RedisConnection.ConnectAsync(state.Endpoint, NullLogger.Instance).ConfigureAwait(false);
         await using var _ = redis;
@@ -40,7 +42,7 @@ internal static class NodeBench
         var cluster = $"bench{Environment.ProcessId}";
         await using var aggregator = await Member.StartAsync(["dotnet", aggregatorDll, "run", "--redis", state.Endpoint, "--cluster", cluster, "--no-gateway"],
             "FlowMesh Aggregator is member").ConfigureAwait(false);
-        progress.WriteLine($"bench node: namespace {ns.Name}, redis-server in it on {WorkloadPort}, state in redis-server {state.Endpoint}, Aggregator pid {aggregator.Pid}");
+        progress.WriteLine($"bench node: namespace {ns.Name}, redis-server in it on {WorkloadPort}, state in redis-server 127.0.0.1:{state.Port}, Aggregator pid {aggregator.Pid}, cluster transport {(pki is null ? "plaintext" : "mutual TLS")}");
 
         string[] nodeRun = [.. SelfCommand(), "run", "--host-id", HostId, "--netns", ns.Name, "--redis", state.Endpoint, "--cluster", cluster];
         var keys = new RedisKeys(cluster);
@@ -99,9 +101,34 @@ internal static class NodeBench
         }
 
         output.WriteLine(await StoredBytesAsync(redis.Database, keys, progress).ConfigureAwait(false));
+        output.WriteLine(await RequestRoundTripAsync(nodeRun, state.Endpoint, cluster, pki, progress).ConfigureAwait(false));
         if (options.IdleConnections > 0)
             output.WriteLine(await MemoryPerFlowAsync(ns, nodeRun, redis, keys, options.IdleConnections, progress).ConfigureAwait(false));
         return 0;
+    }
+
+    /// <summary>A cluster request as `cluster status` or the gateway makes it: 2,000 status requests one after another from a client to a Node, median and P99 round trip.</summary>
+    private static async Task<string> RequestRoundTripAsync(string[] nodeRun, string redisEndpoint, string cluster, BenchPki? pki, TextWriter progress)
+    {
+        await using var node = await Member.StartAsync(nodeRun, "FlowMesh Node").ConfigureAwait(false);
+        using var tls = pki?.Load();
+        await using var client = await FlowMesh.Cluster.ClusterMember.StartClientAsync(
+            new FlowMesh.Cluster.ClusterSettings { Redis = redisEndpoint, Name = cluster, Tls = tls }, NullLoggerFactory.Instance).ConfigureAwait(false);
+        var address = client.Provider.Registrations.Values.Single(m => m.MemberId == node.MemberId);
+        var pid = Proto.PID.FromAddress($"{address.Host}:{address.Port}", ClusterKinds.NodeControlActor);
+        var samples = new double[2000];
+        for (var i = -200; i < samples.Length; i++) // the first 200 warm the connection and the JIT
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            var started = Stopwatch.GetTimestamp();
+            await client.System.Root.RequestAsync<FlowMesh.Contracts.Messages.NodeStatusResponse>(pid, new FlowMesh.Contracts.Messages.NodeStatusRequest(), timeout.Token).ConfigureAwait(false);
+            if (i >= 0)
+                samples[i] = Stopwatch.GetElapsedTime(started).TotalMicroseconds;
+        }
+        Array.Sort(samples);
+        progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  cluster request round trip: median {samples[samples.Length / 2]:0} µs, P99 {samples[samples.Length * 99 / 100]:0} µs"));
+        return string.Create(CultureInfo.InvariantCulture,
+            $"transport={(pki is null ? "plaintext" : "mtls")} request_round_trip_p50_us={samples[samples.Length / 2]:0} request_round_trip_p99_us={samples[samples.Length * 99 / 100]:0}");
     }
 
     /// <summary>
@@ -243,9 +270,14 @@ internal static class NodeBench
         public int Pid => _process.Id;
         public string MemberId { get; private set; } = "";
 
+        /// <summary>Settings every member process of the bench gets (its TLS files, with --tls).</summary>
+        public static IReadOnlyDictionary<string, string> Environment { get; set; } = new Dictionary<string, string>();
+
         public static async Task<Member> StartAsync(string[] command, string readyLine)
         {
             var info = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var (key, value) in Environment)
+                info.Environment[key] = value;
             foreach (var a in command.Skip(1))
                 info.ArgumentList.Add(a);
             var member = new Member(Process.Start(info)!);

@@ -79,15 +79,16 @@ internal static class BenchCommand
         };
         var idle = new Option<int>("--idle-connections") { Description = "Idle connections held open to weigh memory per live flow (0: skip).", DefaultValueFactory = _ => 10_000 };
         var aggregator = new Option<string?>("--aggregator") { Description = "FlowMesh.Aggregator.dll to run (default: the build beside this one)." };
+        var tls = new Option<bool>("--tls") { Description = "Run the Node and the Aggregator with mutual TLS (a throwaway CA), as a fleet does." };
         var command = new Command("node", """
             The Node as users run it (needs root): a redis-server in a namespace of the bench's own,
             loaded by redis-benchmark, without and with a real Node `run` capturing it and a real
             Aggregator, ABBA. Prints the traced/untraced ratio, Node CPU per kernel event, kernel
             event -> flow state P50/P99, drops, and memory per live flow.
-            """) { seconds, rounds, clients, keepAlive, idle, aggregator };
+            """) { seconds, rounds, clients, keepAlive, idle, aggregator, tls };
         command.SetAction(async (parse, _) => await GuardAsync(() => NodeBench.RunAsync(
             new NodeBench.Options(parse.GetValue(seconds), parse.GetValue(rounds), parse.GetValue(clients), parse.GetValue(keepAlive) ?? [0, 1],
-                parse.GetValue(idle), parse.GetValue(aggregator)), Console.Error, Console.Out)).ConfigureAwait(false));
+                parse.GetValue(idle), parse.GetValue(aggregator), parse.GetValue(tls)), Console.Error, Console.Out)).ConfigureAwait(false));
         return command;
     }
 
