@@ -93,6 +93,42 @@ public sealed class SessionTests
         }
     }
 
+    /// <summary>
+    /// A replay: a real connection's signed tag copied into the SYN of another connection,
+    /// made of raw packets (Scripts/replay_tag.py) under an ISN of its own. The server's
+    /// Node sees the tag, finds it was not signed for this connection's ISN, and counts it.
+    /// </summary>
+    [Fact]
+    public async Task A_signed_tag_replayed_in_another_connections_SYN_is_counted_and_never_joins()
+    {
+        using var hosts = TwoHosts.Create();
+        using var listener = hosts.B.Inside(() => Sockets.Listen(IPAddress.Parse(hosts.AddressB), Port));
+        await using var fleet = await Fleet.StartAsync(hosts.A.Name, hosts.B.Name, injectTag: true);
+        var (c, _) = Exchange(hosts.A, IPAddress.Parse(hosts.AddressB), listener);
+        var (flow, session) = await fleet.SessionOfAsync("host-a", c, s => s.Closed && s.Server is not null);
+        Assert.Equal(JoinMethod.Tag, session.Join); // the tag is good on its own connection
+        Assert.Equal(0, (await fleet.Client.StatusAsync(fleet.B)).TagsForged);
+
+        // The kernel of host-a knows no socket for the raw connection and would reset the SYN-ACK:
+        // its resets are dropped, the script's own (marked) pass.
+        hosts.A.Exec("nft", "add table ip fm_replay");
+        hosts.A.Exec("nft", "add chain ip fm_replay out { type filter hook output priority 0 ; }");
+        hosts.A.Exec("nft", "add rule ip fm_replay out tcp flags rst meta mark != 0x464d drop");
+        var printed = await NamespaceProgram.RunAsync(hosts.A, "the raw replaying client", Deadline, "/usr/bin/python3",
+            Path.Combine(AppContext.BaseDirectory, "Scripts", "replay_tag.py"), hosts.AddressA, hosts.AddressB, $"{Port}", $"{flow.TraceTag}");
+        var isn = uint.Parse(printed[^1], System.Globalization.CultureInfo.InvariantCulture);
+
+        var status = await ClusterClient.WaitForAsync(() => fleet.Client.StatusAsync(fleet.B), s => s.TagsForged == 1, "host-b to count the replayed tag", Deadline);
+        Assert.Equal(0, status.KernelDrops);
+        // The replayed side is its own session, by its ISN pair; the real one is still the only side under the tag.
+        var stored = await ClusterClient.WaitForAsync(fleet.StoredSessionsAsync, all => all.Any(s => s.Server is { IsnKnown: true } server && server.IsnRemote == isn),
+            "the replayed side's session to be stored", Deadline);
+        var replayed = Assert.Single(stored, s => s.Server is { IsnKnown: true } server && server.IsnRemote == isn);
+        Assert.Null(replayed.Client);
+        Assert.NotEqual(JoinMethod.Tag, replayed.Join);
+        Assert.Single(stored, s => s.TraceTag == flow.TraceTag);
+    }
+
     /// <summary>Client on host A, 5000 bytes up, 3000 down, client closes first.</summary>
     private static (ulong ClientCookie, ulong ServerCookie) Exchange(TestNamespace clientHost, IPAddress server, Socket listener)
     {
