@@ -135,6 +135,14 @@ public sealed class ClusterMember : IAsyncDisposable
             await redis.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+        if (client && settings.Tls is null && provider.Registrations.Values.Any(r => r.Tls))
+        {
+            await system.DisposeAsync().ConfigureAwait(false);
+            provider.Dispose();
+            await redis.DisposeAsync().ConfigureAwait(false);
+            throw new Transport.ClusterTlsException($"cluster {settings.Name}'s members speak mutual TLS: give this command the cluster's CA and a member certificate "
+                + "(--tls-ca, --tls-cert, --tls-key, or FLOWMESH_CLUSTER__TLS__CA, __CERT, __KEY)");
+        }
         return new ClusterMember(system, redis, keys, provider, lookup);
     }
 

@@ -29,8 +29,9 @@ public sealed record ClusterSettings
     /// <summary>Mutual TLS for the actor transport (<c>Cluster:Tls:*</c>); null: plaintext, allowed on loopback only.</summary>
     public MutualTls? Tls { get; init; }
 
-    /// <summary>Whether the actor remote listens only on this host (where plaintext is allowed).</summary>
-    public bool IsLoopback => BindAddress is "localhost" || (System.Net.IPAddress.TryParse(BindAddress, out var address) && System.Net.IPAddress.IsLoopback(address));
+    /// <summary>Whether an address to listen on is this host's only (where plaintext is allowed).</summary>
+    public static bool IsLoopback(string bindAddress) =>
+        bindAddress is "localhost" || (System.Net.IPAddress.TryParse(bindAddress, out var address) && System.Net.IPAddress.IsLoopback(address));
 
     /// <summary>
     /// The TLS material named by the three settings, loaded; none when all three are empty.
@@ -42,7 +43,7 @@ public sealed record ClusterSettings
         var given = new[] { ca, cert, key }.Count(v => !string.IsNullOrWhiteSpace(v));
         if (given == 0)
         {
-            if (new ClusterSettings { BindAddress = bindAddress }.IsLoopback)
+            if (IsLoopback(bindAddress))
                 return null;
             throw new ClusterTlsException($"the cluster port listens on {bindAddress}, beyond this host, so it needs mutual TLS: make a CA and a member certificate "
                 + "(`certs ca --out DIR`, `certs member --ca DIR`) and set Cluster:Tls:Ca, Cluster:Tls:Cert and Cluster:Tls:Key (FLOWMESH_CLUSTER__TLS__CA, ...)");

@@ -80,6 +80,7 @@ public sealed class RedisClusterProvider : IClusterProvider, IMemberDirectory, I
             Port = port,
             Kinds = { cluster.GetClusterKinds() },
             StartedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            Tls = Proto.Remote.IRemoteExtensions.Remote(cluster.System).Config.UseHttps,
         };
         await SubscribeAsync().ConfigureAwait(false);
         // Keep trying until Redis takes the registration: a member must be in the registry to be in the cluster.
