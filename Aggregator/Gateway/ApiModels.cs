@@ -98,3 +98,6 @@ public sealed record MemberJson(string MemberId, string Role, string HostId, str
 /// </summary>
 public sealed record ClusterJson(string Name, IReadOnlyList<MemberJson> Members, long TotalDrops, IReadOnlyDictionary<string, long> Drops,
     IReadOnlyDictionary<string, long> LossTotals);
+
+/// <summary>A stream ticket: pass it as <c>/api/stream?ticket=</c> once, before <see cref="ExpiresUnixMs"/>, to the gateway that issued it.</summary>
+public sealed record StreamTicketJson(string Ticket, long ExpiresUnixMs);

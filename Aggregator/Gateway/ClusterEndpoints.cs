@@ -24,10 +24,11 @@ internal static class ClusterEndpoints
     {
         app.MapGet("/api/cluster", ClusterAsync).WithName("GetCluster").WithTags("cluster")
             .WithSummary("Members, their roles, health and counters (drops included), from Redis.").Produces<ClusterJson>();
+        // The probes are never rate limited: a busy client must not fail its pod's probes.
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).WithName("Health").WithTags("cluster")
-            .WithSummary("200 while the process serves requests.");
+            .WithSummary("200 while the process serves requests.").DisableRateLimiting();
         app.MapGet("/readyz", ReadyAsync).WithName("Ready").WithTags("cluster")
-            .WithSummary("200 when Redis answers and this Aggregator is a cluster member; 503 otherwise.");
+            .WithSummary("200 when Redis answers and this Aggregator is a cluster member; 503 otherwise.").DisableRateLimiting();
         app.MapGet("/metrics", MetricsAsync).WithName("Metrics").WithTags("cluster")
             .WithSummary("FlowMesh's own metrics in the Prometheus text format.");
     }

@@ -16,6 +16,10 @@ internal sealed class GatewayContext(ClusterMember member, AggregatorCounters co
     public LatencyRecorder Recorder { get; } = recorder;
     public LiveEventPublisher Publisher { get; } = publisher;
     public LiveEventHub Live { get; } = new(member.Redis, member.Keys, publisher, settings.MaxStreamClients);
+    public StreamTicketTable Tickets { get; } = new(settings.TicketLifetime, settings.MaxStreamTickets, time);
+
+    /// <summary>Requests turned away before their handler: unauthorized, over the rate, or to a Host a loopback gateway does not answer to.</summary>
+    public GatewayRefusals Refusals { get; } = new();
 
     /// <summary>The most Redis reads one request may make (<c>Gateway:MaxReadsPerRequest</c>); pages shrink to fit.</summary>
     public int MaxReadsPerRequest { get; } = settings.MaxReadsPerRequest;

@@ -32,6 +32,9 @@ internal sealed class GatewayServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k => k.Listen(settings.Address, settings.Port));
         builder.Services.AddSingleton(context);
         builder.Services.AddProblemDetails();
+        var refusals = context.Refusals;
+        if (settings.RequestsPerSecond > 0)
+            builder.Services.AddGatewayRateLimit(settings, refusals);
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
             doc.Info.Title = "FlowMesh gateway";
@@ -42,24 +45,52 @@ internal sealed class GatewayServer : IAsyncDisposable
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        var auth = settings.Token is { } token ? new GatewayAuth(token) : null;
+        // Every request is timed under its route, the refused ones included (streams excepted: they last).
         app.Use(async (http, next) =>
         {
             var started = Stopwatch.GetTimestamp();
-            if (auth is not null && !GatewayAuth.IsOpen(http.Request.Path) && !auth.Allows(http.Request))
-            {
-                http.Response.Headers.WWWAuthenticate = "Bearer";
-                await Results.Problem(title: "Unauthorized", detail: "this gateway needs 'Authorization: Bearer TOKEN' (the Gateway:Token setting)",
-                    statusCode: StatusCodes.Status401Unauthorized).ExecuteAsync(http).ConfigureAwait(false);
-            }
-            else
-            {
-                await next(http).ConfigureAwait(false);
-            }
+            await next(http).ConfigureAwait(false);
             var route = (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
-            if (route != "/api/stream")
+            if (route != GatewayAuth.StreamPath)
                 context.Metrics.Observe(route, http.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalSeconds);
         });
+        // The Host first: a page from elsewhere is turned away before it spends this host's request budget.
+        if (settings.ChecksHost)
+        {
+            var hosts = new LoopbackHostCheck(settings.AllowedHosts);
+            app.Use(async (http, next) =>
+            {
+                if (hosts.Allows(http.Request.Host))
+                {
+                    await next(http).ConfigureAwait(false);
+                    return;
+                }
+                refusals.CountHostRefused();
+                await hosts.Refusal(http.Request.Host).ExecuteAsync(http).ConfigureAwait(false);
+            });
+        }
+        // The rate before the token, so that guessing tokens is as slow as any other request.
+        if (settings.RequestsPerSecond > 0)
+            app.UseRateLimiter();
+        if (settings.Token is { } token)
+        {
+            var auth = new GatewayAuth(token, context.Tickets);
+            app.Use(async (http, next) =>
+            {
+                if (GatewayAuth.IsOpen(http.Request.Path) || auth.Check(http.Request) is not { } refusal)
+                {
+                    await next(http).ConfigureAwait(false);
+                    return;
+                }
+                refusals.CountUnauthorized();
+                http.Response.Headers.WWWAuthenticate = refusal.Reason == "missing" ? "Bearer" : "Bearer error=\"invalid_token\"";
+                var extensions = new Dictionary<string, object?> { ["reason"] = refusal.Reason };
+                if (refusal.Parameter is { } parameter)
+                    extensions["parameter"] = parameter;
+                await Results.Problem(title: "Unauthorized", detail: refusal.Detail, statusCode: StatusCodes.Status401Unauthorized, extensions: extensions)
+                    .ExecuteAsync(http).ConfigureAwait(false);
+            });
+        }
 
         app.MapOpenApi("/openapi/{documentName}.json");
         FlowEndpoints.Map(app);
@@ -67,6 +98,7 @@ internal sealed class GatewayServer : IAsyncDisposable
         LatencyEndpoints.Map(app);
         ClusterEndpoints.Map(app);
         StreamEndpoint.Map(app);
+        StreamTicketEndpoint.Map(app);
         WebView.Map(app);
 
         try

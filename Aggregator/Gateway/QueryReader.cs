@@ -18,7 +18,7 @@ internal sealed class QueryReader
         _query = request.Query;
         foreach (var (name, values) in _query)
         {
-            if (Array.IndexOf(known, name) < 0 && name != GatewayAuth.TokenParameter)
+            if (Array.IndexOf(known, name) < 0)
             {
                 Fail(name, $"unknown parameter; this endpoint takes: {(known.Length == 0 ? "none" : string.Join(", ", known))}");
                 return;

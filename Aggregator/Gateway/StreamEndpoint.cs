@@ -18,12 +18,13 @@ namespace FlowMesh.Aggregator.Gateway;
 internal static class StreamEndpoint
 {
     private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
-    private static readonly string[] Parameters = ["kind", .. FlowEndpoints.FilterParameters.Union(SessionFilter.Parameters)];
+    // The ticket is checked (and used) by GatewayAuth before this handler runs; a gateway without a token ignores it.
+    private static readonly string[] Parameters = ["kind", .. FlowEndpoints.FilterParameters.Union(SessionFilter.Parameters), GatewayAuth.TicketParameter];
 
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapGet("/api/stream", StreamAsync).WithName("Stream").WithTags("stream")
-            .WithSummary("Server-sent events of flows and sessions as they happen (kind=flow|session|all), filtered like /api/flows and /api/sessions.")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream").ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status503ServiceUnavailable).Query(Parameters);
+        app.MapGet(GatewayAuth.StreamPath, StreamAsync).WithName("Stream").WithTags("stream")
+            .WithSummary("Server-sent events of flows and sessions as they happen (kind=flow|session|all), filtered like /api/flows and /api/sessions; with a token, 'Authorization: Bearer' or a ticket from POST /api/stream/ticket.")
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream").ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status503ServiceUnavailable).Query(Parameters);
 
     private static async Task<IResult> StreamAsync(HttpContext http, GatewayContext gateway, IOptions<JsonOptions> json, IHostApplicationLifetime lifetime)
     {

@@ -185,6 +185,11 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             ["stream_batches_malformed"] = () => gateway.Live.Malformed,
             ["stream_clients"] = () => gateway.Live.Clients,
             ["stream_refused"] = () => gateway.Live.Refused,
+            ["stream_tickets_issued"] = () => gateway.Tickets.Issued,
+            ["stream_tickets_refused"] = () => gateway.Tickets.Refused,
+            ["requests_limited"] = () => gateway.Refusals.Limited,
+            ["requests_unauthorized"] = () => gateway.Refusals.Unauthorized,
+            ["requests_host_refused"] = () => gateway.Refusals.HostRefused,
         });
     }
 

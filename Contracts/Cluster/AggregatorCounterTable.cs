@@ -49,5 +49,10 @@ public static class AggregatorCounterTable
         new("stream_batches_malformed", "Live event batches from Redis that could not be read.", IsLoss: true),
         new("stream_clients", "Clients of /api/stream on this gateway.", CounterKind.Gauge),
         new("stream_refused", "Streams refused: the gateway served Gateway:MaxStreamClients already."),
+        new("stream_tickets_issued", "Stream tickets issued by POST /api/stream/ticket."),
+        new("stream_tickets_refused", "Stream tickets refused: the gateway held Gateway:MaxStreamTickets unexpired ones already."),
+        new("requests_limited", "Gateway requests refused with 429: their client was past Gateway:RequestsPerSecond and Gateway:Burst."),
+        new("requests_unauthorized", "Gateway requests refused with 401: no token, a wrong one, a token in a URL, or a stream ticket unknown, expired or used."),
+        new("requests_host_refused", "Gateway requests refused with 400 by a loopback gateway without a token: a Host it does not answer to (Gateway:AllowedHosts)."),
     ];
 }

@@ -1,9 +1,11 @@
+using System.Buffers.Text;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using FlowMesh.Node.Tests.Harness;
+using Xunit.Sdk;
 
 namespace FlowMesh.Node.Tests;
 
@@ -225,7 +227,7 @@ public sealed class GatewayTests(GatewayFleet fleet) : IClassFixture<GatewayFlee
 
         var openapi = await fleet.GetJsonAsync("/openapi/v1.json");
         var paths = openapi.GetProperty("paths");
-        foreach (var path in new[] { "/api/flows", "/api/flows/{id}", "/api/sessions", "/api/sessions/{id}", "/api/latency", "/api/heatmap", "/api/edges", "/api/cluster", "/api/stream", "/metrics" })
+        foreach (var path in new[] { "/api/flows", "/api/flows/{id}", "/api/sessions", "/api/sessions/{id}", "/api/latency", "/api/heatmap", "/api/edges", "/api/cluster", "/api/stream", "/api/stream/ticket", "/metrics" })
             Assert.True(paths.TryGetProperty(path, out _), $"OpenAPI document lacks {path}");
         // Each operation says what it does and lists the query parameters its handler accepts.
         var latency = paths.GetProperty("/api/latency").GetProperty("get");
@@ -438,7 +440,265 @@ public sealed class GatewayTests(GatewayFleet fleet) : IClassFixture<GatewayFlee
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(wrong)).StatusCode);
         using var right = new HttpRequestMessage(HttpMethod.Get, "/api/edges") { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", "s3cret") } };
         Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(right)).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/api/edges?access_token=s3cret")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz")).StatusCode);
+
+        // The token is never taken from a URL (proxies and browsers log URLs), even beside a good header.
+        foreach (var path in new[] { "/api/edges?access_token=s3cret", "/api/stream?access_token=s3cret", "/api/edges?token=s3cret" })
+        {
+            using var inUrl = new HttpRequestMessage(HttpMethod.Get, path);
+            if (path.Contains("?token=", StringComparison.Ordinal))
+                inUrl.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "s3cret");
+            using var refused = await http.SendAsync(inUrl, HttpCompletionOption.ResponseHeadersRead);
+            var problem = await UnauthorizedProblemAsync(refused, path);
+            Assert.Equal("token-in-url", problem.GetProperty("reason").GetString());
+            Assert.Equal(path.Contains("access_token", StringComparison.Ordinal) ? "access_token" : "token", problem.GetProperty("parameter").GetString());
+        }
+        // Five 401s in all: no token, a wrong one, and the three tokens in URLs.
+        using var metrics = new HttpRequestMessage(HttpMethod.Get, "/metrics") { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", "s3cret") } };
+        Assert.Equal(5, MetricValue(await (await http.SendAsync(metrics)).Content.ReadAsStringAsync(), "flowmesh_aggregator_requests_unauthorized_total"));
     }
+
+    [Fact]
+    public async Task A_stream_ticket_opens_one_stream_once_and_a_used_unknown_or_misplaced_one_is_refused()
+    {
+        // A cluster of its own: the other tests count the fleet's members.
+        await using var guarded = await MemberProcess.StartAggregatorAsync(fleet.Redis, fleet.Cluster + "-k", ["--token", "s3cret"]);
+        using var http = new HttpClient { BaseAddress = guarded.GatewayUrl, Timeout = Timeout.InfiniteTimeSpan };
+        var unauthorized = 0;
+
+        using (var noToken = await http.PostAsync("/api/stream/ticket", null))
+        {
+            await UnauthorizedProblemAsync(noToken, "POST /api/stream/ticket without a token");
+            unauthorized++;
+        }
+        var (ticket, expires) = await TicketAsync(http, "s3cret");
+        Assert.Equal(32, Base64Url.DecodeFromChars(ticket).Length);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        Assert.InRange(expires, now + 50_000, now + 61_000); // Gateway:TicketSeconds, 60 by default
+
+        // The ticket opens one stream, without the Authorization header.
+        using (var first = await http.GetAsync($"/api/stream?kind=session&ticket={Q(ticket)}", HttpCompletionOption.ResponseHeadersRead))
+        {
+            // The body only when refused: a stream's never ends.
+            if (first.StatusCode != HttpStatusCode.OK)
+                Assert.Fail($"a fresh ticket did not open the stream: {(int)first.StatusCode} {await first.Content.ReadAsStringAsync()}");
+            Assert.Equal("text/event-stream", first.Content.Headers.ContentType?.MediaType);
+            using var reader = new StreamReader(await first.Content.ReadAsStreamAsync());
+            Assert.Equal("retry: 2000", await reader.ReadLineAsync());
+        }
+
+        // ... and only one: again (as an EventSource's own reconnect would), it is refused as used.
+        using (var again = await http.GetAsync($"/api/stream?kind=session&ticket={Q(ticket)}", HttpCompletionOption.ResponseHeadersRead))
+        {
+            var problem = await UnauthorizedProblemAsync(again, "a used ticket");
+            Assert.Equal("ticket-used", problem.GetProperty("reason").GetString());
+            Assert.Equal("ticket", problem.GetProperty("parameter").GetString());
+            unauthorized++;
+        }
+        using (var unknown = await http.GetAsync($"/api/stream?ticket={Q(Base64Url.EncodeToString(new byte[32]))}", HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.Equal("ticket-unknown", (await UnauthorizedProblemAsync(unknown, "a ticket never issued")).GetProperty("reason").GetString());
+            unauthorized++;
+        }
+        // A ticket opens the stream only, not the rest of the API.
+        var (other, _) = await TicketAsync(http, "s3cret");
+        using (var misplaced = await http.GetAsync($"/api/edges?ticket={Q(other)}"))
+        {
+            Assert.Equal("ticket-not-here", (await UnauthorizedProblemAsync(misplaced, "a ticket on /api/edges")).GetProperty("reason").GetString());
+            unauthorized++;
+        }
+
+        // The header still opens a stream; and with a token there is no Host check (the token is the boundary).
+        using var withHeader = new HttpRequestMessage(HttpMethod.Get, "/api/stream") { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", "s3cret"), Host = "evil.example" } };
+        using (var stream = await http.SendAsync(withHeader, HttpCompletionOption.ResponseHeadersRead))
+            Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
+
+        var metrics = await MetricsAsync(http, "s3cret");
+        Assert.Equal(2, MetricValue(metrics, "flowmesh_aggregator_stream_tickets_issued_total"));
+        Assert.Equal(unauthorized, MetricValue(metrics, "flowmesh_aggregator_requests_unauthorized_total"));
+        Assert.Equal(0, MetricValue(metrics, "flowmesh_aggregator_stream_tickets_refused_total"));
+    }
+
+    [Fact]
+    public async Task A_stream_ticket_expires_after_Gateway_TicketSeconds_and_a_full_table_refuses_until_one_does()
+    {
+        await using var guarded = await MemberProcess.StartAggregatorAsync(fleet.Redis, fleet.Cluster + "-e", ["--token", "s3cret"],
+            new Dictionary<string, string> { ["FLOWMESH_GATEWAY__TICKETSECONDS"] = "1", ["FLOWMESH_GATEWAY__MAXSTREAMTICKETS"] = "1" });
+        using var http = new HttpClient { BaseAddress = guarded.GatewayUrl, Timeout = Timeout.InfiniteTimeSpan };
+        var (ticket, expires) = await TicketAsync(http, "s3cret");
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        Assert.InRange(expires, now, now + 1_000);
+
+        // One ticket fills a table of one: the next is refused, counted, and told when to come back.
+        using (var full = new HttpRequestMessage(HttpMethod.Post, "/api/stream/ticket") { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", "s3cret") } })
+        using (var refused = await http.SendAsync(full))
+        {
+            var body = await refused.Content.ReadAsStringAsync();
+            Assert.True(refused.StatusCode == HttpStatusCode.ServiceUnavailable, $"a ticket beyond Gateway:MaxStreamTickets: {(int)refused.StatusCode} {body}");
+            Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("Gateway:MaxStreamTickets", body, StringComparison.Ordinal);
+            Assert.InRange(refused.Headers.RetryAfter?.Delta ?? TimeSpan.Zero, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        }
+
+        // Past the expiry the gateway gave (same host, same clock), not a guessed sleep.
+        await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(0, expires - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()) + 100));
+        using var late = await http.GetAsync($"/api/stream?ticket={Q(ticket)}", HttpCompletionOption.ResponseHeadersRead);
+        var problem = await UnauthorizedProblemAsync(late, "an expired ticket");
+        Assert.Equal("ticket-expired", problem.GetProperty("reason").GetString());
+        Assert.Contains("expired", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        // An expired ticket makes room for a new one.
+        await TicketAsync(http, "s3cret");
+        var metrics = await MetricsAsync(http, "s3cret");
+        Assert.Equal(1, MetricValue(metrics, "flowmesh_aggregator_requests_unauthorized_total"));
+        Assert.Equal(1, MetricValue(metrics, "flowmesh_aggregator_stream_tickets_refused_total"));
+        Assert.Equal(2, MetricValue(metrics, "flowmesh_aggregator_stream_tickets_issued_total"));
+    }
+
+    [Fact]
+    public async Task A_loopback_gateway_without_a_token_answers_only_to_this_hosts_names()
+    {
+        await using var aggregator = await MemberProcess.StartAggregatorAsync(fleet.Redis, fleet.Cluster + "-h", [],
+            new Dictionary<string, string> { ["FLOWMESH_GATEWAY__ALLOWEDHOSTS__0"] = "flowmesh.test" });
+        using var http = new HttpClient { BaseAddress = aggregator.GatewayUrl };
+        var port = aggregator.GatewayUrl.Port;
+        foreach (var host in new[] { $"localhost:{port}", "localhost", $"127.0.0.1:{port}", $"[::1]:{port}", $"LOCALHOST:{port}", $"flowmesh.test:{port}" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/edges") { Headers = { Host = host } };
+            using var response = await http.SendAsync(request);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"Host {host}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+        // A page whose name was rebound to 127.0.0.1 sends its own name: refused, the probes too.
+        var refused = 0;
+        foreach (var (host, path) in new[] { ("evil.example", "/api/edges"), ($"evil.example:{port}", "/api/sessions"), ("localhost.evil.example", "/healthz") })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path) { Headers = { Host = host } };
+            using var response = await http.SendAsync(request);
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"Host {host} on {path}: {(int)response.StatusCode} {body}");
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            var problem = JsonDocument.Parse(body).RootElement;
+            Assert.Equal(host, problem.GetProperty("host").GetString());
+            Assert.Contains($"'{host}'", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+            Assert.Contains("Gateway:AllowedHosts", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+            refused++;
+        }
+        Assert.Equal(refused, MetricValue(await http.GetStringAsync("/metrics"), "flowmesh_aggregator_requests_host_refused_total"));
+    }
+
+    [Fact]
+    public async Task A_client_past_its_rate_gets_429s_with_Retry_After_each_counted_and_the_probes_and_a_stream_are_spared()
+    {
+        await using var aggregator = await MemberProcess.StartAggregatorAsync(fleet.Redis, fleet.Cluster + "-r", [],
+            new Dictionary<string, string> { ["FLOWMESH_GATEWAY__REQUESTSPERSECOND"] = "2", ["FLOWMESH_GATEWAY__BURST"] = "2" });
+        using var http = new HttpClient { BaseAddress = aggregator.GatewayUrl, Timeout = Timeout.InfiniteTimeSpan };
+        var limited = 0;
+        TimeSpan retryAfter = default;
+        async Task<HttpStatusCode> GetAsync(string path)
+        {
+            using var response = await http.GetAsync(path);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                limited++;
+                Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+                Assert.Equal(429, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("status").GetInt32());
+                retryAfter = response.Headers.RetryAfter?.Delta ?? throw new XunitException($"a 429 on {path} without Retry-After in seconds");
+                Assert.InRange(retryAfter, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
+            }
+            return response.StatusCode;
+        }
+
+        // A burst of 12 at once: 2 go through (a refill may let one or two more), the rest are refused.
+        var burst = new List<HttpStatusCode>();
+        for (var i = 0; i < 12; i++)
+            burst.Add(await GetAsync("/api/edges"));
+        Assert.True(burst.Count(s => s == HttpStatusCode.OK) is >= 2 and <= 6, $"burst of 12 against Burst=2, 2/s: {string.Join(", ", burst)}");
+        Assert.All(burst, s => Assert.True(s is HttpStatusCode.OK or HttpStatusCode.TooManyRequests, $"{s}"));
+        Assert.True(limited >= 6, $"only {limited} of 12 requests were refused");
+        // The probes are never limited, however spent the client's budget.
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, await GetAsync("/healthz"));
+            Assert.Equal(HttpStatusCode.OK, await GetAsync("/readyz"));
+        }
+
+        // A stream costs one request at its start, not one per moment it lasts: with one open
+        // across two refills, the bucket is full again (two requests in a row go through).
+        await WaitOutAsync(retryAfter);
+        using var stream = await http.GetAsync("/api/stream", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
+        await Task.Delay(TimeSpan.FromSeconds(2.2)); // two refill periods of Gateway:RequestsPerSecond: nothing to poll without spending tokens
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK], [await GetAsync("/api/edges"), await GetAsync("/api/edges")]);
+
+        // Every 429 this test received is counted, no more (/metrics is limited too: retried as told).
+        string? metrics = null;
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (metrics is null)
+        {
+            using var response = await http.GetAsync("/metrics", deadline.Token);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                limited++;
+                await WaitOutAsync(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1), deadline.Token);
+                continue;
+            }
+            response.EnsureSuccessStatusCode();
+            metrics = await response.Content.ReadAsStringAsync(deadline.Token);
+        }
+        Assert.Equal(limited, MetricValue(metrics, "flowmesh_aggregator_requests_limited_total"));
+    }
+
+    [Fact]
+    public async Task The_web_view_of_a_gateway_with_a_token_streams_with_a_ticket()
+    {
+        await using var guarded = await MemberProcess.StartAggregatorAsync(fleet.Redis, fleet.Cluster + "-w", ["--token", "s3cret"]);
+        await using var browser = await WebBrowser.StartAsync();
+        await browser.NavigateAsync(new Uri(guarded.GatewayUrl, "/#token=s3cret").ToString());
+        await browser.WaitUntilAsync("document.body.dataset.loaded === 'true' && document.getElementById('stream-state').textContent === 'live'", TimeSpan.FromSeconds(20));
+        using var http = new HttpClient { BaseAddress = guarded.GatewayUrl };
+        var metrics = await MetricsAsync(http, "s3cret");
+        Assert.Equal(1, MetricValue(metrics, "flowmesh_aggregator_stream_clients"));
+        Assert.True(MetricValue(metrics, "flowmesh_aggregator_stream_tickets_issued_total") >= 1, "the page opened its stream without a ticket");
+        // Nothing the page asked for was refused: it put the token in no URL.
+        var refused = metrics.Split('\n').Where(l => l.StartsWith("flowmesh_gateway_request_duration_seconds_count{", StringComparison.Ordinal) && l.Contains("status=\"401\"", StringComparison.Ordinal));
+        Assert.True(MetricValue(metrics, "flowmesh_aggregator_requests_unauthorized_total") == 0, $"the page was refused: {string.Join("; ", refused)}");
+    }
+
+    private static async Task<(string Ticket, long ExpiresUnixMs)> TicketAsync(HttpClient http, string token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/stream/ticket") { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", token) } };
+        using var response = await http.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"POST /api/stream/ticket: {(int)response.StatusCode} {body}");
+        Assert.True(response.Headers.CacheControl?.NoStore == true, "a ticket must not be cached");
+        var json = JsonDocument.Parse(body).RootElement;
+        return (json.GetProperty("ticket").GetString()!, json.GetProperty("expiresUnixMs").GetInt64());
+    }
+
+    private static async Task<string> MetricsAsync(HttpClient http, string token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics") { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", token) } };
+        using var response = await http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadAsStringAsync();
+    }
+
+    /// <summary>A 401 problem+json (the test fails saying what came instead); its body.</summary>
+    private static async Task<JsonElement> UnauthorizedProblemAsync(HttpResponseMessage response, string what)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{what}: expected 401, got {(int)response.StatusCode} {body}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.NotEmpty(response.Headers.WwwAuthenticate);
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    /// <summary>The value of one sample of this metric on /metrics (the Aggregator's own carry one); fails naming it when it is missing.</summary>
+    private static long MetricValue(string metrics, string name)
+    {
+        var line = metrics.Split('\n').FirstOrDefault(l => l.StartsWith(name + "{", StringComparison.Ordinal) || l.StartsWith(name + " ", StringComparison.Ordinal));
+        Assert.True(line is not null, $"/metrics has no {name}");
+        return long.Parse(line![(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+    }
+
+    private static Task WaitOutAsync(TimeSpan retryAfter, CancellationToken ct = default) => Task.Delay(retryAfter + TimeSpan.FromMilliseconds(100), ct);
 }

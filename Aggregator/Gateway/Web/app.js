@@ -145,11 +145,35 @@ async function loadSessions() {
   renderSessions();
 }
 
-function stream() {
-  const url = "/api/stream?kind=session" + (token ? "&access_token=" + encodeURIComponent(token) : "");
-  const source = new EventSource(url);
+// An EventSource cannot send the token as a header, and a URL is logged along its way: with
+// a token, each stream opens with a single-use ticket, asked of the same gateway just before.
+async function streamUrl() {
+  const url = "/api/stream?kind=session";
+  if (!token) return url;
+  const response = await fetch("/api/stream/ticket", { method: "POST", headers: { Authorization: "Bearer " + token } });
+  if (!response.ok) throw new Error("/api/stream/ticket: " + response.status);
+  return url + "&ticket=" + encodeURIComponent((await response.json()).ticket);
+}
+
+// The browser's own reconnect would present the used ticket again, so a stream that fails
+// is closed and opened anew (with a new ticket) after the 2 s the gateway asks for.
+function reconnect(source) {
+  if (source) source.close();
+  $("stream-state").textContent = "reconnecting…";
+  setTimeout(stream, 2000);
+}
+
+async function stream() {
+  let source;
+  try {
+    source = new EventSource(await streamUrl());
+  } catch (e) {
+    console.error(e);
+    reconnect(null);
+    return;
+  }
   source.onopen = () => { $("stream-state").textContent = "live"; };
-  source.onerror = () => { $("stream-state").textContent = "reconnecting…"; };
+  source.onerror = () => reconnect(source);
   source.addEventListener("session", (e) => addSession(JSON.parse(e.data)));
 }
 
