@@ -45,6 +45,7 @@ internal sealed class RedisMemoryWatch(RedisConnection redis, ILogger logger)
             redis.Succeeded();
             UsedBytes = Number(info, "used_memory");
             MaxBytes = Number(info, "maxmemory");
+            var evictedBefore = EvictedKeys;
             EvictedKeys = Number(info, "evicted_keys");
             var policy = info.GetValueOrDefault("maxmemory_policy", "");
             if (MaxBytes > 0 && !_warnedPolicy && !policy.StartsWith("volatile-", StringComparison.Ordinal))
@@ -53,9 +54,11 @@ internal sealed class RedisMemoryWatch(RedisConnection redis, ILogger logger)
                 logger.LogWarning("Redis has maxmemory {Max} MiB with policy {Policy}: at the limit it refuses writes (noeviction) or evicts the membership (allkeys-*); use maxmemory-policy volatile-lru",
                     MaxBytes >> 20, policy);
             }
-            var full = MaxBytes > 0 && UsedBytes >= WarnAt * MaxBytes;
+            // Near the limit, or past it since the last look (used memory falls back once Redis has evicted, so a sample may miss the peak).
+            var full = MaxBytes > 0 && (UsedBytes >= WarnAt * MaxBytes || EvictedKeys > evictedBefore);
             if (full && !_warnedFull)
-                logger.LogWarning("Redis uses {Used} MiB of its {Max} MiB: it evicts the oldest records at the limit (counted as redis_evicted_keys)", UsedBytes >> 20, MaxBytes >> 20);
+                logger.LogWarning("Redis uses {Used} MiB of its {Max} MiB and has evicted {Evicted} keys: it evicts the oldest records at the limit (counted as redis_evicted_keys)",
+                    UsedBytes >> 20, MaxBytes >> 20, EvictedKeys);
             _warnedFull = full;
         }
         catch (Exception e) when (RedisConnection.IsOutage(e) || e is StackExchange.Redis.RedisCommandException)

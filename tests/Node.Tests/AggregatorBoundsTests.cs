@@ -108,7 +108,7 @@ public sealed class AggregatorBoundsTests(ITestOutputHelper output)
         Assert.True(status["redis_evicted_keys"] > 0, "nothing was evicted: the test did not reach maxmemory");
         Assert.Equal(0, status["sessions_not_stored"] + status["flows_unrecorded"]);
         Assert.InRange(await client.Member.Redis.Database.SortedSetLengthAsync(client.Member.Keys.SessionIndex), 1, 5000);
-        Assert.Contains(aggregator.Log, l => l.Contains("Redis uses", StringComparison.Ordinal) && l.Contains("of its 6 MiB", StringComparison.Ordinal));
+        Assert.Contains(aggregator.Log, l => l.Contains("Redis uses", StringComparison.Ordinal) && l.Contains("of its 6 MiB and has evicted", StringComparison.Ordinal));
         Assert.False(aggregator.HasExited);
         // The membership has no TTL, so it is never evicted: the Aggregator is still registered and seen.
         Assert.NotNull(await client.Member.Redis.Database.SortedSetScoreAsync(client.Member.Keys.MemberLeases, aggregator.MemberId));
