@@ -87,7 +87,7 @@ public sealed class MutualTls : IDisposable
         {
             certificate = X509Certificate2.CreateFromPemFile(certFile, keyFile);
         }
-        catch (CryptographicException e)
+        catch (Exception e) when (e is CryptographicException or ArgumentException) // ArgumentException: the key is another certificate's
         {
             throw new ClusterTlsException($"Cluster:Tls:Cert {certFile} and Cluster:Tls:Key {keyFile} are not a PEM certificate and its private key ({e.Message})");
         }
