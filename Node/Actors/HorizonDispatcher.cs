@@ -47,6 +47,7 @@ internal sealed class HorizonDispatcher : IAsyncDisposable
             return;
         lock (_gate)
             _waiting.Add(waiter);
+        _horizon.Wanted?.Invoke();
     }
 
     /// <summary>Called by a shard as it handles a <see cref="HorizonReached"/>.</summary>

@@ -49,6 +49,9 @@ internal sealed class FlowPipeline : IAsyncDisposable
     public FlowShards Shards { get; }
     public IRecordBatchSink Sink { get; private set; }
 
+    /// <summary>How far every CPU's ring has reached the flows (the capture wakes idle readers when events wait for it).</summary>
+    public OrderingHorizon Horizon { get; private set; } = null!;
+
     public static async Task<FlowPipeline> StartAsync(RedisConnection redis, ClusterSettings cluster, string hostId, int cpus,
         FlowOptions flowOptions, ILoggerFactory loggers, Action<FlowServices>? configure = null, HandOffOptions? handOff = null, CancellationToken cancellation = default)
     {
@@ -85,6 +88,7 @@ internal sealed class FlowPipeline : IAsyncDisposable
             .Select(cpu => system.Root.SpawnNamed(Props.FromProducer(() => new CaptureActor(shards, counters, pipeline._backlog, horizon)).WithLightMailbox(), $"capture-{cpu}"))
             .ToList();
         pipeline.Sink = new CaptureActorSink(system.Root, captureActors, pipeline._backlog, horizon);
+        pipeline.Horizon = horizon;
         return pipeline;
     }
 

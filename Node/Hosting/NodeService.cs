@@ -57,6 +57,7 @@ internal sealed class NodeService(
         _pipeline = await FlowPipeline.StartAsync(_redis, clusterSettings, settings.HostId, LibBpf.libbpf_num_possible_cpus(), flowOptions, loggers,
             handOff: handOffOptions, cancellation: cancellationToken).ConfigureAwait(false);
         _capture = CaptureSession.Start(captureOptions, _pipeline.Sink);
+        _pipeline.Horizon.Wanted = _capture.NudgeReaders;
         if (settings.TagKeyFile is { Length: > 0 } watched)
         {
             _tagKeys = new TagKeyFile(watched, _capture, _logger);

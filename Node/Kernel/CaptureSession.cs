@@ -55,6 +55,13 @@ public sealed class CaptureSession : IDisposable
         }
     }
 
+    /// <summary>Wakes the readers that sleep in a long idle wait (see <see cref="CpuRingReader.Nudge"/>).</summary>
+    public void NudgeReaders()
+    {
+        foreach (var reader in _readers)
+            reader.Nudge();
+    }
+
     /// <summary>Signs this host's tags with <paramref name="key"/> from now on (a key rotation), or with none.</summary>
     public void SetTagKey(Flows.TagAuthenticator.Key? key) => _kernel.SetTagKey(key);
 

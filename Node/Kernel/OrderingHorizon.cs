@@ -54,6 +54,12 @@ public sealed class OrderingHorizon
     /// <summary>Told whenever a CPU's time advanced (from the thread that advanced it).</summary>
     public Action? Advanced { get; set; }
 
+    /// <summary>
+    /// Told when events wait for the horizon: the readers in a long idle wait (whose CPU's
+    /// time moves only when they poll) are woken to say how far their rings are drained.
+    /// </summary>
+    public Action? Wanted { get; set; }
+
     /// <summary>A batch of <paramref name="cpu"/> is on its way to be routed.</summary>
     public void BatchHandedOver(int cpu) => Interlocked.Increment(ref Slot(cpu).InFlight);
 
