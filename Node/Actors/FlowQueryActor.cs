@@ -29,6 +29,9 @@ internal sealed class FlowQueryActor(FlowShards shards, FlowStore store, string 
             case Started:
                 if (!ClusterKinds.TryParseFlowIdentity(context.ClusterIdentity()?.Identity ?? "", out _host, out _cookie))
                     context.Stop(context.Self);
+                // A bare kernel cookie (as `capture` prints it) names a flow of this host's current boot.
+                if (_host == ownHostId && FlowIds.Kernel(_cookie) == _cookie)
+                    _cookie = FlowIds.Published(_cookie);
                 context.SetReceiveTimeout(Quiet);
                 break;
             case FlowQuery:

@@ -17,7 +17,7 @@ internal static class ClientCommands
     public static Command Flow()
     {
         var where = new ClientOptions();
-        var identity = new Argument<string>("flow") { Description = "The flow: HOST_ID/COOKIE (the cookie as printed by capture)." };
+        var identity = new Argument<string>("flow") { Description = "The flow: HOST_ID/COOKIE (the cookie of its flow id, or the kernel's own as capture prints it)." };
         var get = new Command("get", "Ask a flow, wherever its host runs, for its full view (JSON).") { identity };
         where.AddTo(get);
         get.SetAction(async (parse, ct) =>

@@ -107,6 +107,10 @@ public sealed class ClusterTests
         var direct = await client.QueryAsync("host-a", c);
         Assert.True(direct.Found);
         Assert.Equal(clientFlow.Steps, direct.Flow.Steps);
+        // The kernel's own cookie (as `capture` prints it) names this boot's flow too.
+        var byKernelCookie = await client.QueryAsync("host-a", c & ((1UL << 48) - 1));
+        Assert.True(byKernelCookie.Found);
+        Assert.Equal(c, byKernelCookie.Flow.Cookie);
         Assert.False((await client.QueryAsync("host-a", 987654321)).Found);
 
         // Each flow stayed on its own host: queries from elsewhere did not move it.
