@@ -389,7 +389,9 @@ APP_REDIS=$(addr_of 2)
 # Runs a shell loop inside a host's namespace; its processes die with the namespace's pids at stop.
 on_host() {
   local i=$1; shift
-  ip netns exec "$NS_PREFIX-host-$i" setsid bash -c "$*" >/dev/null 2>&1 9>&- </dev/null &
+  # The workloads are strangers to the fleet: they get neither the Redis password nor the key.
+  ip netns exec "$NS_PREFIX-host-$i" env -u FLOWMESH_CLUSTER__REDIS -u FLOWMESH_CLUSTER__TLS__KEY \
+    setsid bash -c "$*" >/dev/null 2>&1 9>&- </dev/null &
 }
 
 # A pause of SECONDS at 3 hosts, scaled by the number of client hosts per server.
