@@ -63,9 +63,12 @@ public sealed class RedisConnection : IAsyncDisposable
         {
             var ping = multiplexer.GetDatabase().PingAsync();
             var first = await Task.WhenAny(ping, refused.Task, Task.Delay(TimeSpan.FromSeconds(3))).ConfigureAwait(false);
-            string? why = first == refused.Task ? refused.Task.Result : null;
-            if (first == ping && ping.Exception?.GetBaseException() is { } error && IsCredentialError(error))
-                why = error is RedisServerException ? error.Message : "authentication failed";
+            // A refused handshake shows as the event, or inside the PING's failure (a timeout whose cause it was), in either order.
+            if (first == ping && ping.IsFaulted)
+                await Task.WhenAny(refused.Task, Task.Delay(TimeSpan.FromMilliseconds(500))).ConfigureAwait(false);
+            string? why = refused.Task.IsCompleted ? refused.Task.Result : null;
+            if (why is null && ping.IsFaulted && CredentialError(ping.Exception!) is { } error)
+                why = error;
             if (why is not null)
             {
                 await multiplexer.DisposeAsync().ConfigureAwait(false);
@@ -80,9 +83,22 @@ public sealed class RedisConnection : IAsyncDisposable
         return connection;
     }
 
-    private static bool IsCredentialError(Exception e) =>
-        e is RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure }
-        || (e is RedisServerException && (e.Message.StartsWith("NOAUTH", StringComparison.Ordinal) || e.Message.StartsWith("WRONGPASS", StringComparison.Ordinal)));
+    /// <summary>The reason, if anything in <paramref name="error"/>'s chain says Redis refused the credentials.</summary>
+    private static string? CredentialError(Exception error)
+    {
+        for (Exception? e = error; e is not null; e = e.InnerException)
+        {
+            if (e is AggregateException { InnerException: { } inner } && inner != e)
+                continue;
+            if (e is RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure })
+                return "authentication failed";
+            if (e is RedisServerException && (e.Message.StartsWith("NOAUTH", StringComparison.Ordinal) || e.Message.StartsWith("WRONGPASS", StringComparison.Ordinal)))
+                return e.Message;
+            if (e.Message.Contains("AuthenticationFailure", StringComparison.Ordinal))
+                return "authentication failed";
+        }
+        return null;
+    }
 
     /// <summary>Records a successful command (ends an outage, if one was on).</summary>
     public void Succeeded(bool write = false)
