@@ -1,6 +1,5 @@
 using FlowMesh.Aggregator.Latency;
 using FlowMesh.Aggregator.Live;
-using FlowMesh.Aggregator.Sessions;
 using FlowMesh.Cluster;
 using FlowMesh.Contracts.Cluster;
 using StackExchange.Redis;
@@ -8,11 +7,10 @@ using StackExchange.Redis;
 namespace FlowMesh.Aggregator.Gateway;
 
 /// <summary>What the gateway's handlers read from: this Aggregator's cluster member, Redis, counters and streams.</summary>
-internal sealed class GatewayContext(ClusterMember member, AggregatorCounters counters, LatencyRecorder recorder, LiveEventPublisher publisher,
+internal sealed class GatewayContext(ClusterMember member, LatencyRecorder recorder, LiveEventPublisher publisher,
     TimeSpan requestTimeout, TimeSpan retention, TimeProvider time, GatewaySettings settings, Func<IReadOnlyList<(CounterSpec Spec, long Value)>> figures)
 {
     public ClusterMember Member { get; } = member;
-    public AggregatorCounters Counters { get; } = counters;
     public LatencyRecorder Recorder { get; } = recorder;
     public LiveEventPublisher Publisher { get; } = publisher;
     public LiveEventHub Live { get; } = new(member.Redis, member.Keys, publisher, settings.MaxStreamClients);

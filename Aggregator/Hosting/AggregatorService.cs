@@ -127,7 +127,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         // Shards live as long as the system: a batch can only find one stopped while the system stops (then it is counted as undeliverable).
         DeadLetterCounting.Subscribe<ShardFlows>(_member.System, _counters);
         _member.System.Root.SpawnNamed(Props.FromProducer(() => new SessionIngressActor(shards, _counters, _live, _closedFlows)), ClusterKinds.SessionIngressActor);
-        _context = new GatewayContext(_member, _counters, _latency, _live, clusterSettings.RequestTimeout, settings.Sessions.Ttl, TimeProvider.System,
+        _context = new GatewayContext(_member, _latency, _live, clusterSettings.RequestTimeout, settings.Sessions.Ttl, TimeProvider.System,
             settings.Gateway, () => _figures!.Read());
         _figures = Figures(_context);
         _losses = new LossTotals(_redis, keys, AggregatorCounterTable.All, _logger);

@@ -31,9 +31,6 @@ public static class TagAuthenticator
 
     private static volatile Key[] s_keys = [];
 
-    /// <summary>The keys accepted now; the first signs.</summary>
-    public static IReadOnlyList<Key> Keys => s_keys;
-
     public static void SetKeys(IReadOnlyList<Key> keys) => s_keys = [.. keys];
 
     /// <summary>The tag the client's Node makes for a connection whose ISN is <paramref name="isn"/>.</summary>
