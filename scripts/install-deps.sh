@@ -12,6 +12,7 @@ PACKAGES=(
   procps                                            # sysctl (the NAT test)
   tcpdump                                           # the wire-fidelity test: the packets on both ends are the truth sessions are held to
   chromium                                          # headless browser for the web view test
+  golang-go binutils                                # Go workloads (run-local, runtime tests: built from source); readelf, the tests' truth for Go binaries
 )
 
 missing=()
