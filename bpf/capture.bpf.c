@@ -11,6 +11,14 @@
  *                                and arms their listeners for the trace tag
  *   sockops (cgroup)             writes the trace tag into SYNs, echoes it in SYN-ACKs,
  *                                reports an echo that came back
+ *   tracepoint/syscalls/sys_exit_accept[4]
+ *                                accept() returned a socket: the accepting task, the end of
+ *                                the accept-queue wait (optional: needs tracefs)
+ *   tp_btf/sched_wakeup[_new], tp_btf/sched_switch
+ *                                run-queue delay of the processes that own traced sockets
+ *                                (optional: Node:Runtime:RunQueue)
+ *   uprobe runtime.casgstatus    Go goroutine scheduling delay (optional, per Go binary:
+ *                                Node:Runtime:Go)
  *
  * Records go to one BPF ring buffer per CPU (an ARRAY_OF_MAPS indexed by CPU,
  * filled by user space). A record that cannot be reserved is counted in the
@@ -33,6 +41,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TCP_BPF_SOCK_OPS_CB_FLAGS 1008
 #define TCPHDR_SYN 0x02
 #define TCPHDR_ACK 0x10
+#define E2BIG 7
 
 /* Filled by user space before load; volatile so clang keeps the reads. */
 const volatile struct fm_config fm_cfg SEC(".rodata.config") = {};
@@ -241,6 +250,7 @@ static __always_inline void fill_header(struct fm_event *e, __u8 kind, __u8 fami
 	e->srtt_us = 0;
 	e->total_retrans = 0;
 	e->trace_tag = 0;
+	e->goid = 0;
 }
 
 static __always_inline void fill_addresses(struct fm_event *e, const struct sock_common *skc, __u16 family)
@@ -376,6 +386,137 @@ static __always_inline struct sock_info *sock_info_of(const struct sock *sk)
 	return info;
 }
 
+
+/*
+ * Runtime maps. fm_rq_hist holds one run-queue histogram per process that owns a traced
+ * socket (inserted at its first connect/listen/close/accept in this namespace), so the
+ * scheduler programs time only those processes' threads. User space sizes every map
+ * before load (Node:Runtime:Max*), deletes the entries of processes that exit, and reads
+ * the histograms; an insert that finds a map full is counted, never silent.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct fm_hist);
+} fm_rq_hist SEC(".maps");
+
+/* Threads of those processes that are runnable and not yet running: when they were queued. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} fm_rq_start SEC(".maps");
+
+/* Go processes the Node inspected (their goid offset), written by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct fm_go_proc);
+} fm_go_procs SEC(".maps");
+
+/* Goroutine scheduling histograms of the Go processes with FM_GO_SCHED (created by user space). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct fm_hist);
+} fm_go_sched SEC(".maps");
+
+/*
+ * Runnable goroutines: when each became runnable. Keyed by the g's address, not its goid:
+ * runtime.newproc1 makes a new goroutine runnable before it assigns the goid.
+ */
+struct fm_go_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 g;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct fm_go_key);
+	__type(value, __u64);
+} fm_go_runnable SEC(".maps");
+
+/* One all-zero histogram, the initial value of new fm_rq_hist entries (too big for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fm_hist);
+} fm_hist_zero SEC(".maps");
+
+/* floor(log2(v)) for v > 0, without loops or a count-leading-zeros instruction. */
+static __always_inline __u32 log2_u64(__u64 v)
+{
+	__u32 r = 0;
+	if (v >> 32) { v >>= 32; r += 32; }
+	if (v >> 16) { v >>= 16; r += 16; }
+	if (v >> 8) { v >>= 8; r += 8; }
+	if (v >> 4) { v >>= 4; r += 4; }
+	if (v >> 2) { v >>= 2; r += 2; }
+	if (v >> 1) r += 1;
+	return r;
+}
+
+static __always_inline void hist_add(struct fm_hist *h, __u64 ns)
+{
+	__u32 idx = 0;
+	if (ns >= (1ULL << FM_HIST_MIN_LOG2)) {
+		__u32 e = log2_u64(ns);
+		if (e >= FM_HIST_MAX_LOG2)
+			idx = FM_HIST_BUCKETS - 1;
+		else
+			idx = ((e - FM_HIST_MIN_LOG2) << FM_HIST_SUB_BITS) + ((ns >> (e - FM_HIST_SUB_BITS)) & ((1 << FM_HIST_SUB_BITS) - 1)) + 1;
+	}
+	if (idx >= FM_HIST_BUCKETS)
+		idx = FM_HIST_BUCKETS - 1;
+	__sync_fetch_and_add(&h->buckets[idx], 1);
+	__sync_fetch_and_add(&h->count, 1);
+	__sync_fetch_and_add(&h->sum_ns, ns);
+}
+
+/* The current task's process owns a traced socket: time its threads' run-queue waits from now on. */
+static __always_inline void watch_process(__u32 tgid)
+{
+	if (!(fm_cfg.runtime_flags & FM_RT_RUNQUEUE) || bpf_map_lookup_elem(&fm_rq_hist, &tgid))
+		return;
+	__u32 zero = 0;
+	struct fm_hist *blank = bpf_map_lookup_elem(&fm_hist_zero, &zero);
+	if (!blank)
+		return;
+	if (bpf_map_update_elem(&fm_rq_hist, &tgid, blank, BPF_NOEXIST) == -E2BIG) {
+		struct fm_counters *c = counters();
+		if (c)
+			__sync_fetch_and_add(&c->rq_procs_full, 1);
+	}
+}
+
+/*
+ * The goroutine the current thread runs, if its process is a Go process the Node
+ * inspected. Go's internal ABI on amd64 keeps the current g in R14 (and the syscall
+ * wrappers leave it there), so the user registers saved at syscall entry hold it.
+ */
+static __always_inline void fill_goid(struct fm_event *e, __u32 tgid)
+{
+	struct fm_go_proc *go = bpf_map_lookup_elem(&fm_go_procs, &tgid);
+	if (!go)
+		return;
+#ifdef __TARGET_ARCH_x86
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u64 g = BPF_CORE_READ(regs, r14);
+	__u64 goid = 0;
+	if (g && bpf_probe_read_user(&goid, sizeof(goid), (void *)(g + go->goid_offset)) == 0 && goid) {
+		e->goid = goid;
+		e->flags |= FM_F_GOID;
+	}
+#endif
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(fm_state, const struct sock *sk, const int oldstate, const int newstate)
 {
@@ -458,6 +599,10 @@ int BPF_PROG(fm_state, const struct sock *sk, const int oldstate, const int news
 		fill_process_from(e, info, FM_F_TASK);
 	else if (task)
 		fill_task(e);
+	if (task) {
+		watch_process(e->tgid);
+		fill_goid(e, e->tgid);
+	}
 	fill_from_info(e, info);
 	fill_stats(e, skc, info);
 	submit(rb, e);
@@ -871,4 +1016,170 @@ int fm_sockops(struct bpf_sock_ops *skops)
 		break;
 	}
 	return 1;
+}
+
+/*
+ * accept() returned a socket. Its connection completed the handshake earlier (the
+ * SYN_RECV -> ESTABLISHED record); the time between the two is the accept-queue wait, and
+ * this task, not the one that called listen(), is the process that serves it. Syscall
+ * tracepoints, because kprobes and fexit are not available (lockdown) and no TCP
+ * tracepoint fires at accept. The socket is found through the returned descriptor.
+ */
+static __always_inline int accepted(long fd)
+{
+	if (fd < 0)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	if (fm_cfg.self_tgid && (id >> 32) == fm_cfg.self_tgid)
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || (unsigned long)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__u32 netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	if (!wanted(netns, lport, rport))
+		return 0;
+	/* The handshake's record made the cookie; without one the socket was never traced. */
+	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	if (!cookie)
+		return 0;
+
+	void *rb;
+	struct fm_event *e = reserve(&rb);
+	if (!e)
+		return 0;
+	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	fill_header(e, FM_EV_ACCEPTED, family, state, state);
+	e->sock_cookie = cookie;
+	e->netns_ino = netns;
+	e->local_port = lport;
+	e->remote_port = rport;
+	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
+	__builtin_memset(e->remote_addr, 0, sizeof(e->remote_addr));
+	fill_task(e);
+	watch_process(e->tgid);
+	fill_goid(e, e->tgid);
+	submit(rb, e);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int fm_accept4(struct syscall_trace_exit *ctx)
+{
+	return accepted(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int fm_accept(struct syscall_trace_exit *ctx)
+{
+	return accepted(ctx->ret);
+}
+
+/* A thread of a watched process became runnable (woken, new, or preempted): start its wait. */
+static __always_inline void rq_queued(const struct task_struct *p)
+{
+	__u32 tgid = p->tgid;
+	if (!bpf_map_lookup_elem(&fm_rq_hist, &tgid))
+		return;
+	__u32 tid = p->pid;
+	__u64 now = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&fm_rq_start, &tid, &now, BPF_ANY) == -E2BIG) {
+		struct fm_counters *c = counters();
+		if (c)
+			__sync_fetch_and_add(&c->rq_threads_full, 1);
+	}
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(fm_rq_wakeup, struct task_struct *p)
+{
+	rq_queued(p);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(fm_rq_wakeup_new, struct task_struct *p)
+{
+	rq_queued(p);
+	return 0;
+}
+
+/* next runs now: its wait since it was queued is one run-queue delay of its process. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(fm_rq_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
+{
+	if (prev_state == 0) /* TASK_RUNNING: preempted, so back in the queue */
+		rq_queued(prev);
+	__u32 tid = next->pid;
+	if (!tid)
+		return 0;
+	__u64 *queued = bpf_map_lookup_elem(&fm_rq_start, &tid);
+	if (!queued)
+		return 0;
+	__u64 waited = bpf_ktime_get_ns() - *queued;
+	bpf_map_delete_elem(&fm_rq_start, &tid);
+	__u32 tgid = next->tgid;
+	struct fm_hist *h = bpf_map_lookup_elem(&fm_rq_hist, &tgid);
+	if (h)
+		hist_add(h, waited);
+	return 0;
+}
+
+/*
+ * Go's runtime.casgstatus(gp *g, oldval, newval uint32), at entry: every goroutine status
+ * change goes through it (the scan-bit transitions do not). Arguments follow Go's internal
+ * register ABI on amd64: RAX, RBX, RCX. Runnable (1) -> running (2) is one scheduling delay.
+ * Attached per Go binary by user space, and only when Node:Runtime:Go is on: a uprobe traps
+ * on every call, and this one is hot.
+ */
+#define FM_G_RUNNABLE 1
+#define FM_G_RUNNING 2
+#define FM_G_SCAN 0x1000
+
+SEC("uprobe")
+int fm_go_casgstatus(struct pt_regs *ctx)
+{
+#ifdef __TARGET_ARCH_x86
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct fm_go_proc *go = bpf_map_lookup_elem(&fm_go_procs, &tgid);
+	if (!go || !(go->flags & FM_GO_SCHED))
+		return 0;
+	struct fm_go_key key = { .tgid = tgid, .g = ctx->ax };
+	__u32 from = (__u32)ctx->bx & ~FM_G_SCAN;
+	__u32 to = (__u32)ctx->cx & ~FM_G_SCAN;
+	struct fm_hist *h = bpf_map_lookup_elem(&fm_go_sched, &tgid);
+	__u64 now = bpf_ktime_get_ns();
+	if (to == FM_G_RUNNABLE && from != FM_G_RUNNABLE) {
+		if (h)
+			__sync_fetch_and_add(&h->runnable, 1);
+		if (bpf_map_update_elem(&fm_go_runnable, &key, &now, BPF_ANY) == -E2BIG) {
+			struct fm_counters *c = counters();
+			if (c)
+				__sync_fetch_and_add(&c->go_waits_full, 1);
+		}
+	} else if (from == FM_G_RUNNABLE && to != FM_G_RUNNABLE) {
+		if (h)
+			__sync_fetch_and_add(&h->runnable, -1);
+		__u64 *since = bpf_map_lookup_elem(&fm_go_runnable, &key);
+		if (since) {
+			if (to == FM_G_RUNNING && h)
+				hist_add(h, now - *since);
+			bpf_map_delete_elem(&fm_go_runnable, &key);
+		}
+	}
+#endif
+	return 0;
 }

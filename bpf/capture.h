@@ -14,7 +14,7 @@
 #ifndef FLOWMESH_CAPTURE_H
 #define FLOWMESH_CAPTURE_H
 
-#define FM_RECORD_VERSION 2
+#define FM_RECORD_VERSION 3
 #define FM_COMM_LEN 16
 #define FM_MAX_PORTS 16
 
@@ -27,6 +27,7 @@ enum fm_event_kind {
 	FM_EV_EXISTING = 5,       /* a socket already open when capture started */
 	FM_EV_TAG_ECHOED = 6,     /* the SYN-ACK brought this end's trace tag back (sock_ops runs just
 				   * after the SYN_SENT -> ESTABLISHED transition, so that record cannot say) */
+	FM_EV_ACCEPTED = 7,       /* accept() returned this socket to the task (FM_F_TASK): the end of its accept-queue wait */
 };
 
 /* Which optional parts of a record hold data. */
@@ -42,6 +43,7 @@ enum fm_event_flags {
 	FM_F_TAG_SENT = 1 << 8,     /* this end wrote trace_tag into its SYN */
 	FM_F_TAG_ECHOED = 1 << 9,   /* the peer's SYN-ACK carried trace_tag back: the peer is instrumented */
 	FM_F_TAG_RECEIVED = 1 << 10,/* the peer's SYN carried trace_tag to this end (which echoed it) */
+	FM_F_GOID = 1 << 11,        /* goid is the Go goroutine the task was running (a Go process FlowMesh inspected) */
 };
 
 /*
@@ -92,6 +94,8 @@ struct fm_event {
 	unsigned int total_retrans;
 	/* v2 */
 	unsigned long long trace_tag; /* FM_F_TAG_*: the connection's trace tag, 0 if none */
+	/* v3 */
+	unsigned long long goid;      /* FM_F_GOID: the goroutine that made the connect() or accept() */
 };
 
 /* Per-CPU counters (a BPF_MAP_TYPE_PERCPU_ARRAY with one element). */
@@ -101,6 +105,40 @@ struct fm_counters {
 	unsigned long long no_ring;         /* records lost because this CPU has no ring */
 	unsigned long long storage_failed;  /* socket storage could not be created: owner/ISN missing */
 	unsigned long long submitted;       /* records since the last look at the ring's fill level */
+	unsigned long long rq_procs_full;   /* a process could not get a run-queue histogram: fm_rq_hist is full */
+	unsigned long long rq_threads_full; /* a wake-up could not be timed: fm_rq_start is full */
+	unsigned long long go_waits_full;   /* a runnable goroutine could not be timed: fm_go_runnable is full */
+};
+
+/*
+ * Runtime latency histograms (run-queue delay of a process's threads; scheduling delay
+ * of a Go process's goroutines), one per process (tgid), cumulative since the process was
+ * first seen. Buckets are log-linear over nanoseconds: FM_HIST_SUB sub-buckets per power
+ * of two from 2^FM_HIST_MIN_LOG2 ns (about 1 us) to 2^FM_HIST_MAX_LOG2 ns (about 17 s);
+ * bucket 0 holds everything below, the last bucket everything above. A bucket's width is
+ * 1/16 of its octave, so its midpoint is within 3.2% of any value in it.
+ * Bucket of d: e = floor(log2 d), s = (d >> (e - 4)) & 15, index = (e - MIN) * 16 + s + 1.
+ */
+#define FM_HIST_SUB_BITS 4
+#define FM_HIST_MIN_LOG2 10
+#define FM_HIST_MAX_LOG2 34
+#define FM_HIST_BUCKETS ((((FM_HIST_MAX_LOG2) - (FM_HIST_MIN_LOG2)) << FM_HIST_SUB_BITS) + 2)
+
+struct fm_hist {
+	unsigned long long count;
+	unsigned long long sum_ns;
+	long long runnable;         /* Go: goroutines runnable now (runnable entries minus exits) */
+	unsigned int buckets[FM_HIST_BUCKETS];
+};
+
+/* A Go process the Node inspected (fm_go_procs, keyed by tgid; written by user space). */
+struct fm_go_proc {
+	unsigned int goid_offset;   /* offsetof(runtime.g, goid), from the binary's DWARF */
+	unsigned int flags;         /* FM_GO_* */
+};
+
+enum fm_go_flags {
+	FM_GO_SCHED = 1 << 0,       /* its casgstatus uprobe is attached: time runnable -> running */
 };
 
 /*
@@ -127,6 +165,12 @@ struct fm_config {
 	unsigned short n_exclude;   /* never connections with a port in exclude_ports */
 	unsigned short include_ports[FM_MAX_PORTS];
 	unsigned short exclude_ports[FM_MAX_PORTS];
+	unsigned int runtime_flags; /* FM_RT_* */
+	unsigned int _pad;
+};
+
+enum fm_runtime_flags {
+	FM_RT_RUNQUEUE = 1 << 0,    /* keep run-queue histograms for the processes that own traced sockets */
 };
 
 #endif /* FLOWMESH_CAPTURE_H */

@@ -26,13 +26,15 @@ int main(void)
 	FIELD(fm_event, bytes_acked); FIELD(fm_event, bytes_received);
 	FIELD(fm_event, segs_out); FIELD(fm_event, segs_in);
 	FIELD(fm_event, srtt_us); FIELD(fm_event, total_retrans); FIELD(fm_event, trace_tag);
+	FIELD(fm_event, goid);
 	printf("}},\n");
 
 	first = 1;
 	printf(" \"fm_counters\": {\"size\": %zu, \"fields\": {", sizeof(struct fm_counters));
 	FIELD(fm_counters, existing); FIELD(fm_counters, reserve_failed);
 	FIELD(fm_counters, no_ring); FIELD(fm_counters, storage_failed);
-	FIELD(fm_counters, submitted);
+	FIELD(fm_counters, submitted); FIELD(fm_counters, rq_procs_full);
+	FIELD(fm_counters, rq_threads_full); FIELD(fm_counters, go_waits_full);
 	printf("}},\n");
 
 	first = 1;
@@ -41,11 +43,22 @@ int main(void)
 	FIELD(fm_config, inject_tag); FIELD(fm_config, netns_cookie);
 	FIELD(fm_config, n_include); FIELD(fm_config, n_exclude);
 	FIELD(fm_config, include_ports); FIELD(fm_config, exclude_ports);
+	FIELD(fm_config, runtime_flags);
 	printf("}},\n");
 
 	first = 1;
 	printf(" \"fm_tag_key\": {\"size\": %zu, \"fields\": {", sizeof(struct fm_tag_key));
 	FIELD(fm_tag_key, k0); FIELD(fm_tag_key, k1); FIELD(fm_tag_key, enabled);
+	printf("}},\n");
+
+	first = 1;
+	printf(" \"fm_hist\": {\"size\": %zu, \"buckets\": %d, \"fields\": {", sizeof(struct fm_hist), FM_HIST_BUCKETS);
+	FIELD(fm_hist, count); FIELD(fm_hist, sum_ns); FIELD(fm_hist, runnable); FIELD(fm_hist, buckets);
+	printf("}},\n");
+
+	first = 1;
+	printf(" \"fm_go_proc\": {\"size\": %zu, \"fields\": {", sizeof(struct fm_go_proc));
+	FIELD(fm_go_proc, goid_offset); FIELD(fm_go_proc, flags);
 	printf("}}\n}\n");
 	return 0;
 }

@@ -1,3 +1,4 @@
+using FlowMesh.Contracts.Latency;
 using System.Diagnostics;
 using System.Globalization;
 using FlowMesh.Aggregator.Latency;

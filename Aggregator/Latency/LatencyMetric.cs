@@ -1,3 +1,4 @@
+using FlowMesh.Contracts.Latency;
 using FlowMesh.Contracts.Messages;
 
 namespace FlowMesh.Aggregator.Latency;
@@ -13,6 +14,12 @@ public enum LatencyMetric
 
     /// <summary>The kernel's smoothed round-trip time at the connection's last state change.</summary>
     Rtt,
+
+    /// <summary>A process's run-queue delay (written by Nodes, scope <c>proc:</c>).</summary>
+    RunQueue,
+
+    /// <summary>A Go process's goroutine scheduling delay (written by Nodes, scope <c>proc:</c>).</summary>
+    GoSchedule,
 }
 
 /// <summary>
@@ -32,6 +39,8 @@ public static class LatencyScopes
     {
         LatencyMetric.Connect => "connect",
         LatencyMetric.Duration => "duration",
+        LatencyMetric.RunQueue => RuntimeSeries.RunQueue,
+        LatencyMetric.GoSchedule => RuntimeSeries.GoSchedule,
         _ => "rtt",
     };
 
@@ -42,6 +51,8 @@ public static class LatencyScopes
             case "connect": metric = LatencyMetric.Connect; return true;
             case "duration": metric = LatencyMetric.Duration; return true;
             case "rtt": metric = LatencyMetric.Rtt; return true;
+            case RuntimeSeries.RunQueue: metric = LatencyMetric.RunQueue; return true;
+            case RuntimeSeries.GoSchedule: metric = LatencyMetric.GoSchedule; return true;
             default: metric = default; return false;
         }
     }

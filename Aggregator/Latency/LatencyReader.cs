@@ -1,3 +1,4 @@
+using FlowMesh.Contracts.Latency;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using Google.Protobuf;

@@ -19,6 +19,17 @@ public struct CaptureConfigRecord
     public ushort ExcludeCount;
     public PortList IncludePorts;
     public PortList ExcludePorts;
+    public RuntimeFlags Runtime;
+    private readonly uint _pad;
+
+    /// <summary>FM_RT_*: which runtime measurements the kernel programs make.</summary>
+    [Flags]
+    public enum RuntimeFlags : uint
+    {
+        None = 0,
+        /// <summary>Keep run-queue histograms for the processes that own traced sockets.</summary>
+        RunQueue = 1 << 0,
+    }
 
     [InlineArray(MaxPorts)]
     public struct PortList
@@ -51,4 +62,10 @@ public readonly struct KernelCountersRecord
     public readonly ulong StorageFailed;
     /// <summary>Kernel bookkeeping: records since the last check of the ring's fill level.</summary>
     public readonly ulong Submitted;
+    /// <summary>Processes that got no run-queue histogram: fm_rq_hist was full.</summary>
+    public readonly ulong RunQueueProcessesFull;
+    /// <summary>Wake-ups that could not be timed: fm_rq_start was full.</summary>
+    public readonly ulong RunQueueThreadsFull;
+    /// <summary>Runnable goroutines that could not be timed: fm_go_runnable was full.</summary>
+    public readonly ulong GoWaitsFull;
 }

@@ -11,6 +11,8 @@ public enum TcpEventKind : byte
 
     /// <summary>The SYN-ACK brought this end's trace tag back (reported just after the move to ESTABLISHED).</summary>
     TagEchoed = 6,
+    /// <summary>accept() returned this socket to the task: the end of its accept-queue wait, and the process that serves it.</summary>
+    Accepted = 7,
 }
 
 /// <summary>Which optional parts of a record hold data (enum fm_event_flags in bpf/capture.h).</summary>
@@ -40,6 +42,8 @@ public enum TcpEventFlags : ushort
     TagEchoed = 1 << 9,
     /// <summary>The peer's SYN carried a trace tag to this end (which echoed it).</summary>
     TagReceived = 1 << 10,
+    /// <summary>Goid is the Go goroutine the task was running.</summary>
+    Goid = 1 << 11,
 }
 
 public static class TcpEventKindNames
@@ -53,6 +57,7 @@ public static class TcpEventKindNames
         TcpEventKind.ResetReceived => "reset-received",
         TcpEventKind.Existing => "existing",
         TcpEventKind.TagEchoed => "tag-echoed",
+        TcpEventKind.Accepted => "accepted",
         _ => "unknown",
     };
 

@@ -13,10 +13,10 @@ namespace FlowMesh.Contracts.Capture;
 public readonly struct TcpEventRecord
 {
     /// <summary>sizeof(struct fm_event).</summary>
-    public const int Size = 144;
+    public const int Size = 152;
 
     /// <summary>FM_RECORD_VERSION: the layout this code reads.</summary>
-    public const ushort CurrentVersion = 2;
+    public const ushort CurrentVersion = 3;
 
     public const byte AfInet = 2;
     public const byte AfInet6 = 10;
@@ -52,6 +52,8 @@ public readonly struct TcpEventRecord
     public readonly uint TotalRetransmissions;
     /// <summary>The connection's trace tag (see <see cref="TcpEventFlags.TagSent"/>), 0 if none.</summary>
     public readonly ulong TraceTag;
+    /// <summary>The Go goroutine that made the connect() or accept() (see <see cref="TcpEventFlags.Goid"/>).</summary>
+    public readonly ulong Goid;
 
     internal TcpEventRecord(in TcpEventRecordBuilder b)
     {
@@ -82,6 +84,7 @@ public readonly struct TcpEventRecord
         SmoothedRttUs = b.SmoothedRttUs;
         TotalRetransmissions = b.TotalRetransmissions;
         TraceTag = b.TraceTag;
+        Goid = b.Goid;
     }
 
     public bool Has(TcpEventFlags flag) => (Flags & flag) == flag;
@@ -114,7 +117,7 @@ public readonly struct TcpEventRecord
             return data.Length < Size ? RecordDecodeResult.Truncated : RecordDecodeResult.WrongSize;
 
         record = MemoryMarshal.Read<TcpEventRecord>(data);
-        if (record.Kind is < TcpEventKind.State or > TcpEventKind.TagEchoed)
+        if (record.Kind is < TcpEventKind.State or > TcpEventKind.Accepted)
             return RecordDecodeResult.UnknownKind;
         if (record.Family is not (AfInet or AfInet6))
             return RecordDecodeResult.UnknownFamily;

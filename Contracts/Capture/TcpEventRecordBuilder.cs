@@ -39,6 +39,7 @@ public struct TcpEventRecordBuilder
     public uint SmoothedRttUs;
     public uint TotalRetransmissions;
     public ulong TraceTag;
+    public ulong Goid;
 
     /// <summary>A state-transition record of the current layout version.</summary>
     public static TcpEventRecordBuilder Transition(ulong cookie, TcpState from, TcpState to, ulong timestampNs = 0) => new()

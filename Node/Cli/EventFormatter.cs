@@ -64,6 +64,7 @@ internal sealed class TableEventFormatter(TextWriter output, MonotonicClock cloc
         TcpEventKind.ResetReceived => ("RST received", "31"),
         TcpEventKind.Existing => ($"open: {r.NewState.ShortName()}", "36"),
         TcpEventKind.TagEchoed => ("tag echoed", "36"),
+        TcpEventKind.Accepted => ("accepted", "32"),
         _ => ("?", null),
     };
 

@@ -40,6 +40,9 @@ public sealed record CaptureOptions
     /// <summary>The key that signs this host's tags (<see cref="Flows.TagAuthenticator"/>); none: tags are 64 random bits.</summary>
     public Flows.TagAuthenticator.Key? TagKey { get; init; }
 
+    /// <summary>Runtime measurements: accept(), run-queue delay, and the bounds of their kernel tables.</summary>
+    public RuntimeCaptureOptions Runtime { get; init; } = new();
+
     /// <summary>Report sockets already open when capture starts (marked mid-life).</summary>
     public bool ReportExistingSockets { get; init; } = true;
 

@@ -19,6 +19,9 @@ public sealed unsafe class KernelCapture : IDisposable
     private const string TagKeyMap = "fm_tag_key";
     private const string ExistingProgram = "fm_existing";
     private const string SockOpsProgram = "fm_sockops";
+    private const string GoScheduleProgram = "fm_go_casgstatus";
+    private static readonly string[] AcceptPrograms = ["fm_accept4", "fm_accept"];
+    private static readonly string[] RunQueuePrograms = ["fm_rq_wakeup", "fm_rq_wakeup_new", "fm_rq_switch"];
     private const int VerifierLogBytes = 16 << 20;
 
     private nint _object;
@@ -29,6 +32,12 @@ public sealed unsafe class KernelCapture : IDisposable
     public CaptureOptions Options { get; }
     public NetworkNamespace Namespace { get; }
     public int PossibleCpus { get; }
+
+    /// <summary>Why accept() is not reported (null: it is, or it was not asked for).</summary>
+    public string? AcceptUnavailable { get; private set; }
+
+    /// <summary>The runtime tables the kernel programs fill (run-queue and Go histograms).</summary>
+    public RuntimeMaps RuntimeMaps { get; }
     internal IReadOnlyList<RingBuffer> Rings => _rings;
 
     private KernelCapture(nint obj, CaptureOptions options, NetworkNamespace ns, int cpus)
@@ -38,6 +47,12 @@ public sealed unsafe class KernelCapture : IDisposable
         Namespace = ns;
         PossibleCpus = cpus;
         _countersFd = LibBpf.bpf_map__fd(FindMap(CountersMap));
+        RuntimeMaps = new RuntimeMaps(
+            LibBpf.bpf_map__fd(FindMap(RuntimeMaps.RunQueueHistograms)),
+            LibBpf.bpf_map__fd(FindMap(RuntimeMaps.RunQueueStarts)),
+            LibBpf.bpf_map__fd(FindMap(RuntimeMaps.GoProcesses)),
+            LibBpf.bpf_map__fd(FindMap(RuntimeMaps.GoHistograms)),
+            LibBpf.bpf_map__fd(FindMap(RuntimeMaps.GoRunnable)));
     }
 
     /// <summary>
@@ -73,8 +88,13 @@ public sealed unsafe class KernelCapture : IDisposable
                 Check(LibBpf.bpf_map__set_max_entries(rings, (uint)cpus), "size the ring buffer array");
                 Check(LibBpf.bpf_map__set_inner_map_fd(rings, template), "set the ring buffer template");
 
+                SizeRuntimeMaps(obj, options.Runtime);
                 for (var prog = LibBpf.bpf_object__next_program(obj, 0); prog != 0; prog = LibBpf.bpf_object__next_program(obj, prog))
+                {
                     _ = LibBpf.bpf_program__set_log_buf(prog, logBuffer, VerifierLogBytes);
+                    if (!Wanted(LibBpf.NameOf(prog), options.Runtime))
+                        _ = LibBpf.bpf_program__set_autoload(prog, false);
+                }
 
                 var err = LibBpf.bpf_object__load(obj);
                 if (err < 0)
@@ -112,16 +132,59 @@ public sealed unsafe class KernelCapture : IDisposable
     {
         if (_links.Count > 0)
             return;
+        var acceptReady = false;
+        if (Options.Runtime.Accept)
+        {
+            acceptReady = Tracefs.EnsureMounted(out var noTracefs);
+            AcceptUnavailable = noTracefs;
+        }
         for (var prog = LibBpf.bpf_object__next_program(_object, 0); prog != 0; prog = LibBpf.bpf_object__next_program(_object, prog))
         {
             var name = LibBpf.NameOf(prog);
-            if (name == ExistingProgram)
+            // The Go probe is attached per binary (AttachUprobe); disabled programs were never loaded.
+            if (name == ExistingProgram || name == GoScheduleProgram || !Wanted(name, Options.Runtime))
+                continue;
+            var accept = AcceptPrograms.Contains(name);
+            if (accept && !acceptReady)
                 continue;
             var link = name == SockOpsProgram ? AttachToCgroupRoot(prog) : LibBpf.bpf_program__attach(prog);
             if (link == 0)
-                throw new CaptureStartException($"cannot attach BPF program {name}: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
+            {
+                var error = LibC.ErrorText(Marshal.GetLastPInvokeError());
+                if (!accept)
+                    throw new CaptureStartException($"cannot attach BPF program {name}: {error}");
+                // accept() reporting is an addition: without it, servers are named by their listener's owner, as before.
+                AcceptUnavailable ??= $"cannot attach the syscall tracepoint {name}: {error}";
+                continue;
+            }
             _links.Add(link);
         }
+    }
+
+    /// <summary>
+    /// Attaches the Go scheduling probe at <paramref name="fileOffset"/> of the executable
+    /// (runtime.casgstatus), for every process that runs it. Returns the link (detach with
+    /// <see cref="DetachUprobe"/>), or 0 and the reason.
+    /// </summary>
+    public nint AttachGoScheduleProbe(string binaryPath, ulong fileOffset, out string? error)
+    {
+        var link = LibBpf.bpf_program__attach_uprobe(FindProgram(GoScheduleProgram), false, -1, binaryPath, (nuint)fileOffset);
+        error = link == 0 ? LibC.ErrorText(Marshal.GetLastPInvokeError()) : null;
+        return link;
+    }
+
+    public static void DetachUprobe(nint link) => _ = LibBpf.bpf_link__destroy(link);
+
+    private static bool Wanted(string? program, RuntimeCaptureOptions runtime) =>
+        (runtime.Accept || !AcceptPrograms.Contains(program)) && (runtime.RunQueue || !RunQueuePrograms.Contains(program));
+
+    private static void SizeRuntimeMaps(nint obj, RuntimeCaptureOptions runtime)
+    {
+        Check(LibBpf.bpf_map__set_max_entries(FindMapIn(obj, RuntimeMaps.RunQueueHistograms), runtime.MaxProcesses), "size the run-queue histograms");
+        Check(LibBpf.bpf_map__set_max_entries(FindMapIn(obj, RuntimeMaps.RunQueueStarts), runtime.MaxThreads), "size the run-queue table");
+        Check(LibBpf.bpf_map__set_max_entries(FindMapIn(obj, RuntimeMaps.GoProcesses), runtime.MaxProcesses), "size the Go process table");
+        Check(LibBpf.bpf_map__set_max_entries(FindMapIn(obj, RuntimeMaps.GoHistograms), runtime.MaxProcesses), "size the Go histograms");
+        Check(LibBpf.bpf_map__set_max_entries(FindMapIn(obj, RuntimeMaps.GoRunnable), runtime.MaxGoroutines), "size the goroutine table");
     }
 
     private static nint AttachToCgroupRoot(nint prog)
@@ -267,6 +330,7 @@ public sealed unsafe class KernelCapture : IDisposable
             InjectTag = options.InjectTag ? 1u : 0u,
             SelfTgid = options.ExcludeOwnProcess ? (uint)Environment.ProcessId : 0,
             WakeupBytes = options.ResolvedWakeupBytes,
+            Runtime = options.Runtime.RunQueue ? CaptureConfigRecord.RuntimeFlags.RunQueue : CaptureConfigRecord.RuntimeFlags.None,
             IncludeCount = (ushort)options.IncludePorts.Count,
             ExcludeCount = (ushort)options.ExcludePorts.Count,
         };

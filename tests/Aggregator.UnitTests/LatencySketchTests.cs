@@ -1,4 +1,4 @@
-using FlowMesh.Aggregator.Latency;
+using FlowMesh.Contracts.Latency;
 using FlowMesh.Contracts.Messages;
 using Google.Protobuf;
 

@@ -62,6 +62,7 @@ public sealed class RecordLayoutTests
             ("srtt_us", Offset(in r, in r.SmoothedRttUs)),
             ("total_retrans", Offset(in r, in r.TotalRetransmissions)),
             ("trace_tag", Offset(in r, in r.TraceTag)),
+            ("goid", Offset(in r, in r.Goid)),
         };
         var cFields = Struct("fm_event").GetProperty("fields").EnumerateObject().Select(p => p.Name).ToHashSet();
         Assert.Equal(cFields, expected.Select(e => e.C).ToHashSet());
@@ -111,6 +112,7 @@ public sealed class RecordLayoutTests
         Assert.Equal(CField("fm_config", "n_exclude"), Offset(in c, in c.ExcludeCount));
         Assert.Equal(CField("fm_config", "include_ports"), Offset(in c, in c.IncludePorts));
         Assert.Equal(CField("fm_config", "exclude_ports"), Offset(in c, in c.ExcludePorts));
+        Assert.Equal(CField("fm_config", "runtime_flags"), Offset(in c, in c.Runtime));
     }
 
     [Fact]
@@ -133,6 +135,25 @@ public sealed class RecordLayoutTests
         Assert.Equal(CField("fm_counters", "no_ring"), Offset(in k, in k.NoRing));
         Assert.Equal(CField("fm_counters", "storage_failed"), Offset(in k, in k.StorageFailed));
         Assert.Equal(CField("fm_counters", "submitted"), Offset(in k, in k.Submitted));
+        Assert.Equal(CField("fm_counters", "rq_procs_full"), Offset(in k, in k.RunQueueProcessesFull));
+        Assert.Equal(CField("fm_counters", "rq_threads_full"), Offset(in k, in k.RunQueueThreadsFull));
+        Assert.Equal(CField("fm_counters", "go_waits_full"), Offset(in k, in k.GoWaitsFull));
+    }
+
+    [Fact]
+    public unsafe void Runtime_records_match_the_header()
+    {
+        var h = default(RuntimeHistogramRecord);
+        Assert.Equal(Struct("fm_hist").GetProperty("size").GetInt32(), sizeof(RuntimeHistogramRecord));
+        Assert.Equal(RuntimeHistogramRecord.BucketCount, Struct("fm_hist").GetProperty("buckets").GetInt32());
+        Assert.Equal(CField("fm_hist", "count"), Offset(in h, in h.Count));
+        Assert.Equal(CField("fm_hist", "sum_ns"), Offset(in h, in h.SumNs));
+        Assert.Equal(CField("fm_hist", "runnable"), Offset(in h, in h.Runnable));
+        Assert.Equal(CField("fm_hist", "buckets"), Offset(in h, in h.Buckets));
+        var g = default(GoProcessRecord);
+        Assert.Equal(Struct("fm_go_proc").GetProperty("size").GetInt32(), sizeof(GoProcessRecord));
+        Assert.Equal(CField("fm_go_proc", "goid_offset"), Offset(in g, in g.GoidOffset));
+        Assert.Equal(CField("fm_go_proc", "flags"), Offset(in g, in g.Flags));
     }
 
     private static int Offset<TStruct, TField>(in TStruct owner, in TField field) =>

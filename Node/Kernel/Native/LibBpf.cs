@@ -46,6 +46,12 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Lib, SetLastError = true)]
     public static partial nint bpf_program__attach_cgroup(nint prog, int cgroupFd);
 
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial nint bpf_program__attach_uprobe(nint prog, [MarshalAs(UnmanagedType.U1)] bool retprobe, int pid, string binaryPath, nuint funcOffset);
+
+    [LibraryImport(Lib)]
+    public static partial int bpf_program__set_autoload(nint prog, [MarshalAs(UnmanagedType.U1)] bool autoload);
+
     [LibraryImport(Lib)]
     public static partial int bpf_link__fd(nint link);
 
@@ -72,6 +78,12 @@ internal static unsafe partial class LibBpf
 
     [LibraryImport(Lib)]
     public static partial int bpf_map_lookup_elem(int fd, void* key, void* value);
+
+    [LibraryImport(Lib)]
+    public static partial int bpf_map_delete_elem(int fd, void* key);
+
+    [LibraryImport(Lib)]
+    public static partial int bpf_map_get_next_key(int fd, void* key, void* nextKey);
 
     [LibraryImport(Lib)]
     public static partial int bpf_iter_create(int linkFd);

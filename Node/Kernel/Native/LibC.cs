@@ -64,6 +64,9 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int close(int fd);
 
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int mount(string source, string target, string fsType, ulong flags, nint data);
+
     public const int EFD_CLOEXEC = 0x80000;
     public const int EFD_NONBLOCK = 0x800;
 

@@ -1,6 +1,6 @@
 using FlowMesh.Contracts.Messages;
 
-namespace FlowMesh.Aggregator.Latency;
+namespace FlowMesh.Contracts.Latency;
 
 /// <summary>
 /// A mergeable latency histogram with bounded relative error (the DDSketch scheme):
