@@ -16,7 +16,53 @@ public sealed record SessionSideJson(
     string Host, string FlowId, string Address, uint Port, string PeerAddress, uint PeerPort,
     uint Pid, string Process, string State, bool Closed, string CloseReason,
     long StartUnixMs, long EstablishedUnixMs, long EndUnixMs, double HandshakeMs, double RttMs, double DurationMs,
-    ulong BytesSent, ulong BytesReceived, uint Retransmissions, uint ResetsSent, uint ResetsReceived, bool EventsLost, bool MidLife);
+    ulong BytesSent, ulong BytesReceived, uint Retransmissions, uint ResetsSent, uint ResetsReceived, bool EventsLost, bool MidLife,
+    RuntimeJson? Runtime);
+
+/// <summary>
+/// Where a side's time went inside its process: the accept queue, the run queue, the Go
+/// scheduler, GC pauses. Null fields were not measured (see the Runtime section of the README).
+/// </summary>
+public sealed record RuntimeJson(
+    string? Runtime, double? AcceptWaitMs, uint? AcceptedThread, ulong? Goroutine,
+    double? RunQueueP99Ms, ulong RunQueueSamples, double? GoScheduleP99Ms, ulong GoScheduleSamples, long? RunnableGoroutines,
+    int? GcPauses, double? GcPauseOverlapMs)
+{
+    public static RuntimeJson? From(FlowRuntime? r) => r is null ? null : new(
+        r.Runtime.Length == 0 ? null : r.Runtime,
+        r.AcceptedNs != 0 ? r.AcceptWaitUs / 1000.0 : null,
+        r.AcceptedTid != 0 ? r.AcceptedTid : null,
+        r.GoroutineId != 0 ? r.GoroutineId : null,
+        r.RunQueueSamples > 0 ? Math.Round(r.RunQueueP99Us / 1000, 4) : null, r.RunQueueSamples,
+        r.GoScheduleSamples > 0 ? Math.Round(r.GoScheduleP99Us / 1000, 4) : null, r.GoScheduleSamples,
+        r.Runtime == "go" ? r.RunnableGoroutines : null,
+        r.GcWatched ? (int)r.GcPauses : null,
+        r.GcWatched ? r.GcPauseOverlapUs / 1000.0 : null);
+}
+
+/// <summary>A process a Node watches, as it last reported it.</summary>
+public sealed record ProcessRuntimeJson(string Process, string Host, uint Pid, string Name, string? Runtime, string? GoVersion, bool GoScheduleTraced,
+    long? RunnableGoroutines, ulong RunQueueWaits, ulong? GcPauses, double? GcPauseMs, double? ThreadPoolQueue, long UpdatedUnixMs, string? Note)
+{
+    public static ProcessRuntimeJson From(ProcessRuntimeView p) => new(p.HostId + "/" + p.Comm, p.HostId, p.Pid, p.Comm,
+        p.Runtime.Length == 0 ? null : p.Runtime, p.GoVersion.Length == 0 ? null : p.GoVersion, p.GoScheduleTraced,
+        p.Runtime == "go" ? p.RunnableGoroutines : null, p.RunQueueWaits,
+        p.Runtime == "dotnet" ? p.GcPauses : null, p.Runtime == "dotnet" ? p.GcPauseMs : null, p.Runtime == "dotnet" ? p.ThreadPoolQueue : null,
+        p.UpdatedUnixMs, p.Note.Length == 0 ? null : p.Note);
+}
+
+/// <summary>One 10 s bucket of a process's runtime series beside its edge's latency.</summary>
+public sealed record RuntimeBucketJson(long StartUnixMs,
+    double? RunQueueP50Ms, double? RunQueueP99Ms, long RunQueueWaits, double? GoScheduleP99Ms, long GoScheduleWaits,
+    long GcPauses, double GcPauseMs, double? EdgeDurationP99Ms, double? EdgeConnectP99Ms, long EdgeSessions);
+
+/// <summary>
+/// A process's runtime over a window, bucket by bucket, beside the edge it serves, and the
+/// Pearson correlation of the two P99 series (null with fewer than three buckets that have both).
+/// </summary>
+public sealed record RuntimeSeriesJson(string Process, string? Edge, string Window, long FromUnixMs, long ToUnixMs,
+    IReadOnlyList<ProcessRuntimeJson> Processes, IReadOnlyList<RuntimeBucketJson> Buckets,
+    double? RunQueueVsDurationCorrelation, double? RunQueueVsConnectCorrelation);
 
 public sealed record SessionJson(
     string Id, string Join, bool Ambiguous, string Edge, string ClientWorkload, string ServerEndpoint,
@@ -44,7 +90,8 @@ public sealed record SessionJson(
         s.Pid, s.Comm, s.State, s.Closed, SessionNames.CloseReason(s.CloseReason),
         s.StartUnixNs / 1_000_000, s.EstablishedUnixNs / 1_000_000, s.EndUnixNs / 1_000_000,
         s.HandshakeUs / 1000.0, s.SrttUs / 1000.0, s.DurationUs / 1000.0,
-        s.BytesSent, s.BytesReceived, s.Retransmissions, s.ResetsSent, s.ResetsReceived, s.EventsLost, s.MidLife);
+        s.BytesSent, s.BytesReceived, s.Retransmissions, s.ResetsSent, s.ResetsReceived, s.EventsLost, s.MidLife,
+        RuntimeJson.From(s.Runtime));
 }
 
 public sealed record FlowStepJson(long TimeUnixNs, string Event, string OldState, string NewState);
@@ -56,7 +103,7 @@ public sealed record FlowJson(
     double HandshakeMs, double RttMs, ulong BytesSent, ulong BytesReceived, uint SegmentsOut, uint SegmentsIn,
     uint Retransmissions, uint ResetsSent, uint ResetsReceived, uint Pid, string Process, ulong CgroupId,
     string? TraceTag, bool TagSent, bool TagEchoed, bool TagReceived, bool EventsLost,
-    uint Events, uint Reordered, uint Duplicates, uint Unexpected, IReadOnlyList<FlowStepJson>? Steps)
+    uint Events, uint Reordered, uint Duplicates, uint Unexpected, IReadOnlyList<FlowStepJson>? Steps, RuntimeJson? Runtime)
 {
     public static FlowJson From(FlowView f, bool live) => new(
         ClusterKinds.FlowIdentity(f.HostId, f.Cookie), f.HostId, f.Cookie, live, f.Family, f.LocalAddress, f.LocalPort, f.RemoteAddress, f.RemotePort,
@@ -67,7 +114,8 @@ public sealed record FlowJson(
         f.Retransmissions, f.ResetsSent, f.ResetsReceived, f.Pid, f.Comm, f.CgroupId,
         f.TraceTag == 0 ? null : f.TraceTag.ToString("x16", CultureInfo.InvariantCulture), f.TagSent, f.TagEchoed, f.TagReceived, f.EventsLost,
         f.Events, f.Reordered, f.Duplicates, f.Unexpected,
-        f.Steps.Count == 0 ? null : f.Steps.Select(s => new FlowStepJson((long)s.MonotonicNs + f.WallClockOffsetNs, s.Event, s.OldState, s.NewState)).ToList());
+        f.Steps.Count == 0 ? null : f.Steps.Select(s => new FlowStepJson((long)s.MonotonicNs + f.WallClockOffsetNs, s.Event, s.OldState, s.NewState)).ToList(),
+        RuntimeJson.From(f.Runtime));
 
     private static string SideName(FlowSide side) => side switch
     {

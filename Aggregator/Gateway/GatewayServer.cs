@@ -96,6 +96,7 @@ internal sealed class GatewayServer : IAsyncDisposable
         FlowEndpoints.Map(app);
         SessionEndpoints.Map(app);
         LatencyEndpoints.Map(app);
+        RuntimeEndpoints.Map(app);
         ClusterEndpoints.Map(app);
         StreamEndpoint.Map(app);
         StreamTicketEndpoint.Map(app);

@@ -20,6 +20,9 @@ public enum LatencyMetric
 
     /// <summary>A Go process's goroutine scheduling delay (written by Nodes, scope <c>proc:</c>).</summary>
     GoSchedule,
+
+    /// <summary>A .NET process's GC pauses (written by Nodes, scope <c>proc:</c>).</summary>
+    GcPause,
 }
 
 /// <summary>
@@ -41,6 +44,7 @@ public static class LatencyScopes
         LatencyMetric.Duration => "duration",
         LatencyMetric.RunQueue => RuntimeSeries.RunQueue,
         LatencyMetric.GoSchedule => RuntimeSeries.GoSchedule,
+        LatencyMetric.GcPause => RuntimeSeries.GcPause,
         _ => "rtt",
     };
 
@@ -53,6 +57,7 @@ public static class LatencyScopes
             case "rtt": metric = LatencyMetric.Rtt; return true;
             case RuntimeSeries.RunQueue: metric = LatencyMetric.RunQueue; return true;
             case RuntimeSeries.GoSchedule: metric = LatencyMetric.GoSchedule; return true;
+            case RuntimeSeries.GcPause: metric = LatencyMetric.GcPause; return true;
             default: metric = default; return false;
         }
     }

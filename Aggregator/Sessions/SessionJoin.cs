@@ -154,6 +154,7 @@ public static class SessionJoin
             IsnKnown = f.IsnKnown,
             IsnLocal = f.IsnLocal,
             IsnRemote = f.IsnRemote,
+            Runtime = f.Runtime,
         };
     }
 

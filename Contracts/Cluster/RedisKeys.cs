@@ -18,6 +18,12 @@ public sealed class RedisKeys(string clusterName)
     /// <summary>ZSET: member ids that left gracefully, scored by when (ms); read by members that missed the notice.</summary>
     public string MemberDepartures => Prefix + "left";
 
+    /// <summary>HASH: pid to <c>ProcessRuntimeView</c> of the processes one host's Node watches (expires when the Node stops writing it).</summary>
+    public string RuntimeProcesses(string hostId) => Prefix + "rt-procs:" + hostId;
+
+    /// <summary>SET: the hosts whose Nodes write a runtime process list.</summary>
+    public string RuntimeHosts => Prefix + "rt-hosts";
+
     /// <summary>Pub/sub channel: a member joined, renewed after a gap, or left.</summary>
     public string MembershipChannel => Prefix + "membership";
 

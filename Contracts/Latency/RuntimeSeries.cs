@@ -15,6 +15,9 @@ public static class RuntimeSeries
     /// <summary>Go: goroutine scheduling delay, runnable to running, in microseconds.</summary>
     public const string GoSchedule = "gosched";
 
+    /// <summary>.NET: GC pauses (execution engine suspended to restarted), in microseconds; the count is the number of pauses.</summary>
+    public const string GcPause = "gcpause";
+
     /// <summary>The scope of one process's series: <c>proc:{host}/{process name}</c>.</summary>
     public static string Process(string hostId, string comm) => "proc:" + hostId + "/" + comm;
 }

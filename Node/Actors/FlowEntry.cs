@@ -35,4 +35,10 @@ internal struct FlowEntry
 
     /// <summary>A save to Redis is under way (passivation).</summary>
     public bool Saving;
+
+    /// <summary>
+    /// Closed, and its hand-off waits for its process's runtime events (a .NET process's GC
+    /// pauses arrive late) until they cover its close or until this Environment.TickCount64; 0: not waiting.
+    /// </summary>
+    public long HandOverByMs;
 }

@@ -15,6 +15,9 @@ public sealed record FlowServices(FlowStore Store, NodeCounters Counters, FlowOp
     /// <summary>When set, told the kernel timestamp of every event as it is applied (the benchmark measures latency here).</summary>
     public Action<ulong>? OnApplied { get; set; }
 
+    /// <summary>The processes behind the flows (Node:Runtime): adds their figures to each hand-off; null: not measured.</summary>
+    internal Runtime.RuntimeMonitor? Runtime { get; set; }
+
     /// <summary>The host's kernel drop counter, as last sampled: a flow that sees it rise while it lives may have lost events.</summary>
     public Func<long> KernelDrops { get; set; } = () => 0;
 }

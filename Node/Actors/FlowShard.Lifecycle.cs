@@ -85,6 +85,12 @@ internal sealed partial class FlowShard
                 continue;
             if (entry.State.Closed)
             {
+                if (entry.HandOverByMs != 0)
+                {
+                    if (now >= entry.HandOverByMs || services.Runtime?.HandOverWaitMs(entry.State.Pid, entry.State.ClosedNs) is null or 0)
+                        HandOverClosed(ref entry);
+                    continue;
+                }
                 // Its record is in Redis: queries are answered from there from now on. Not while a
                 // passivation save is under way: its completion must find the flow to delete that state.
                 if (now - entry.LastActivityMs >= linger && !entry.Saving)
@@ -166,6 +172,8 @@ internal sealed partial class FlowShard
         for (var slot = 0; slot < _used; slot++)
         {
             ref var entry = ref _entries[slot];
+            if (entry.State is { Closed: true } && entry.HandOverByMs != 0)
+                HandOverClosed(ref entry); // no waiting for runtime events on the way out
             if (entry.State is { Closed: false } && entry.Unsaved && !entry.Saving)
                 saves.Add(services.Store.SaveOpenAsync(View(entry.State), entry.Etag));
         }

@@ -235,9 +235,17 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
             ref var entry = ref _entries[slot];
             var state = entry.State;
             if (state.Closed && !entry.ClosedAtRoundStart)
-                HandOverClosed(ref entry);
-            else if (entry.ClosedAtRoundStart)
+            {
+                var waitMs = services.Runtime?.HandOverWaitMs(state.Pid, state.ClosedNs) ?? 0;
+                if (waitMs > 0)
+                    entry.HandOverByMs = _roundMs + waitMs; // OnSweep hands it over
+                else
+                    HandOverClosed(ref entry);
+            }
+            else if (entry.ClosedAtRoundStart && entry.HandOverByMs == 0)
+            {
                 HandOverLate(ref entry);
+            }
             var anomalies = state.Reordered + state.Duplicates + state.Unexpected;
             if (anomalies != entry.AnomaliesReported)
             {
@@ -252,6 +260,7 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
 
     private void HandOverClosed(ref FlowEntry entry)
     {
+        entry.HandOverByMs = 0;
         services.Counters.FlowClosed();
         entry.State.EventsLost |= services.KernelDrops() > entry.DropsAtStart;
         var view = ClosedView(entry.State);
@@ -309,6 +318,7 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
         var view = state.ToView(hostId, services.Clock.RealtimeMinusMonotonicNs, withSteps: false, _names);
         if (state.SessionKey is null)
             view.SessionKey = state.SessionKey = SessionKeys.For(view);
+        services.Runtime?.Describe(view, state.Pid, state.SynNs != 0 ? state.SynNs : state.FirstSeenNs, state.Closed ? state.ClosedNs : state.LastEventNs);
         return view;
     }
 }

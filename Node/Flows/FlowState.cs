@@ -74,6 +74,11 @@ internal sealed class FlowState
     private byte _stepCount;
     private bool _stepsTruncated;
 
+    // Runtime (Node:Runtime): the accept() that handed the socket to its server, and the goroutine of a Go end.
+    public ulong AcceptedNs { get; private set; }
+    private uint _acceptedTid;
+    public ulong Goid { get; private set; }
+
     private ulong _traceTag;
     private TcpEventFlags _tagFlags;
     private bool _tagChecked;
@@ -156,6 +161,15 @@ internal sealed class FlowState
                 ResetsReceived++;
                 NoteReset(ts, FlowSide.Remote);
                 break;
+            case TcpEventKind.Accepted:
+                if (AcceptedNs == 0 || ts < AcceptedNs)
+                {
+                    AcceptedNs = ts;
+                    _acceptedTid = r.Pid;
+                    if (r.Has(TcpEventFlags.Goid))
+                        Goid = r.Goid;
+                }
+                break;
             case TcpEventKind.Retransmit:
             case TcpEventKind.TagEchoed: // its flag is learnt with the trace tag below
                 break;
@@ -210,6 +224,8 @@ internal sealed class FlowState
             case (TcpState.Close, TcpState.SynSent):
                 Role = FlowRole.Client;
                 SynNs = Earliest(SynNs, ts);
+                if (r.Has(TcpEventFlags.Goid))
+                    Goid = r.Goid; // the goroutine in connect(); a later close may run in another
                 break;
             case (TcpState.SynSent, TcpState.SynRecv): // simultaneous open
                 Role = FlowRole.Client;
@@ -441,10 +457,21 @@ internal sealed class FlowState
             EventsLost = EventsLost,
             SessionKey = SessionKey ?? "",
         };
+        if (AcceptedNs != 0 || Goid != 0)
+            view.Runtime = RuntimeView();
         if (withSteps)
             AddSteps(view);
         return view;
     }
+
+    /// <summary>What the flow itself knows of its process's runtime; the shard adds the process's figures (run queue, GC).</summary>
+    private FlowRuntime RuntimeView() => new()
+    {
+        AcceptedNs = AcceptedNs,
+        AcceptWaitUs = AcceptedNs != 0 && EstablishedNs != 0 && AcceptedNs >= EstablishedNs ? (AcceptedNs - EstablishedNs) / 1000 : 0,
+        AcceptedTid = _acceptedTid,
+        GoroutineId = Goid,
+    };
 
     /// <summary>Adds the kept steps to a view made without them.</summary>
     public void AddSteps(FlowView view)
@@ -457,6 +484,9 @@ internal sealed class FlowState
     }
 
     public string Comm => _comm.ToText();
+
+    /// <summary>The process (tgid) at this end, 0 if none was seen.</summary>
+    public uint Pid => _pid;
 
     private string Address(in AddressBytes bytes) => bytes.ToAddress(Family == TcpEventRecord.AfInet6).ToString();
 
@@ -529,6 +559,12 @@ internal sealed class FlowState
         s._tagFlags = (v.TagSent ? TcpEventFlags.TagSent : 0) | (v.TagEchoed ? TcpEventFlags.TagEchoed : 0) | (v.TagReceived ? TcpEventFlags.TagReceived : 0);
         s.EventsLost = v.EventsLost;
         s.SessionKey = v.SessionKey.Length > 0 ? v.SessionKey : null;
+        if (v.Runtime is { } runtime)
+        {
+            s.AcceptedNs = runtime.AcceptedNs;
+            s._acceptedTid = runtime.AcceptedTid;
+            s.Goid = runtime.GoroutineId;
+        }
         // Whatever the restored steps do not explain is carried as counted beyond them.
         s._unexpectedBeyondSteps = v.Unexpected > s.Unexpected ? v.Unexpected - s.Unexpected : 0;
         return s;

@@ -8,6 +8,7 @@ using FlowMesh.Node.Actors;
 using FlowMesh.Node.Flows;
 using FlowMesh.Node.Kernel;
 using FlowMesh.Node.Kernel.Native;
+using FlowMesh.Node.Runtime;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Proto;
@@ -37,6 +38,7 @@ internal sealed class NodeService(
     private NodeStatusReporter? _reporter;
     private AliveFile? _alive;
     private TagKeyFile? _tagKeys;
+    private RuntimeMonitor? _runtime;
     private long _kernelDrops;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -63,6 +65,11 @@ internal sealed class NodeService(
             _tagKeys = new TagKeyFile(watched, _capture, _logger);
             _tagKeys.Start();
         }
+        _runtime = new RuntimeMonitor(_capture.Kernel, settings.Runtime, _redis, _pipeline.Member.Keys, settings.HostId, loggers.CreateLogger("FlowMesh.Node.Runtime"));
+        _pipeline.Services.Runtime = _runtime;
+        _runtime.Start();
+        if (_capture.Kernel.AcceptUnavailable is { } noAccept)
+            _logger.LogWarning("accept() is not traced, so servers are named by their listener's process and accept-queue waits are not measured: {Reason}", noAccept);
         // Sampled once per status interval (reading the kernel counters is a syscall): a flow
         // compares the value at its start and at its close.
         _pipeline.Services.KernelDrops = () => Volatile.Read(ref _kernelDrops);
@@ -106,6 +113,8 @@ internal sealed class NodeService(
             await _tagKeys.DisposeAsync().ConfigureAwait(false);
         if (_reporter is not null)
             await _reporter.StopAsync().ConfigureAwait(false);
+        if (_runtime is not null)
+            await _runtime.DisposeAsync().ConfigureAwait(false);
         if (_capture is not null)
         {
             var summary = _capture.Stop();
@@ -170,6 +179,10 @@ internal sealed class NodeService(
             TagsReceived = counters.TagsReceived,
             TagsForged = counters.TagsForged,
             TlsRefused = clusterSettings.Tls?.Refused ?? 0,
+            RuntimeProcesses = _runtime?.Watched ?? 0,
+            RuntimeNotWatched = (_runtime?.NotWatched ?? 0) + (capture?.RuntimeProcessesFull ?? 0),
+            RuntimeTableFull = capture?.RuntimeTableFull ?? 0,
+            RuntimeUnavailable = _capture?.Kernel.AcceptUnavailable ?? "",
         };
         if (_pipeline is not null)
             status.Members.AddRange(_pipeline.Member.Cluster.MemberList.GetAllMembers().Select(m => m.Id).Order(StringComparer.Ordinal));

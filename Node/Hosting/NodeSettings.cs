@@ -38,6 +38,9 @@ public sealed class NodeSettings
     /// <summary>The trace tag keys (see <see cref="TagKeyFile"/>; empty: tags are not authenticated).</summary>
     public string TagKeyFile { get; set; } = "";
 
+    /// <summary>Node:Runtime: accept-queue wait, run-queue delay, Go and .NET runtimes.</summary>
+    public Runtime.RuntimeSettings Runtime { get; set; } = new();
+
     /// <summary>How often (seconds) the node status entry in Redis is refreshed.</summary>
     public double StatusIntervalSeconds { get; set; } = 1;
 
@@ -55,6 +58,7 @@ public sealed class NodeSettings
         ExcludePorts = ExcludePorts,
         RingBytes = RingBytes,
         InjectTag = InjectTag,
+        Runtime = Runtime.ToCaptureOptions(),
     };
 }
 

@@ -65,6 +65,9 @@ public sealed class CaptureSession : IDisposable
     /// <summary>Signs this host's tags with <paramref name="key"/> from now on (a key rotation), or with none.</summary>
     public void SetTagKey(Flows.TagAuthenticator.Key? key) => _kernel.SetTagKey(key);
 
+    /// <summary>The loaded programs, for the runtime monitor (its tables, the Go probe, what could not be attached).</summary>
+    public KernelCapture Kernel => _kernel;
+
     /// <summary>Detaches the programs but keeps rings and readers (benchmarks compare with and without).</summary>
     internal void Pause() => _kernel.Detach();
 
@@ -96,7 +99,8 @@ public sealed class CaptureSession : IDisposable
         {
             var k = i < kernel.Length ? kernel[i] : default;
             var s = _readers[i].Stats;
-            cpus[i] = new CpuSummary(i, s.Records, (long)(k.ReserveFailed + k.NoRing), s.DecodeErrors, (long)k.StorageFailed);
+            cpus[i] = new CpuSummary(i, s.Records, (long)(k.ReserveFailed + k.NoRing), s.DecodeErrors, (long)k.StorageFailed,
+                (long)k.RunQueueProcessesFull, (long)(k.RunQueueThreadsFull + k.GoWaitsFull));
         }
         return new CaptureSummary(cpus);
     }
@@ -111,7 +115,7 @@ public sealed class CaptureSession : IDisposable
 }
 
 /// <summary>One CPU's counts: delivered records, kernel drops (ring full), malformed records.</summary>
-public sealed record CpuSummary(int Cpu, long Records, long Drops, long DecodeErrors, long StorageFailures);
+public sealed record CpuSummary(int Cpu, long Records, long Drops, long DecodeErrors, long StorageFailures, long RuntimeProcessesFull = 0, long RuntimeTableFull = 0);
 
 public sealed record CaptureSummary(IReadOnlyList<CpuSummary> Cpus)
 {
@@ -119,6 +123,8 @@ public sealed record CaptureSummary(IReadOnlyList<CpuSummary> Cpus)
     public long Drops => Sum(c => c.Drops);
     public long DecodeErrors => Sum(c => c.DecodeErrors);
     public long StorageFailures => Sum(c => c.StorageFailures);
+    public long RuntimeProcessesFull => Sum(c => c.RuntimeProcessesFull);
+    public long RuntimeTableFull => Sum(c => c.RuntimeTableFull);
 
     private long Sum(Func<CpuSummary, long> f)
     {

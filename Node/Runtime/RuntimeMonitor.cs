@@ -1,0 +1,317 @@
+using System.Collections.Concurrent;
+using FlowMesh.Cluster.Redis;
+using FlowMesh.Contracts.Capture;
+using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Latency;
+using FlowMesh.Contracts.Messages;
+using FlowMesh.Node.Kernel;
+using FlowMesh.Node.Kernel.Native;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+
+namespace FlowMesh.Node.Runtime;
+
+/// <summary>
+/// Follows the processes that own this host's traced sockets: once a second it reads their
+/// kernel histograms (run queue, Go scheduling) into one-second slices for flows and 10 s
+/// sketches for Redis, recognises Go and .NET processes (and attaches what they need),
+/// writes the host's process list, and forgets processes that exited (deleting their kernel
+/// entries, so the bounded tables never fill with the dead).
+/// </summary>
+internal sealed partial class RuntimeMonitor : IAsyncDisposable
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
+    private const int PruneEveryTicks = 5;
+    private const ulong StaleWaitNs = 10_000_000_000; // a queued thread unseen for 10 s has exited
+
+    /// <summary>A flow handed over within this long of the last reading uses it; older, the kernel is read again.</summary>
+    private const ulong FreshNs = 20_000_000;
+
+    private readonly KernelCapture _kernel;
+    private readonly RuntimeSettings _settings;
+    private readonly RedisConnection _redis;
+    private readonly RedisKeys _keys;
+    private readonly string _hostId;
+    private readonly ILogger _logger;
+    private readonly RuntimeSketchWriter _sketches;
+    private readonly ConcurrentDictionary<uint, ProcessRuntime> _processes = new();
+    private readonly ConcurrentDictionary<uint, byte> _noticed = new();
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _loop;
+    private long _ticks;
+    private long _notWatched;
+
+    public RuntimeMonitor(KernelCapture kernel, RuntimeSettings settings, RedisConnection redis, RedisKeys keys, string hostId, ILogger logger)
+    {
+        _kernel = kernel;
+        _settings = settings;
+        _redis = redis;
+        _keys = keys;
+        _hostId = hostId;
+        _logger = logger;
+        _sketches = new RuntimeSketchWriter(redis, keys, hostId, TimeSpan.FromHours(1));
+    }
+
+    public RuntimeSettings Settings => _settings;
+
+    /// <summary>Processes watched now.</summary>
+    public int Watched => _processes.Count;
+
+    /// <summary>Processes seen with traced sockets that were not watched: <see cref="RuntimeSettings.MaxProcesses"/> were already.</summary>
+    public long NotWatched => Interlocked.Read(ref _notWatched);
+
+    public void Start() => _loop = Task.Run(() => RunAsync(_stop.Token));
+
+    /// <summary>A flow of this process is being handed over: watch it from the next tick if it is not yet (run-queue tracing may be off).</summary>
+    public void Notice(uint tgid)
+    {
+        if (tgid == 0 || _processes.ContainsKey(tgid) || _noticed.ContainsKey(tgid))
+            return;
+        if (_processes.Count + _noticed.Count >= _settings.MaxProcesses)
+        {
+            Interlocked.Increment(ref _notWatched);
+            return;
+        }
+        _noticed.TryAdd(tgid, 0);
+    }
+
+    /// <summary>
+    /// The process's figures over a flow's life, for its hand-off; the run queue is read from
+    /// the kernel first if the last reading is older than a few milliseconds. Thread-safe.
+    /// </summary>
+    public ProcessRuntime? Describe(FlowRuntime runtime, uint tgid, ulong startNs, ulong endNs)
+    {
+        if (!_processes.TryGetValue(tgid, out var process))
+            return null;
+        var now = (ulong)MonotonicClock.NowNs();
+        if (_settings.RunQueue && now - process.RunQueueReadNs > FreshNs && TryRead(_kernel.RuntimeMaps.RunQueueHistogramsFd, tgid, out var cumulative))
+            process.AddRunQueue(cumulative, now, sketch: null);
+        process.Describe(runtime, startNs, endNs);
+        return process;
+    }
+
+    /// <summary>
+    /// Adds what the flow's process did over [startNs, endNs] to its view (run queue, Go
+    /// scheduling, GC pauses), and watches the process from the next tick if it is new.
+    /// Called by the flow shards at every hand-off.
+    /// </summary>
+    public void Describe(FlowView view, uint tgid, ulong startNs, ulong endNs)
+    {
+        if (tgid == 0)
+            return;
+        var runtime = view.Runtime ?? new FlowRuntime();
+        if (Describe(runtime, tgid, startNs, endNs) is not null)
+            view.Runtime = runtime;
+        else
+            Notice(tgid);
+    }
+
+    /// <summary>
+    /// How long a closed flow of this process should wait before its hand-off so that its
+    /// runtime events have arrived (0: none to wait for). Only .NET processes' GC pauses come late.
+    /// </summary>
+    public int HandOverWaitMs(uint tgid, ulong closedNs) =>
+        _processes.TryGetValue(tgid, out var process) && process.GcEventsBehind(closedNs) ? _settings.DotnetMaxWaitMs : 0;
+
+    private async Task RunAsync(CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(Interval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
+            {
+                try
+                {
+                    await TickAsync().ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    _logger.LogWarning(e, "Runtime monitor: a pass failed; the next one starts in a second");
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task TickAsync()
+    {
+        var now = (ulong)MonotonicClock.NowNs();
+        var unixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var ticks = ++_ticks;
+
+        var maps = _kernel.RuntimeMaps;
+        foreach (var tgid in Keys(maps.RunQueueHistogramsFd))
+        {
+            var process = _processes.GetValueOrDefault(tgid) ?? await AddAsync(tgid).ConfigureAwait(false);
+            if (process is not null && TryRead(maps.RunQueueHistogramsFd, tgid, out var cumulative))
+                process.AddRunQueue(cumulative, now, _sketches.For(RuntimeSeries.Process(_hostId, process.Comm), RuntimeSeries.RunQueue, unixMs));
+        }
+        foreach (var tgid in _noticed.Keys)
+        {
+            _noticed.TryRemove(tgid, out _);
+            if (!_processes.ContainsKey(tgid))
+                await AddAsync(tgid).ConfigureAwait(false);
+        }
+        foreach (var process in _processes.Values)
+        {
+            process.LastSeenNs = now;
+            if (process.Go is not null && TryRead(maps.GoHistogramsFd, process.Tgid, out var go))
+                process.AddGoSchedule(go, now, _sketches.For(RuntimeSeries.Process(_hostId, process.Comm), RuntimeSeries.GoSchedule, unixMs));
+            CollectGcPauses(process, unixMs);
+        }
+        if (ticks % PruneEveryTicks == 0)
+            await PruneAsync(now).ConfigureAwait(false);
+        await _sketches.FlushAsync(unixMs).ConfigureAwait(false);
+        await WriteProcessesAsync(unixMs).ConfigureAwait(false);
+    }
+
+    private async Task<ProcessRuntime?> AddAsync(uint tgid)
+    {
+        if (_processes.Count >= _settings.MaxProcesses)
+        {
+            Interlocked.Increment(ref _notWatched);
+            return null;
+        }
+        string comm;
+        try
+        {
+            comm = (await File.ReadAllTextAsync($"/proc/{tgid}/comm").ConfigureAwait(false)).TrimEnd('\n');
+        }
+        catch (IOException)
+        {
+            Forget(tgid); // gone already
+            return null;
+        }
+        var process = new ProcessRuntime(tgid, comm);
+        _processes[tgid] = process;
+        InspectGo(process);
+        await InspectDotnetAsync(process).ConfigureAwait(false);
+        return process;
+    }
+
+    /// <summary>Forgets the processes that exited, and the kernel's entries for threads that left without running again.</summary>
+    private async Task PruneAsync(ulong now)
+    {
+        foreach (var process in _processes.Values)
+        {
+            if (Directory.Exists($"/proc/{process.Tgid}"))
+                continue;
+            _processes.TryRemove(process.Tgid, out _);
+            Forget(process.Tgid);
+            await DisposeDotnetAsync(process).ConfigureAwait(false);
+        }
+        var maps = _kernel.RuntimeMaps;
+        foreach (var tid in Keys(maps.RunQueueStartsFd))
+        {
+            if (TryReadValue(maps.RunQueueStartsFd, tid, out var queuedNs) && now > queuedNs && now - queuedNs > StaleWaitNs)
+                Delete(maps.RunQueueStartsFd, tid);
+        }
+        PruneGoroutines();
+    }
+
+    private void Forget(uint tgid)
+    {
+        var maps = _kernel.RuntimeMaps;
+        Delete(maps.RunQueueHistogramsFd, tgid);
+        Delete(maps.GoProcessesFd, tgid);
+        Delete(maps.GoHistogramsFd, tgid);
+    }
+
+    private async Task WriteProcessesAsync(long unixMs)
+    {
+        if (_processes.IsEmpty)
+            return;
+        var key = _keys.RuntimeProcesses(_hostId);
+        var fields = new List<StackExchange.Redis.HashEntry>(_processes.Count);
+        foreach (var process in _processes.Values)
+            fields.Add(new(process.Tgid, ViewOf(process, unixMs).ToByteArray()));
+        try
+        {
+            var db = _redis.Database;
+            // Replaced whole each second, so processes that exited leave the list.
+            var batch = db.CreateBatch();
+            var writes = new[]
+            {
+                batch.KeyDeleteAsync(key), batch.HashSetAsync(key, [.. fields]), batch.KeyExpireAsync(key, TimeSpan.FromSeconds(30)),
+                batch.SetAddAsync(_keys.RuntimeHosts, _hostId), batch.KeyExpireAsync(_keys.RuntimeHosts, TimeSpan.FromDays(1)),
+            };
+            batch.Execute();
+            await Task.WhenAll(writes).ConfigureAwait(false);
+            _redis.Succeeded(write: true);
+        }
+        catch (Exception e) when (RedisConnection.IsOutage(e))
+        {
+            _redis.Failed(e, "write the runtime process list");
+        }
+    }
+
+    private ProcessRuntimeView ViewOf(ProcessRuntime process, long unixMs)
+    {
+        var view = new ProcessRuntimeView
+        {
+            HostId = _hostId,
+            Pid = process.Tgid,
+            Comm = process.Comm,
+            Runtime = process.Kind,
+            RunQueueWaits = process.RunQueueTotal,
+            UpdatedUnixMs = unixMs,
+            Note = process.Note ?? "",
+        };
+        if (process.Go is { } go)
+        {
+            view.GoVersion = go.GoVersion;
+            view.GoScheduleTraced = process.GoScheduleTraced;
+            view.RunnableGoroutines = process.RunnableGoroutines;
+        }
+        DescribeDotnet(process, view);
+        return view;
+    }
+
+    private static List<uint> Keys(int fd)
+    {
+        var keys = new List<uint>();
+        unsafe
+        {
+            uint key = 0, next;
+            var first = true;
+            while (LibBpf.bpf_map_get_next_key(fd, first ? null : &key, &next) == 0)
+            {
+                keys.Add(next);
+                key = next;
+                first = false;
+                if (keys.Count > 1 << 20)
+                    break; // a map that changes under the walk can restart it; never loop for ever
+            }
+        }
+        return keys;
+    }
+
+    private static unsafe bool TryRead(int fd, uint tgid, out RuntimeHistogramRecord value)
+    {
+        value = default;
+        fixed (RuntimeHistogramRecord* v = &value)
+            return LibBpf.bpf_map_lookup_elem(fd, &tgid, v) == 0;
+    }
+
+    private static unsafe bool TryReadValue(int fd, uint key, out ulong value)
+    {
+        value = 0;
+        fixed (ulong* v = &value)
+            return LibBpf.bpf_map_lookup_elem(fd, &key, v) == 0;
+    }
+
+    private static unsafe void Delete(int fd, uint key) => _ = LibBpf.bpf_map_delete_elem(fd, &key);
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        if (_loop is not null)
+            await _loop.ConfigureAwait(false);
+        foreach (var process in _processes.Values)
+            await DisposeDotnetAsync(process).ConfigureAwait(false);
+        DetachGoProbes();
+        _stop.Dispose();
+    }
+}
