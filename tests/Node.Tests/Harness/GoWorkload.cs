@@ -40,7 +40,7 @@ internal static class GoWorkload
     /// cache under /tmp when HOME is unset (tests run as root, sometimes with no HOME);
     /// and no toolchain download, whatever a newer go.mod might ask for.
     /// </summary>
-    public static IReadOnlyDictionary<string, string> Environment(string goarch = "amd64")
+    public static IReadOnlyDictionary<string, string> GoEnvironment(string goarch = "amd64")
     {
         var env = new Dictionary<string, string>
         {
@@ -50,12 +50,12 @@ internal static class GoWorkload
             ["GOFLAGS"] = "",
             ["GOTOOLCHAIN"] = "local",
         };
-        if (string.IsNullOrEmpty(System.Environment.GetEnvironmentVariable("HOME")))
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("HOME")))
         {
             var root = Path.Combine(Path.GetTempPath(), "flowmesh-go");
             env["HOME"] = root;
             env["GOPATH"] = Path.Combine(root, "path");
-            if (string.IsNullOrEmpty(System.Environment.GetEnvironmentVariable("GOCACHE")))
+            if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("GOCACHE")))
                 env["GOCACHE"] = Path.Combine(root, "cache");
         }
         return env;
@@ -64,7 +64,7 @@ internal static class GoWorkload
     /// <summary>What <c>go version FILE</c> says built the binary: the independent truth for the version.</summary>
     public static async Task<string> VersionOfAsync(string binary)
     {
-        var line = (await ToolRun.OutputAsync(Go, ["version", binary], TimeSpan.FromSeconds(30), Environment())).Trim();
+        var line = (await ToolRun.OutputAsync(Go, ["version", binary], TimeSpan.FromSeconds(30), GoEnvironment())).Trim();
         var prefix = binary + ": ";
         return line.StartsWith(prefix, StringComparison.Ordinal) ? line[prefix.Length..] : throw new Xunit.Sdk.XunitException($"go version said: {line}");
     }
@@ -77,7 +77,7 @@ internal static class GoWorkload
         if (ldflags.Length > 0)
             arguments.Add("-ldflags=" + ldflags);
         arguments.Add(".");
-        await ToolRun.OutputAsync(Go, arguments, deadline, Environment(goarch), SourceDirectory);
+        await ToolRun.OutputAsync(Go, arguments, deadline, GoEnvironment(goarch), SourceDirectory);
         return output;
     }
 
