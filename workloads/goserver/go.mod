@@ -1,0 +1,3 @@
+module flowmesh/goserver
+
+go 1.19
