@@ -28,9 +28,6 @@ internal sealed class HistogramSlices
 
     private readonly record struct Slice(ulong StartNs, ulong EndNs, ushort[] Index, uint[] Counts, ulong Count);
 
-    /// <summary>The kernel's cumulative histogram as last read (its time, CLOCK_MONOTONIC).</summary>
-    public ulong LastReadNs => _lastNs;
-
     /// <summary>Delays counted since the series began.</summary>
     public ulong TotalCount => _lastCount;
 

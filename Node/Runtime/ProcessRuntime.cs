@@ -53,11 +53,14 @@ internal sealed partial class ProcessRuntime(uint tgid, string comm)
         Interlocked.Exchange(ref _runnableGoroutines, Math.Max(0, cumulative.Runnable));
     }
 
-    /// <summary>When the run-queue series was last read from the kernel.</summary>
-    public ulong RunQueueReadNs
+    /// <summary>When its kernel histograms were last read (by the monitor, or for a flow's hand-off).</summary>
+    public ulong ReadNs
     {
-        get { lock (_lock) return _runQueue.LastReadNs; }
+        get => Interlocked.Read(ref _readNs);
+        set => Interlocked.Exchange(ref _readNs, value);
     }
+
+    private ulong _readNs;
 
     /// <summary>Adds this process's figures over [startNs, endNs] to a flow's runtime view.</summary>
     public void Describe(FlowRuntime runtime, ulong startNs, ulong endNs)
@@ -66,10 +69,10 @@ internal sealed partial class ProcessRuntime(uint tgid, string comm)
         lock (_lock)
         {
             (runtime.RunQueueP99Us, runtime.RunQueueSamples) = _runQueue.Summarize(startNs, endNs);
-            if (Go is not null)
+            if (GoScheduleTraced)
                 (runtime.GoScheduleP99Us, runtime.GoScheduleSamples) = _goSchedule.Summarize(startNs, endNs);
         }
-        if (Go is not null)
+        if (GoScheduleTraced)
             runtime.RunnableGoroutines = RunnableGoroutines;
         DescribeGc(runtime, startNs, endNs);
     }

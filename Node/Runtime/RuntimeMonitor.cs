@@ -37,6 +37,7 @@ internal sealed partial class RuntimeMonitor : IAsyncDisposable
     private readonly ConcurrentDictionary<uint, ProcessRuntime> _processes = new();
     private readonly ConcurrentDictionary<uint, byte> _noticed = new();
     private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _wake = new(0, 1);
     private Task? _loop;
     private long _ticks;
     private long _notWatched;
@@ -72,7 +73,18 @@ internal sealed partial class RuntimeMonitor : IAsyncDisposable
             Interlocked.Increment(ref _notWatched);
             return;
         }
-        _noticed.TryAdd(tgid, 0);
+        if (_noticed.TryAdd(tgid, 0) && _wake.CurrentCount == 0)
+        {
+            // Inspected now rather than at the next tick: a short-lived client's next connections then carry its goroutines.
+            try
+            {
+                _wake.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // woken already
+            }
+        }
     }
 
     /// <summary>
@@ -84,8 +96,15 @@ internal sealed partial class RuntimeMonitor : IAsyncDisposable
         if (!_processes.TryGetValue(tgid, out var process))
             return null;
         var now = (ulong)MonotonicClock.NowNs();
-        if (_settings.RunQueue && now - process.RunQueueReadNs > FreshNs && TryRead(_kernel.RuntimeMaps.RunQueueHistogramsFd, tgid, out var cumulative))
-            process.AddRunQueue(cumulative, now, sketch: null);
+        if (now - process.ReadNs > FreshNs)
+        {
+            process.ReadNs = now;
+            var maps = _kernel.RuntimeMaps;
+            if (_settings.RunQueue && TryRead(maps.RunQueueHistogramsFd, tgid, out var runQueue))
+                process.AddRunQueue(runQueue, now, sketch: null);
+            if (process.GoScheduleTraced && TryRead(maps.GoHistogramsFd, tgid, out var goSchedule))
+                process.AddGoSchedule(goSchedule, now, sketch: null);
+        }
         process.Describe(runtime, startNs, endNs);
         return process;
     }
@@ -115,13 +134,20 @@ internal sealed partial class RuntimeMonitor : IAsyncDisposable
 
     private async Task RunAsync(CancellationToken stop)
     {
-        using var timer = new PeriodicTimer(Interval);
+        var next = Environment.TickCount64 + (long)Interval.TotalMilliseconds;
         try
         {
-            while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
+            while (true)
             {
+                var woken = await _wake.WaitAsync(TimeSpan.FromMilliseconds(Math.Max(0, next - Environment.TickCount64)), stop).ConfigureAwait(false);
                 try
                 {
+                    if (woken)
+                    {
+                        await AddNoticedAsync().ConfigureAwait(false);
+                        continue;
+                    }
+                    next = Environment.TickCount64 + (long)Interval.TotalMilliseconds;
                     await TickAsync().ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
@@ -144,20 +170,17 @@ internal sealed partial class RuntimeMonitor : IAsyncDisposable
         var maps = _kernel.RuntimeMaps;
         foreach (var tgid in Keys(maps.RunQueueHistogramsFd))
         {
+            if (_processes.TryGetValue(tgid, out var known))
+                known.ReadNs = now;
             var process = _processes.GetValueOrDefault(tgid) ?? await AddAsync(tgid).ConfigureAwait(false);
             if (process is not null && TryRead(maps.RunQueueHistogramsFd, tgid, out var cumulative))
                 process.AddRunQueue(cumulative, now, _sketches.For(RuntimeSeries.Process(_hostId, process.Comm), RuntimeSeries.RunQueue, unixMs));
         }
-        foreach (var tgid in _noticed.Keys)
-        {
-            _noticed.TryRemove(tgid, out _);
-            if (!_processes.ContainsKey(tgid))
-                await AddAsync(tgid).ConfigureAwait(false);
-        }
+        await AddNoticedAsync().ConfigureAwait(false);
         foreach (var process in _processes.Values)
         {
             process.LastSeenNs = now;
-            if (process.Go is not null && TryRead(maps.GoHistogramsFd, process.Tgid, out var go))
+            if (process.GoScheduleTraced && TryRead(maps.GoHistogramsFd, process.Tgid, out var go))
                 process.AddGoSchedule(go, now, _sketches.For(RuntimeSeries.Process(_hostId, process.Comm), RuntimeSeries.GoSchedule, unixMs));
             CollectGcPauses(process, unixMs);
         }
@@ -165,6 +188,16 @@ internal sealed partial class RuntimeMonitor : IAsyncDisposable
             await PruneAsync(now).ConfigureAwait(false);
         await _sketches.FlushAsync(unixMs).ConfigureAwait(false);
         await WriteProcessesAsync(unixMs).ConfigureAwait(false);
+    }
+
+    private async Task AddNoticedAsync()
+    {
+        foreach (var tgid in _noticed.Keys)
+        {
+            _noticed.TryRemove(tgid, out _);
+            if (!_processes.ContainsKey(tgid))
+                await AddAsync(tgid).ConfigureAwait(false);
+        }
     }
 
     private async Task<ProcessRuntime?> AddAsync(uint tgid)
@@ -313,5 +346,6 @@ internal sealed partial class RuntimeMonitor : IAsyncDisposable
             await DisposeDotnetAsync(process).ConfigureAwait(false);
         DetachGoProbes();
         _stop.Dispose();
+        _wake.Dispose();
     }
 }
