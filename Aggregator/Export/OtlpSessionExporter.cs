@@ -109,8 +109,33 @@ public sealed class OtlpSessionExporter : IDisposable
         span.SetTag("flowmesh.handshake_ms", handshakeMs);
         span.SetTag("flowmesh.srtt_us", (long)side.SrttUs);
         span.SetTag("flowmesh.close_reason", SessionNames.CloseReason(side.CloseReason));
+        if (side.Runtime is { } runtime)
+            RuntimeTags(span, runtime);
         span.SetEndTime(new DateTime(side.EndUnixNs / 100 + DateTime.UnixEpoch.Ticks, DateTimeKind.Utc));
         span.Stop();
+    }
+
+    /// <summary>Where the side's time went inside its process; only what was measured (see the README's Runtime section).</summary>
+    private static void RuntimeTags(Activity span, FlowRuntime r)
+    {
+        if (r.Runtime.Length > 0)
+            span.SetTag("process.runtime.name", r.Runtime);
+        if (r.AcceptedNs != 0)
+        {
+            span.SetTag("flowmesh.accept_wait_ms", r.AcceptWaitUs / 1000.0);
+            span.SetTag("thread.id", (long)r.AcceptedTid);
+        }
+        if (r.GoroutineId != 0)
+            span.SetTag("flowmesh.go.goroutine", (long)r.GoroutineId);
+        if (r.RunQueueSamples > 0)
+            span.SetTag("flowmesh.run_queue_p99_ms", r.RunQueueP99Us / 1000);
+        if (r.GoScheduleSamples > 0)
+            span.SetTag("flowmesh.go.schedule_p99_ms", r.GoScheduleP99Us / 1000);
+        if (r.GcWatched)
+        {
+            span.SetTag("flowmesh.dotnet.gc_pauses", (long)r.GcPauses);
+            span.SetTag("flowmesh.dotnet.gc_pause_overlap_ms", r.GcPauseOverlapUs / 1000.0);
+        }
     }
 
     private static long Start(SessionSide? s) => s?.StartUnixNs ?? long.MaxValue;

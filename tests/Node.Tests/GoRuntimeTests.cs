@@ -23,7 +23,9 @@ public sealed class GoRuntimeTests
         var binary = await GoWorkload.BuildAsync();
         using var hosts = TwoHosts.Create();
         var goProbe = new Dictionary<string, string> { ["FLOWMESH_NODE__RUNTIME__GO"] = "true" };
-        await using var fleet = await SessionFleet.StartAsync(hosts.A.Name, hosts.B.Name, [Port], injectTag: true, goProbe, aggregators: 1, []);
+        using var receiver = OtlpReceiver.Start();
+        await using var fleet = await SessionFleet.StartAsync(hosts.A.Name, hosts.B.Name, [Port], injectTag: true, goProbe, aggregators: 1,
+            ["--otlp-endpoint", receiver.BaseUrl]);
         var db = fleet.Client.Member.Redis.Database;
 
         // -spin: each request works about 1 ms on the CPU, as a busy server does, and with one P
@@ -59,14 +61,28 @@ public sealed class GoRuntimeTests
                 if (session.Client.Runtime is { GoroutineId: > 0 } client)
                     Assert.Equal(dialer, client.GoroutineId);
             }
+            // The server span of a session's trace carries the same figures as attributes.
+            var traced = quiet[0].Session;
+            var traceId = new byte[16];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(traceId, traced.TraceTag);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(traceId.AsSpan(8), traced.TraceTag);
+            const int ServerSpan = 2;
+            var span = await ClusterClient.WaitForAsync(
+                () => Task.FromResult(receiver.Spans.FirstOrDefault(x => x.Kind == ServerSpan && x.TraceId.Span.SequenceEqual(traceId))),
+                x => x is not null, "the server span of a goserver session", Deadline);
+            Assert.Equal(acceptGoroutine.ToString(CultureInfo.InvariantCulture), Attribute(span!, "flowmesh.go.goroutine"));
+            Assert.Equal("go", Attribute(span!, "process.runtime.name"));
+            Assert.Equal(traced.Server.Runtime.AcceptWaitUs / 1000.0, double.Parse(Attribute(span!, "flowmesh.accept_wait_ms")!, CultureInfo.InvariantCulture));
+
             var carried = quiet.Count(s => s.Session.Client.Runtime is { GoroutineId: > 0 });
             Console.WriteLine($"Go client: {carried} of {quiet.Count} client sides carry the dialling goroutine");
             Assert.True(carried >= quiet.Count / 3, $"only {carried} of {quiet.Count} client sides carry the dialling goroutine");
 
-            // A CPU hog in host-b's namespace: four spinning processes per CPU.
+            // A CPU hog in host-b's namespace: four spinning processes on the server's CPU (both
+            // pinned to CPU 0, so the contention is the hog's and not whatever else the machine runs).
             var hogs = new List<NamespaceProgram>();
-            for (var i = 0; i < 4 * Environment.ProcessorCount; i++)
-                hogs.Add(NamespaceProgram.Start(hosts.B, "a CPU hog on host-b", "sh", "-c", "while :; do :; done"));
+            for (var i = 0; i < 4; i++)
+                hogs.Add(NamespaceProgram.Start(hosts.B, "a CPU hog on host-b", "taskset", "-c", "0", "sh", "-c", "while :; do :; done"));
             List<(SessionView Session, ulong Dialer)> busy;
             long busyDelay;
             try
@@ -109,9 +125,18 @@ public sealed class GoRuntimeTests
         }
     }
 
+    private static string? Attribute(Otlp.Span span, string key) =>
+        span.Attributes.FirstOrDefault(a => a.Key == key)?.Value is { } v ? v.ValueCase switch
+        {
+            Otlp.AnyValue.ValueOneofCase.StringValue => v.StringValue,
+            Otlp.AnyValue.ValueOneofCase.IntValue => v.IntValue.ToString(CultureInfo.InvariantCulture),
+            Otlp.AnyValue.ValueOneofCase.DoubleValue => v.DoubleValue.ToString(CultureInfo.InvariantCulture),
+            _ => v.ToString(),
+        } : null;
+
     private static async Task<NamespaceProgram> StartServerAsync(TwoHosts hosts, string binary, params string[] more)
     {
-        var server = NamespaceProgram.Start(hosts.B, "goserver on host-b", ["env", "GOMAXPROCS=1", binary, "-listen", $"{hosts.AddressB}:{Port}", .. more]);
+        var server = NamespaceProgram.Start(hosts.B, "goserver on host-b", ["taskset", "-c", "0", "env", "GOMAXPROCS=1", binary, "-listen", $"{hosts.AddressB}:{Port}", .. more]);
         await server.WaitForLineAsync(l => l.Contains("\"listening\"", StringComparison.Ordinal), "goserver to listen", Deadline);
         return server;
     }
