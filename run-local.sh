@@ -12,9 +12,10 @@ Usage: sudo ./run-local.sh [options]
 Runs a FlowMesh fleet on this machine: N hosts (network namespaces on a bridge), a Node
 on each with trace tags on, the Aggregator with the gateway (HTTP API and web view), a
 private redis-server, and real traffic between the hosts: an HTTP server and a Redis on
-two hosts, clients on the others with keep-alive and with connection churn, a connect
-to a closed port and an abortive close. Prints where to look, then one summary line
-every few seconds. Ctrl-C, or the end of --duration, removes everything it made.
+two hosts, a Go server (built from workloads/goserver) and a .NET server, clients on the
+others with keep-alive and with connection churn, a connect to a closed port and an
+abortive close. Prints where to look, then one summary line every few seconds. Ctrl-C,
+or the end of --duration, removes everything it made.
 
 Options:
   --hosts N            hosts to simulate, 2 to 16 (default 3)
@@ -24,6 +25,9 @@ Options:
                        sudo ip netns exec fm-local-host-1 COMMAND
   --interval SECONDS   seconds between summary lines (default 5)
   --no-build           run the last build instead of building first
+  --fault KIND:HOST    inject a fault on one host (repeatable), e.g. --fault cpu:host-3:
+                         cpu   a CPU hog in the host's namespace (two spinning processes
+                               per CPU): its servers' run-queue delay rises
   -h, --help           show this text
 
 Needs root (network namespaces, eBPF). Installs the Debian packages that are missing
@@ -50,7 +54,9 @@ readonly LOCK_FILE=/run/flowmesh-local.lock
 # rewrite their command line like redis-server, or a later run after a kill -9.
 readonly MARK=FM_LOCAL_FLEET
 
+readonly GO_PORT=8090                    # the Go server (workloads/goserver) on the last host
 HOSTS=3 DURATION=0 PORT=8080 TRAFFIC=1 BUILD=1 INTERVAL=5
+FAULTS=()
 
 die_usage() { echo "run-local.sh: $*" >&2; echo "Try './run-local.sh --help'." >&2; exit 2; }
 is_int() { [[ $1 =~ ^[0-9]+$ ]]; }
@@ -68,6 +74,8 @@ while (($#)); do
     --interval=*) INTERVAL=${1#*=}; shift ;;
     --no-traffic) TRAFFIC=0; shift ;;
     --no-build) BUILD=0; shift ;;
+    --fault) [[ ${2:-} ]] || die_usage "--fault needs KIND:HOST"; FAULTS+=("$2"); shift 2 ;;
+    --fault=*) FAULTS+=("${1#*=}"); shift ;;
     *) die_usage "unknown option '$1'" ;;
   esac
 done
@@ -75,6 +83,13 @@ done
 { is_int "$DURATION" && DURATION=$((10#$DURATION)); } || die_usage "--duration must be a whole number of seconds (got '$DURATION')"
 { is_int "$PORT" && PORT=$((10#$PORT)) && ((PORT >= 1 && PORT <= 65535)); } || die_usage "--port must be a port number from 1 to 65535 (got '$PORT')"
 { is_int "$INTERVAL" && INTERVAL=$((10#$INTERVAL)) && ((INTERVAL >= 1)); } || die_usage "--interval must be a whole number of seconds, 1 or more (got '$INTERVAL')"
+for fault in "${FAULTS[@]}"; do
+  IFS=: read -r kind host value <<<"$fault"
+  [[ $kind == cpu ]] || die_usage "--fault $fault: unknown kind '$kind' (known: cpu)"
+  [[ $host =~ ^host-([0-9]+)$ ]] && ((10#${BASH_REMATCH[1]} >= 1 && 10#${BASH_REMATCH[1]} <= HOSTS)) ||
+    die_usage "--fault $fault: '$host' is not one of host-1 to host-$HOSTS"
+  [[ -z $value ]] || die_usage "--fault $fault: cpu takes no value"
+done
 
 if ((EUID != 0)); then
   echo "run-local.sh: needs root to create network namespaces and load eBPF programs: run 'sudo ./run-local.sh'" >&2
@@ -298,7 +313,7 @@ port_taken "$PORT" && { step "checking port $PORT"; fail "port $PORT on 127.0.0.
 
 RUN=$(mktemp -d /tmp/flowmesh-local.XXXXXX)
 export "$MARK=$RUN"
-mkdir -p "$RUN/logs" "$RUN/redis" "$RUN/app-redis" "$RUN/www"
+mkdir -p "$RUN/logs" "$RUN/redis" "$RUN/app-redis" "$RUN/www" "$RUN/bin"
 echo "$$ $PORT $RUN" >"$LOCK_FILE"
 
 NODE_DLL=$ROOT/Node/bin/Release/net10.0/FlowMesh.Node.dll
@@ -314,6 +329,15 @@ if ((BUILD)); then
   ok "ok ($((SECONDS - started)) s)"
 fi
 [[ -f $NODE_DLL && -f $AGGREGATOR_DLL ]] || fail "no build found at $NODE_DLL; run without --no-build"
+GOSERVER=$RUN/bin/goserver
+if ((TRAFFIC)); then
+  step "building the Go workload (workloads/goserver, go build)"
+  # CGO off: a static binary linked by Go alone. Go's build cache lives in the run's
+  # directory unless the caller has one, so nothing is left in root's home.
+  (cd "$ROOT/workloads/goserver" && CGO_ENABLED=0 GOFLAGS=-mod=mod GOCACHE=${GOCACHE:-$RUN/go-cache} \
+    go build -o "$GOSERVER" . >>"$RUN/logs/build.log" 2>&1 9>&-) || fail "building the Go workload failed:" "$RUN/logs/build.log"
+  ok
+fi
 
 # As a fleet runs: mutual TLS between members (a throwaway CA made by FlowMesh's own
 # `certs` command) and a Redis with a password. Both reach the processes as FLOWMESH_*
@@ -373,7 +397,8 @@ ok
 
 step "starting a Node on each host"
 for ((i = 1; i <= HOSTS; i++)); do
-  start "node-host-$i" node dotnet "$NODE_DLL" run \
+  # The Go probe is on in the local fleet: its cost is a demo's to pay (Node:Runtime:Go).
+  FLOWMESH_NODE__RUNTIME__GO=${FLOWMESH_NODE__RUNTIME__GO:-true} start "node-host-$i" node dotnet "$NODE_DLL" run \
     --cluster local --host-id "host-$i" --netns "$NS_PREFIX-host-$i" --inject-tag
 done
 for ((i = 1; i <= HOSTS; i++)); do
@@ -432,6 +457,11 @@ start_traffic() {
       on_host "$i" "while :; do redis-benchmark -h $APP_REDIS -p $APP_REDIS_PORT -q -c 2 -n 20 -k 0 -t set,get; sleep $burst_pause; done"
     fi
   done
+  # A Go server (its accept loop on one goroutine, each request about 1 ms on the CPU) on
+  # the last host, and the Go client (a new connection per request) on the first.
+  local go_server=$(addr_of "$HOSTS")
+  on_host "$HOSTS" "exec $GOSERVER -listen $go_server:$GO_PORT -spin"
+  on_host 1 "while :; do $GOSERVER -client $go_server:$GO_PORT -n 50 -interval $(pace 0.2)s; done"
   # The last host also connects to a port where nothing listens (refused: the kernel
   # answers with a reset) and closes a connection abortively (SO_LINGER 0: a reset).
   on_host "$HOSTS" "while :; do curl -s -m 2 -o /dev/null http://$APP_REDIS:$CLOSED_PORT/; sleep 3; done"
@@ -445,10 +475,22 @@ s.close()' $WEB $WEB_PORT; sleep 3; done"
 }
 
 if ((TRAFFIC)); then
-  step "starting traffic (HTTP server on host-1, Redis on host-2, clients on the others)"
+  step "starting traffic (HTTP server on host-1, Redis on host-2, Go server on host-$HOSTS, clients on the others)"
   start_traffic
   ok
 fi
+
+# Faults on demand (--fault KIND:HOST).
+for fault in "${FAULTS[@]}"; do
+  IFS=: read -r kind host _ <<<"$fault"
+  n=${host#host-}
+  case $kind in
+    cpu)
+      step "fault: a CPU hog on $host (two spinning processes per CPU)"
+      for ((k = 0; k < 2 * $(nproc); k++)); do on_host "$n" "while :; do :; done"; done
+      ok ;;
+  esac
+done
 
 # --- where to look --------------------------------------------------------------------------
 echo
@@ -476,6 +518,10 @@ Try:
     curl -s $G/api/flows/$client_flow | jq
   latency percentiles of its edge
     curl -s -G $G/api/latency --data-urlencode 'edge=$edge' | jq
+  the Go server's run queue and goroutine scheduling beside its edge's latency
+    curl -s -G $G/api/runtime --data-urlencode 'edge=goserver>$(addr_of "$HOSTS"):$GO_PORT' | jq
+  the processes the Nodes watch (Go, .NET, others)
+    curl -s $G/api/runtime | jq
   resets: refused connects and abortive closes
     curl -s '$G/api/sessions?reset=any&limit=5' | jq
   live sessions as they settle (Ctrl-C to stop)
