@@ -22,6 +22,8 @@ public sealed class NodeDaemonSetTests
     public void Uses_the_host_network_and_still_resolves_Service_names()
     {
         Assert.True(PodSpec["hostNetwork"].IsTrue, "without the host's network the Node's socket walk sees only its pod");
+        // The kernel names a connection's process by its host pid; the runtime monitor reads /proc/PID.
+        Assert.True(PodSpec["hostPID"].IsTrue, "without the host's pids the runtime monitor finds no process the kernel names");
         var redisHost = (Node.Settings["Cluster:Redis"] ?? "").Split(',')[0].Split(':')[0];
         if (!System.Net.IPAddress.TryParse(redisHost, out _))
             Assert.Equal("ClusterFirstWithHostNet", PodSpec["dnsPolicy"].Text);
@@ -64,6 +66,8 @@ public sealed class NodeDaemonSetTests
         // The Node attaches sock_ops at the first cgroup2 mount in /proc/mounts, which in a
         // container is the runtime's own, at /sys/fs/cgroup: the host's must lie over it.
         AssertHostMount("/sys/fs/cgroup", "/sys/fs/cgroup");
+        // libbpf reads the accept() tracepoints' ids in tracefs (Node/Kernel/Tracefs.cs), which a container cannot mount.
+        AssertHostMount("/sys/kernel/tracing", "/sys/kernel/tracing");
 
         foreach (var mount in Node.Container["volumeMounts"].Items)
         {
