@@ -22,7 +22,7 @@ namespace FlowMesh.Node.Bench;
 internal static class NodeBench
 {
     private const string HostId = "bench-node";
-    private const int WorkloadPort = 6379;
+    internal const int WorkloadPort = 6379;
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
     public sealed record Options(double Seconds, int Rounds, int Clients, int[] KeepAlive, int IdleConnections, string? AggregatorDll, bool Tls = false);
@@ -195,19 +195,19 @@ internal static class NodeBench
         return string.Create(CultureInfo.InvariantCulture, $"live_flows={flows} resident_bytes_added={rss} bytes_per_live_flow={(flows == 0 ? 0 : rss / (double)flows):0}");
     }
 
-    private static double Median(IEnumerable<double> values)
+    internal static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToList();
         return sorted.Count == 0 ? 0 : sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
-    private sealed class Status(Dictionary<string, long> fields)
+    internal sealed class Status(Dictionary<string, long> fields)
     {
         public long Long(string name) => fields.GetValueOrDefault(name);
     }
 
     /// <summary>The Node's published counters; <paramref name="fresh"/>: one published after this call began (so it includes everything applied before).</summary>
-    private static async Task<Status> StatusAsync(RedisConnection redis, RedisKeys keys, Member node, bool fresh)
+    internal static async Task<Status> StatusAsync(RedisConnection redis, RedisKeys keys, Member node, bool fresh)
     {
         var since = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + (fresh ? 200 : 0);
         var clock = Stopwatch.StartNew();
@@ -225,7 +225,7 @@ internal static class NodeBench
     }
 
     /// <summary>utime + stime of a process from /proc/PID/stat, in seconds.</summary>
-    private static double CpuSeconds(int pid)
+    internal static double CpuSeconds(int pid)
     {
         var stat = File.ReadAllText($"/proc/{pid}/stat");
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
@@ -234,21 +234,21 @@ internal static class NodeBench
         return ticks / 100.0; // USER_HZ
     }
 
-    private static void Require(string path, string what)
+    internal static void Require(string path, string what)
     {
         if (!File.Exists(path))
             throw new SetupFailedException($"bench node needs {what}; scripts/install-deps.sh installs it");
     }
 
     /// <summary>This program as a command line (under `dotnet FlowMesh.Node.dll`, the dll comes first).</summary>
-    private static string[] SelfCommand()
+    internal static string[] SelfCommand()
     {
         var self = Environment.ProcessPath!;
         return Path.GetFileNameWithoutExtension(self) == "dotnet" ? [self, typeof(NodeBench).Assembly.Location] : [self];
     }
 
     /// <summary>The Aggregator's build beside the Node's: Node/bin/CONFIG/net10.0 next to Aggregator/bin/CONFIG/net10.0.</summary>
-    private static string FindAggregator()
+    internal static string FindAggregator()
     {
         var here = AppContext.BaseDirectory.TrimEnd('/');
         var framework = Path.GetFileName(here);
@@ -260,7 +260,7 @@ internal static class NodeBench
     }
 
     /// <summary>A cluster member process (Node or Aggregator) the bench started and stops with SIGTERM.</summary>
-    private sealed class Member : IAsyncDisposable
+    internal sealed class Member : IAsyncDisposable
     {
         private readonly Process _process;
         private readonly List<string> _log = [];
@@ -351,7 +351,7 @@ internal static class NodeBench
     }
 
     /// <summary>The workload's redis-server inside the namespace.</summary>
-    private sealed class Workload : IAsyncDisposable
+    internal sealed class Workload : IAsyncDisposable
     {
         private readonly Process _server;
 
@@ -385,7 +385,7 @@ internal static class NodeBench
     }
 
     /// <summary>A network namespace of the bench's own (loopback only), removed at the end.</summary>
-    private sealed class BenchNamespace : IDisposable
+    internal sealed class BenchNamespace : IDisposable
     {
         private BenchNamespace(string name) => Name = name;
 
@@ -459,7 +459,7 @@ internal static class NodeBench
     }
 
     /// <summary>The process holding idle connections open; closing its stdin lets it exit.</summary>
-    private sealed class ConnectionHolder(Process process) : IDisposable
+    internal sealed class ConnectionHolder(Process process) : IDisposable
     {
         /// <summary>Waits until every connection is open; returns how many (the file limit may allow fewer than asked).</summary>
         public async Task<int> WaitReadyAsync()

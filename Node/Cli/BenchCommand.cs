@@ -30,6 +30,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(Ingest());
         bench.Subcommands.Add(Load());
         bench.Subcommands.Add(NodeRun());
+        bench.Subcommands.Add(RuntimeRun());
         return bench;
     }
 
@@ -89,6 +90,22 @@ internal static class BenchCommand
         command.SetAction(async (parse, _) => await GuardAsync(() => NodeBench.RunAsync(
             new NodeBench.Options(parse.GetValue(seconds), parse.GetValue(rounds), parse.GetValue(clients), parse.GetValue(keepAlive) ?? [0, 1],
                 parse.GetValue(idle), parse.GetValue(aggregator), parse.GetValue(tls)), Console.Error, Console.Out)).ConfigureAwait(false));
+        return command;
+    }
+
+    private static Command RuntimeRun()
+    {
+        var seconds = new Option<double>("--seconds") { Description = "Length of each phase.", DefaultValueFactory = _ => 8 };
+        var rounds = new Option<int>("--rounds") { Description = "Off/on pairs per comparison (ABBA order).", DefaultValueFactory = _ => 2 };
+        var goServer = new Option<string?>("--goserver") { Description = "A goserver binary (default: build workloads/goserver with go build)." };
+        var command = new Command("runtime", """
+            What the runtime measurements cost (needs root): a real Node capturing a namespace of the
+            bench's own in every phase; redis-benchmark -k 0 with run-queue tracing and accept()
+            reporting off and on, then the Go workload with the Go probe off and on, ABBA. Prints
+            the on/off ratio of each and the Node's cores.
+            """) { seconds, rounds, goServer };
+        command.SetAction(async (parse, _) => await GuardAsync(() => RuntimeBench.RunAsync(
+            new RuntimeBench.Options(parse.GetValue(seconds), parse.GetValue(rounds), parse.GetValue(goServer)), Console.Error, Console.Out)).ConfigureAwait(false));
         return command;
     }
 
