@@ -17,8 +17,8 @@
  *   tp_btf/sched_wakeup[_new], tp_btf/sched_switch
  *                                run-queue delay of the processes that own traced sockets
  *                                (optional: Node:Runtime:RunQueue)
- *   uprobe runtime.casgstatus    Go goroutine scheduling delay (optional, per Go binary:
- *                                Node:Runtime:Go)
+ *   uprobe runtime.execute       Go goroutine scheduling delay and runnable goroutines
+ *                                (optional, per Go binary: Node:Runtime:Go)
  *
  * Records go to one BPF ring buffer per CPU (an ARRAY_OF_MAPS indexed by CPU,
  * filled by user space). A record that cannot be reserved is counted in the
@@ -417,30 +417,13 @@ struct {
 	__type(value, struct fm_go_proc);
 } fm_go_procs SEC(".maps");
 
-/* Goroutine scheduling histograms of the Go processes with FM_GO_SCHED (created by user space). */
+/* Goroutine scheduling histograms (and runnable counts) of the Go processes with FM_GO_SCHED (created by user space). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
 	__type(key, __u32);
 	__type(value, struct fm_hist);
 } fm_go_sched SEC(".maps");
-
-/*
- * Runnable goroutines: when each became runnable. Keyed by the g's address, not its goid:
- * runtime.newproc1 makes a new goroutine runnable before it assigns the goid.
- */
-struct fm_go_key {
-	__u32 tgid;
-	__u32 _pad;
-	__u64 g;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct fm_go_key);
-	__type(value, __u64);
-} fm_go_runnable SEC(".maps");
 
 /* One all-zero histogram, the initial value of new fm_rq_hist entries (too big for the stack). */
 struct {
@@ -1139,47 +1122,59 @@ int BPF_PROG(fm_rq_switch, bool preempt, struct task_struct *prev, struct task_s
 }
 
 /*
- * Go's runtime.casgstatus(gp *g, oldval, newval uint32), at entry: every goroutine status
- * change goes through it (the scan-bit transitions do not). Arguments follow Go's internal
- * register ABI on amd64: RAX, RBX, RCX. Runnable (1) -> running (2) is one scheduling delay.
- * Attached per Go binary by user space, and only when Node:Runtime:Go is on: a uprobe traps
- * on every call, and this one is hot.
+ * Go's runtime.execute(gp *g, inheritTime bool), at entry: the scheduler is about to run
+ * gp (in RAX, Go's internal register ABI on amd64). Go samples its own scheduling delay:
+ * for one goroutine switch in eight it sets gp.tracking and stamps gp.runnableStamp
+ * (nanotime, CLOCK_MONOTONIC like bpf_ktime_get_ns) when the goroutine becomes runnable,
+ * so now - runnableStamp is that goroutine's wait from runnable to running. One probe per
+ * schedule: a uprobe on runtime.casgstatus, which sees every status change, trapped twice
+ * per syscall and cost a Go server three quarters of its throughput (BENCHMARKS.md).
+ * With each sample the probe also counts the runnable goroutines: the global run queue
+ * and every P's local one. Attached per Go binary, only with Node:Runtime:Go.
  */
-#define FM_G_RUNNABLE 1
-#define FM_G_RUNNING 2
-#define FM_G_SCAN 0x1000
-
 SEC("uprobe")
-int fm_go_casgstatus(struct pt_regs *ctx)
+int fm_go_execute(struct pt_regs *ctx)
 {
 #ifdef __TARGET_ARCH_x86
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct fm_go_proc *go = bpf_map_lookup_elem(&fm_go_procs, &tgid);
 	if (!go || !(go->flags & FM_GO_SCHED))
 		return 0;
-	struct fm_go_key key = { .tgid = tgid, .g = ctx->ax };
-	__u32 from = (__u32)ctx->bx & ~FM_G_SCAN;
-	__u32 to = (__u32)ctx->cx & ~FM_G_SCAN;
+	__u64 g = ctx->ax;
+	__u8 tracking = 0;
+	__s64 stamp = 0;
+	if (bpf_probe_read_user(&tracking, sizeof(tracking), (void *)(g + go->g_tracking_offset)) || !tracking)
+		return 0;
+	if (bpf_probe_read_user(&stamp, sizeof(stamp), (void *)(g + go->g_runnable_stamp_offset)) || stamp <= 0)
+		return 0;
 	struct fm_hist *h = bpf_map_lookup_elem(&fm_go_sched, &tgid);
+	if (!h)
+		return 0;
 	__u64 now = bpf_ktime_get_ns();
-	if (to == FM_G_RUNNABLE && from != FM_G_RUNNABLE) {
-		if (h)
-			__sync_fetch_and_add(&h->runnable, 1);
-		if (bpf_map_update_elem(&fm_go_runnable, &key, &now, BPF_ANY) == -E2BIG) {
-			struct fm_counters *c = counters();
-			if (c)
-				__sync_fetch_and_add(&c->go_waits_full, 1);
-		}
-	} else if (from == FM_G_RUNNABLE && to != FM_G_RUNNABLE) {
-		if (h)
-			__sync_fetch_and_add(&h->runnable, -1);
-		__u64 *since = bpf_map_lookup_elem(&fm_go_runnable, &key);
-		if (since) {
-			if (to == FM_G_RUNNING && h)
-				hist_add(h, now - *since);
-			bpf_map_delete_elem(&fm_go_runnable, &key);
+	if (now > (__u64)stamp)
+		hist_add(h, now - (__u64)stamp);
+
+	__s32 global = 0;
+	if (go->sched_addr)
+		bpf_probe_read_user(&global, sizeof(global), (void *)(go->sched_addr + go->sched_runqsize_offset));
+	__s64 runnable = global > 0 ? global : 0;
+	struct { __u64 ptr; __s64 len; } allp = {};
+	if (go->allp_addr && bpf_probe_read_user(&allp, sizeof(allp), (void *)go->allp_addr) == 0) {
+		for (int i = 0; i < FM_GO_MAX_PROCS; i++) {
+			if (i >= allp.len)
+				break;
+			__u64 p = 0;
+			__u32 head = 0, tail = 0;
+			__u64 next = 0;
+			if (bpf_probe_read_user(&p, sizeof(p), (void *)(allp.ptr + i * 8)) || !p)
+				continue;
+			bpf_probe_read_user(&head, sizeof(head), (void *)(p + go->p_runqhead_offset));
+			bpf_probe_read_user(&tail, sizeof(tail), (void *)(p + go->p_runqtail_offset));
+			bpf_probe_read_user(&next, sizeof(next), (void *)(p + go->p_runnext_offset));
+			runnable += (__u32)(tail - head) + (next ? 1 : 0);
 		}
 	}
+	h->runnable = runnable; /* a sample, not a sum: the latest one stands */
 #endif
 	return 0;
 }

@@ -107,7 +107,6 @@ struct fm_counters {
 	unsigned long long submitted;       /* records since the last look at the ring's fill level */
 	unsigned long long rq_procs_full;   /* a process could not get a run-queue histogram: fm_rq_hist is full */
 	unsigned long long rq_threads_full; /* a wake-up could not be timed: fm_rq_start is full */
-	unsigned long long go_waits_full;   /* a runnable goroutine could not be timed: fm_go_runnable is full */
 };
 
 /*
@@ -131,15 +130,28 @@ struct fm_hist {
 	unsigned int buckets[FM_HIST_BUCKETS];
 };
 
-/* A Go process the Node inspected (fm_go_procs, keyed by tgid; written by user space). */
+/*
+ * A Go process the Node inspected (fm_go_procs, keyed by tgid; written by user space):
+ * where its runtime keeps what the programs read, from the binary's DWARF.
+ */
 struct fm_go_proc {
-	unsigned int goid_offset;   /* offsetof(runtime.g, goid), from the binary's DWARF */
-	unsigned int flags;         /* FM_GO_* */
+	unsigned int goid_offset;           /* runtime.g.goid */
+	unsigned int flags;                 /* FM_GO_* */
+	unsigned int g_tracking_offset;     /* runtime.g.tracking (bool): Go samples this goroutine's scheduling delay */
+	unsigned int g_runnable_stamp_offset; /* runtime.g.runnableStamp (int64 nanotime, CLOCK_MONOTONIC): when it became runnable */
+	unsigned long long sched_addr;      /* &runtime.sched in the process */
+	unsigned long long allp_addr;       /* &runtime.allp (a slice of *p) in the process */
+	unsigned int sched_runqsize_offset; /* runtime.schedt.runqsize (int32): the global run queue */
+	unsigned int p_runqhead_offset;     /* runtime.p.runqhead (uint32) */
+	unsigned int p_runqtail_offset;     /* runtime.p.runqtail (uint32) */
+	unsigned int p_runnext_offset;      /* runtime.p.runnext (guintptr) */
 };
 
 enum fm_go_flags {
-	FM_GO_SCHED = 1 << 0,       /* its casgstatus uprobe is attached: time runnable -> running */
+	FM_GO_SCHED = 1 << 0,       /* its runtime.execute uprobe is attached: time runnable -> running */
 };
+
+#define FM_GO_MAX_PROCS 64          /* Ps (GOMAXPROCS) whose local run queues are counted */
 
 /*
  * The key that signs this host's trace tags (the fm_tag_key array's one element,

@@ -34,7 +34,7 @@ int main(void)
 	FIELD(fm_counters, existing); FIELD(fm_counters, reserve_failed);
 	FIELD(fm_counters, no_ring); FIELD(fm_counters, storage_failed);
 	FIELD(fm_counters, submitted); FIELD(fm_counters, rq_procs_full);
-	FIELD(fm_counters, rq_threads_full); FIELD(fm_counters, go_waits_full);
+	FIELD(fm_counters, rq_threads_full);
 	printf("}},\n");
 
 	first = 1;
@@ -59,6 +59,9 @@ int main(void)
 	first = 1;
 	printf(" \"fm_go_proc\": {\"size\": %zu, \"fields\": {", sizeof(struct fm_go_proc));
 	FIELD(fm_go_proc, goid_offset); FIELD(fm_go_proc, flags);
+	FIELD(fm_go_proc, g_tracking_offset); FIELD(fm_go_proc, g_runnable_stamp_offset);
+	FIELD(fm_go_proc, sched_addr); FIELD(fm_go_proc, allp_addr); FIELD(fm_go_proc, sched_runqsize_offset);
+	FIELD(fm_go_proc, p_runqhead_offset); FIELD(fm_go_proc, p_runqtail_offset); FIELD(fm_go_proc, p_runnext_offset);
 	printf("}}\n}\n");
 	return 0;
 }

@@ -66,6 +66,4 @@ public readonly struct KernelCountersRecord
     public readonly ulong RunQueueProcessesFull;
     /// <summary>Wake-ups that could not be timed: fm_rq_start was full.</summary>
     public readonly ulong RunQueueThreadsFull;
-    /// <summary>Runnable goroutines that could not be timed: fm_go_runnable was full.</summary>
-    public readonly ulong GoWaitsFull;
 }

@@ -56,13 +56,21 @@ public struct RuntimeHistogramRecord
     }
 }
 
-/// <summary>Mirror of <c>struct fm_go_proc</c>: what the kernel programs need to know of a Go process.</summary>
+/// <summary>Mirror of <c>struct fm_go_proc</c>: where a Go process's runtime keeps what the kernel programs read.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct GoProcessRecord
 {
-    /// <summary>FM_GO_SCHED: its casgstatus probe is attached and its scheduling delays are timed.</summary>
+    /// <summary>FM_GO_SCHED: its runtime.execute probe is attached and its scheduling delays are timed.</summary>
     public const uint ScheduleFlag = 1;
 
     public uint GoidOffset;
     public uint Flags;
+    public uint GTrackingOffset;
+    public uint GRunnableStampOffset;
+    public ulong SchedAddress;
+    public ulong AllpAddress;
+    public uint SchedRunqSizeOffset;
+    public uint PRunqHeadOffset;
+    public uint PRunqTailOffset;
+    public uint PRunnextOffset;
 }

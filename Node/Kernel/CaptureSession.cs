@@ -100,7 +100,7 @@ public sealed class CaptureSession : IDisposable
             var k = i < kernel.Length ? kernel[i] : default;
             var s = _readers[i].Stats;
             cpus[i] = new CpuSummary(i, s.Records, (long)(k.ReserveFailed + k.NoRing), s.DecodeErrors, (long)k.StorageFailed,
-                (long)k.RunQueueProcessesFull, (long)(k.RunQueueThreadsFull + k.GoWaitsFull));
+                (long)k.RunQueueProcessesFull, (long)k.RunQueueThreadsFull);
         }
         return new CaptureSummary(cpus);
     }

@@ -19,7 +19,7 @@ public sealed unsafe class KernelCapture : IDisposable
     private const string TagKeyMap = "fm_tag_key";
     private const string ExistingProgram = "fm_existing";
     private const string SockOpsProgram = "fm_sockops";
-    private const string GoScheduleProgram = "fm_go_casgstatus";
+    private const string GoScheduleProgram = "fm_go_execute";
     private static readonly string[] AcceptPrograms = ["fm_accept4", "fm_accept"];
     private static readonly string[] RunQueuePrograms = ["fm_rq_wakeup", "fm_rq_wakeup_new", "fm_rq_switch"];
     private const int VerifierLogBytes = 16 << 20;
@@ -51,8 +51,7 @@ public sealed unsafe class KernelCapture : IDisposable
             LibBpf.bpf_map__fd(FindMap(RuntimeMaps.RunQueueHistograms)),
             LibBpf.bpf_map__fd(FindMap(RuntimeMaps.RunQueueStarts)),
             LibBpf.bpf_map__fd(FindMap(RuntimeMaps.GoProcesses)),
-            LibBpf.bpf_map__fd(FindMap(RuntimeMaps.GoHistograms)),
-            LibBpf.bpf_map__fd(FindMap(RuntimeMaps.GoRunnable)));
+            LibBpf.bpf_map__fd(FindMap(RuntimeMaps.GoHistograms)));
     }
 
     /// <summary>
@@ -163,7 +162,7 @@ public sealed unsafe class KernelCapture : IDisposable
 
     /// <summary>
     /// Attaches the Go scheduling probe at <paramref name="fileOffset"/> of the executable
-    /// (runtime.casgstatus), for every process that runs it. Returns the link (detach with
+    /// (runtime.execute), for every process that runs it. Returns the link (detach with
     /// <see cref="DetachUprobe"/>), or 0 and the reason.
     /// </summary>
     public nint AttachGoScheduleProbe(string binaryPath, ulong fileOffset, out string? error)
@@ -184,7 +183,6 @@ public sealed unsafe class KernelCapture : IDisposable
         Check(LibBpf.bpf_map__set_max_entries(FindMapIn(obj, RuntimeMaps.RunQueueStarts), runtime.MaxThreads), "size the run-queue table");
         Check(LibBpf.bpf_map__set_max_entries(FindMapIn(obj, RuntimeMaps.GoProcesses), runtime.MaxProcesses), "size the Go process table");
         Check(LibBpf.bpf_map__set_max_entries(FindMapIn(obj, RuntimeMaps.GoHistograms), runtime.MaxProcesses), "size the Go histograms");
-        Check(LibBpf.bpf_map__set_max_entries(FindMapIn(obj, RuntimeMaps.GoRunnable), runtime.MaxGoroutines), "size the goroutine table");
     }
 
     private static nint AttachToCgroupRoot(nint prog)

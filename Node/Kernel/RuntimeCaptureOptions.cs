@@ -17,7 +17,4 @@ public sealed record RuntimeCaptureOptions
 
     /// <summary>Threads of those processes waiting in a run queue at once.</summary>
     public uint MaxThreads { get; init; } = 16_384;
-
-    /// <summary>Runnable goroutines timed at once, over every traced Go process.</summary>
-    public uint MaxGoroutines { get; init; } = 65_536;
 }

@@ -24,7 +24,7 @@ internal sealed partial class ProcessRuntime(uint tgid, string comm)
     /// <summary>The Go binary, once inspected (null: not Go, or not yet).</summary>
     public GoBinary? Go { get; set; }
 
-    /// <summary>Go: its casgstatus probe is attached, so goroutine scheduling is timed.</summary>
+    /// <summary>Go: its runtime.execute probe is attached, so goroutine scheduling is timed.</summary>
     public bool GoScheduleTraced { get; set; }
 
     /// <summary>Why something is not measured for this process (shown with it), or null.</summary>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using FlowMesh.Contracts.Capture;
 using FlowMesh.Node.Kernel;
 using FlowMesh.Node.Kernel.Native;
@@ -5,7 +6,7 @@ using Microsoft.Extensions.Logging;
 
 namespace FlowMesh.Node.Runtime;
 
-/// <summary>Go processes: recognised from their binary, told to the kernel programs (goid offset), and probed when Node:Runtime:Go is on.</summary>
+/// <summary>Go processes: recognised from their binary, told to the kernel programs (where the runtime keeps what they read), probed when Node:Runtime:Go is on.</summary>
 internal sealed partial class RuntimeMonitor
 {
     private const ulong BpfNoExist = 1;
@@ -30,11 +31,26 @@ internal sealed partial class RuntimeMonitor
         process.Kind = "go";
         process.Go = go;
         var record = new GoProcessRecord { GoidOffset = (uint)go.GoidOffset };
-        if (_settings.Go && AttachGoProbe(process, identity, exe, go))
+        if (_settings.Go)
         {
-            record.Flags = GoProcessRecord.ScheduleFlag;
-            process.GoScheduleTraced = true;
-            CreateGoHistogram(process.Tgid);
+            if (go.Scheduler is not { } layout)
+                process.Note = $"{go.GoVersion}: where its scheduler keeps goroutine timestamps is not known (no DWARF, and not a verified release): goroutine scheduling is not timed";
+            else if (LoadBase(process.Tgid, identity, layout) is not { } load)
+                process.Note = "its executable's load address is not in /proc/PID/maps: goroutine scheduling is not timed";
+            else if (AttachGoProbe(process, identity, exe, go, layout))
+            {
+                record.Flags = GoProcessRecord.ScheduleFlag;
+                record.GTrackingOffset = (uint)layout.GTracking;
+                record.GRunnableStampOffset = (uint)layout.GRunnableStamp;
+                record.SchedAddress = layout.SchedAddress + load;
+                record.AllpAddress = layout.AllpAddress + load;
+                record.SchedRunqSizeOffset = (uint)layout.SchedRunqSize;
+                record.PRunqHeadOffset = (uint)layout.PRunqHead;
+                record.PRunqTailOffset = (uint)layout.PRunqTail;
+                record.PRunnextOffset = (uint)layout.PRunnext;
+                process.GoScheduleTraced = true;
+                CreateGoHistogram(process.Tgid);
+            }
         }
         unsafe
         {
@@ -44,25 +60,50 @@ internal sealed partial class RuntimeMonitor
         }
     }
 
-    private bool AttachGoProbe(ProcessRuntime process, FileIdentity identity, string exe, GoBinary go)
+    private bool AttachGoProbe(ProcessRuntime process, FileIdentity identity, string exe, GoBinary go, GoSchedulerLayout layout)
     {
         if (_goProbes.ContainsKey(identity))
             return true;
-        if (go.CasgstatusFileOffset == 0)
+        if (layout.ExecuteFileOffset == 0)
         {
-            process.Note = "runtime.casgstatus is not in the binary's symbol table (stripped?): goroutine scheduling is not timed";
+            process.Note = "runtime.execute is not in the binary's symbol table: goroutine scheduling is not timed";
             return false;
         }
-        var link = _kernel.AttachGoScheduleProbe(exe, go.CasgstatusFileOffset, out var error);
+        var link = _kernel.AttachGoScheduleProbe(exe, layout.ExecuteFileOffset, out var error);
         if (link == 0)
         {
             process.Note = $"cannot attach the Go scheduling probe: {error}";
-            _logger.LogWarning("Go process {Pid} ({Comm}): cannot attach the uprobe on runtime.casgstatus: {Error}", process.Tgid, process.Comm, error);
+            _logger.LogWarning("Go process {Pid} ({Comm}): cannot attach the uprobe on runtime.execute: {Error}", process.Tgid, process.Comm, error);
             return false;
         }
         _goProbes[identity] = link;
-        _logger.LogInformation("Go process {Pid} ({Comm}, {Version}): goroutine scheduling is timed (uprobe on runtime.casgstatus)", process.Tgid, process.Comm, go.GoVersion);
+        _logger.LogInformation("Go process {Pid} ({Comm}, {Version}): goroutine scheduling is timed (uprobe on runtime.execute)", process.Tgid, process.Comm, go.GoVersion);
         return true;
+    }
+
+    /// <summary>
+    /// What to add to the binary's addresses in this process: 0 for a fixed-address
+    /// executable; for a position-independent one, where its first segment is mapped.
+    /// </summary>
+    private static ulong? LoadBase(uint tgid, FileIdentity binary, GoSchedulerLayout layout)
+    {
+        if (!layout.PositionIndependent)
+            return 0;
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{tgid}/maps"))
+            {
+                // start-end perms offset dev inode path; the inode, not the path: the process may see another mount namespace
+                var fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
+                if (fields.Length >= 5 && fields[2] == "00000000" && ulong.TryParse(fields[4], CultureInfo.InvariantCulture, out var inode) && inode == binary.Inode)
+                    return ulong.Parse(fields[0].Split('-')[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            }
+        }
+        catch (IOException)
+        {
+            // the process left
+        }
+        return null;
     }
 
     private unsafe void CreateGoHistogram(uint tgid)
@@ -71,41 +112,10 @@ internal sealed partial class RuntimeMonitor
         _ = LibBpf.bpf_map_update_elem(_kernel.RuntimeMaps.GoHistogramsFd, &tgid, &zero, BpfNoExist);
     }
 
-    /// <summary>Deletes the runnable-goroutine entries of Go processes that exited (their probe never fires again for them).</summary>
-    private unsafe void PruneGoroutines()
-    {
-        if (_goProbes.Count == 0)
-            return;
-        var fd = _kernel.RuntimeMaps.GoRunnableFd;
-        var stale = new List<GoKey>();
-        GoKey key = default, next;
-        var first = true;
-        while (LibBpf.bpf_map_get_next_key(fd, first ? null : &key, &next) == 0 && stale.Count < 1 << 20)
-        {
-            if (!_processes.ContainsKey(next.Tgid))
-                stale.Add(next);
-            key = next;
-            first = false;
-        }
-        foreach (var k in stale)
-        {
-            var copy = k;
-            _ = LibBpf.bpf_map_delete_elem(fd, &copy);
-        }
-    }
-
     private void DetachGoProbes()
     {
         foreach (var link in _goProbes.Values)
             KernelCapture.DetachUprobe(link);
         _goProbes.Clear();
-    }
-
-    /// <summary>Mirror of <c>struct fm_go_key</c> (bpf/capture.bpf.c).</summary>
-    private struct GoKey
-    {
-        public uint Tgid;
-        public uint Pad;
-        public ulong G;
     }
 }

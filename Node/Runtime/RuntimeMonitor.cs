@@ -241,7 +241,6 @@ internal sealed partial class RuntimeMonitor : IAsyncDisposable
             if (TryReadValue(maps.RunQueueStartsFd, tid, out var queuedNs) && now > queuedNs && now - queuedNs > StaleWaitNs)
                 Delete(maps.RunQueueStartsFd, tid);
         }
-        PruneGoroutines();
     }
 
     private void Forget(uint tgid)

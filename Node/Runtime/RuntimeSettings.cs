@@ -12,7 +12,7 @@ public sealed class RuntimeSettings
     public bool RunQueue { get; set; } = true;
 
     /// <summary>
-    /// Attach a uprobe to the Go runtime (runtime.casgstatus) of every Go process with traced
+    /// Attach a uprobe to the Go runtime (runtime.execute) of every Go process with traced
     /// sockets, to time goroutine scheduling. Off by default: a uprobe traps on every call,
     /// and this function runs at every goroutine switch (its cost is in BENCHMARKS.md).
     /// Goroutine ids on connections need no probe and are on whenever a Go binary is recognised.
@@ -35,15 +35,11 @@ public sealed class RuntimeSettings
     /// <summary>Threads waiting in a run queue at once (kernel table).</summary>
     public uint MaxThreads { get; set; } = 16_384;
 
-    /// <summary>Runnable goroutines timed at once (kernel table).</summary>
-    public uint MaxGoroutines { get; set; } = 65_536;
-
     public RuntimeCaptureOptions ToCaptureOptions() => new()
     {
         Accept = Accept,
         RunQueue = RunQueue,
         MaxProcesses = MaxProcesses,
         MaxThreads = MaxThreads,
-        MaxGoroutines = MaxGoroutines,
     };
 }

@@ -137,7 +137,6 @@ public sealed class RecordLayoutTests
         Assert.Equal(CField("fm_counters", "submitted"), Offset(in k, in k.Submitted));
         Assert.Equal(CField("fm_counters", "rq_procs_full"), Offset(in k, in k.RunQueueProcessesFull));
         Assert.Equal(CField("fm_counters", "rq_threads_full"), Offset(in k, in k.RunQueueThreadsFull));
-        Assert.Equal(CField("fm_counters", "go_waits_full"), Offset(in k, in k.GoWaitsFull));
     }
 
     [Fact]
@@ -154,6 +153,14 @@ public sealed class RecordLayoutTests
         Assert.Equal(Struct("fm_go_proc").GetProperty("size").GetInt32(), sizeof(GoProcessRecord));
         Assert.Equal(CField("fm_go_proc", "goid_offset"), Offset(in g, in g.GoidOffset));
         Assert.Equal(CField("fm_go_proc", "flags"), Offset(in g, in g.Flags));
+        Assert.Equal(CField("fm_go_proc", "g_tracking_offset"), Offset(in g, in g.GTrackingOffset));
+        Assert.Equal(CField("fm_go_proc", "g_runnable_stamp_offset"), Offset(in g, in g.GRunnableStampOffset));
+        Assert.Equal(CField("fm_go_proc", "sched_addr"), Offset(in g, in g.SchedAddress));
+        Assert.Equal(CField("fm_go_proc", "allp_addr"), Offset(in g, in g.AllpAddress));
+        Assert.Equal(CField("fm_go_proc", "sched_runqsize_offset"), Offset(in g, in g.SchedRunqSizeOffset));
+        Assert.Equal(CField("fm_go_proc", "p_runqhead_offset"), Offset(in g, in g.PRunqHeadOffset));
+        Assert.Equal(CField("fm_go_proc", "p_runqtail_offset"), Offset(in g, in g.PRunqTailOffset));
+        Assert.Equal(CField("fm_go_proc", "p_runnext_offset"), Offset(in g, in g.PRunnextOffset));
     }
 
     private static int Offset<TStruct, TField>(in TStruct owner, in TField field) =>
