@@ -131,6 +131,33 @@ public sealed class DotnetRuntimeWatcherTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Disposing_does_not_hang_on_a_frozen_process_and_its_session_ends_when_it_thaws()
+    {
+        RequireRoot();
+        await using var server = await GcServerProcess.StartAsync();
+        var threadsBefore = server.ThreadsNamed(EventPipeThread);
+        var settings = new DotnetWatcherSettings { StopTimeout = TimeSpan.FromSeconds(1) };
+        var watcher = await DotnetRuntimeWatcher.AttachAsync(server.Pid, settings, _log);
+        Assert.True(watcher.Status == DotnetWatcherStatus.Watching, watcher.Detail);
+
+        ProcessControl.Signal(server.Process, ProcessControl.SigStop); // it cannot answer the stop command
+        try
+        {
+            var disposing = Stopwatch.StartNew();
+            await watcher.DisposeAsync().AsTask().WaitAsync(Deadline);
+            // The stop is given up after StopTimeout and the stream cut: the caller waits no longer.
+            Assert.InRange(disposing.Elapsed, TimeSpan.Zero, settings.StopTimeout + TimeSpan.FromSeconds(3));
+            Assert.Equal(DotnetWatcherStatus.Stopped, watcher.Status);
+        }
+        finally
+        {
+            ProcessControl.Signal(server.Process, ProcessControl.SigCont);
+        }
+        // Thawed, the runtime finds the connection gone and ends the session itself.
+        await UntilAsync(() => server.ThreadsNamed(EventPipeThread) == threadsBefore, "the target's session thread to end", watcher);
+    }
+
+    [Fact]
     public async Task A_process_that_is_not_dotnet_is_reported_as_such()
     {
         RequireRoot();
