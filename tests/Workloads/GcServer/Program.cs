@@ -1,0 +1,3 @@
+using FlowMesh.Workloads.GcServer;
+
+return await Server.RunAsync(args).ConfigureAwait(false);
