@@ -55,6 +55,7 @@ readonly LOCK_FILE=/run/flowmesh-local.lock
 readonly MARK=FM_LOCAL_FLEET
 
 readonly GO_PORT=8090                    # the Go server (workloads/goserver) on the last host
+readonly DOTNET_PORT=8095                # the .NET server (workloads/GcServer) on host-2
 HOSTS=3 DURATION=0 PORT=8080 TRAFFIC=1 BUILD=1 INTERVAL=5
 FAULTS=()
 
@@ -318,17 +319,18 @@ echo "$$ $PORT $RUN" >"$LOCK_FILE"
 
 NODE_DLL=$ROOT/Node/bin/Release/net10.0/FlowMesh.Node.dll
 AGGREGATOR_DLL=$ROOT/Aggregator/bin/Release/net10.0/FlowMesh.Aggregator.dll
+GCSERVER_DLL=$ROOT/workloads/GcServer/bin/Release/net10.0/FlowMesh.Workloads.GcServer.dll
 if ((BUILD)); then
   step "building FlowMesh (dotnet build -c Release; the first build takes a minute)"
   started=$SECONDS
-  for project in Node Aggregator; do
+  for project in Node Aggregator workloads/GcServer; do
     # No build servers: they would outlive the run (and hold its deleted log).
     dotnet build "$ROOT/$project" -c Release -nologo -clp:ErrorsOnly --disable-build-servers >>"$RUN/logs/build.log" 2>&1 9>&- ||
       fail "building $project failed:" "$RUN/logs/build.log"
   done
   ok "ok ($((SECONDS - started)) s)"
 fi
-[[ -f $NODE_DLL && -f $AGGREGATOR_DLL ]] || fail "no build found at $NODE_DLL; run without --no-build"
+[[ -f $NODE_DLL && -f $AGGREGATOR_DLL && -f $GCSERVER_DLL ]] || fail "no build found at $NODE_DLL; run without --no-build"
 GOSERVER=$RUN/bin/goserver
 if ((TRAFFIC)); then
   step "building the Go workload (workloads/goserver, go build)"
@@ -462,6 +464,14 @@ start_traffic() {
   local go_server=$(addr_of "$HOSTS")
   on_host "$HOSTS" "exec $GOSERVER -listen $go_server:$GO_PORT -spin"
   on_host 1 "while :; do $GOSERVER -client $go_server:$GO_PORT -n 50 -interval $(pace 0.2)s; done"
+  # A .NET server on host-2 (its /gc forces a blocking collection in the handler), asked by
+  # curl from the others, a collection one request in ten: its GC pauses show on sessions.
+  local dotnet_server=$(addr_of 2)
+  on_host 2 "exec dotnet $GCSERVER_DLL --listen $dotnet_server:$DOTNET_PORT"
+  for ((i = 1; i <= HOSTS; i++)); do
+    ((i == 2)) && continue
+    on_host "$i" "while :; do for k in 1 2 3 4 5 6 7 8 9; do curl -s -m 5 -o /dev/null http://$dotnet_server:$DOTNET_PORT/; sleep $(pace 0.5); done; curl -s -m 5 -o /dev/null http://$dotnet_server:$DOTNET_PORT/gc; done"
+  done
   # The last host also connects to a port where nothing listens (refused: the kernel
   # answers with a reset) and closes a connection abortively (SO_LINGER 0: a reset).
   on_host "$HOSTS" "while :; do curl -s -m 2 -o /dev/null http://$APP_REDIS:$CLOSED_PORT/; sleep 3; done"
@@ -475,7 +485,7 @@ s.close()' $WEB $WEB_PORT; sleep 3; done"
 }
 
 if ((TRAFFIC)); then
-  step "starting traffic (HTTP server on host-1, Redis on host-2, Go server on host-$HOSTS, clients on the others)"
+  step "starting traffic (HTTP server on host-1, Redis and .NET server on host-2, Go server on host-$HOSTS, clients on the others)"
   start_traffic
   ok
 fi
@@ -520,6 +530,8 @@ Try:
     curl -s -G $G/api/latency --data-urlencode 'edge=$edge' | jq
   the Go server's run queue and goroutine scheduling beside its edge's latency
     curl -s -G $G/api/runtime --data-urlencode 'edge=goserver>$(addr_of "$HOSTS"):$GO_PORT' | jq
+  the .NET server's sessions that overlapped one of its GC pauses
+    curl -s '$G/api/sessions?host=host-2&limit=100' | jq '.items[] | select(.server.runtime.gcPauses > 0) | {id, gc: .server.runtime}'
   the processes the Nodes watch (Go, .NET, others)
     curl -s $G/api/runtime | jq
   resets: refused connects and abortive closes

@@ -182,6 +182,7 @@ internal sealed class NodeService(
             RuntimeProcesses = _runtime?.Watched ?? 0,
             RuntimeNotWatched = (_runtime?.NotWatched ?? 0) + (capture?.RuntimeProcessesFull ?? 0),
             RuntimeTableFull = capture?.RuntimeTableFull ?? 0,
+            RuntimeEventsLost = _runtime?.DotnetEventsLost ?? 0,
             RuntimeUnavailable = _capture?.Kernel.AcceptUnavailable ?? "",
         };
         if (_pipeline is not null)

@@ -7,7 +7,7 @@ using Xunit.Sdk;
 namespace FlowMesh.Node.Tests.Harness;
 
 /// <summary>
-/// The .NET test workload (tests/Workloads/GcServer), started and ready: it printed its
+/// The .NET test workload (workloads/GcServer), started and ready: it printed its
 /// listening line. Optionally under a wrapper (unshare ... sh -c 'exec dotnet ...') that puts
 /// it in namespaces of its own; then <see cref="Pid"/> is still its pid as this host sees it.
 /// </summary>
