@@ -368,6 +368,132 @@ public sealed class GatewayTests(GatewayFleet fleet) : IClassFixture<GatewayFlee
     }
 
     [Fact]
+    public async Task The_web_views_runtime_panel_shows_the_server_process_and_series_that_the_api_gives_for_the_edge()
+    {
+        // The truth: the process the edge's sessions name on host B (this test process: it accepted them),
+        // and what /api/runtime answers for the edge.
+        var servers = (await AllSessionsAsync($"edge={Q(fleet.Edge)}&closed=true&limit=100")).Select(s => s.GetProperty("server"))
+            .Where(s => s.ValueKind == JsonValueKind.Object).Select(s => "host-b/" + s.GetProperty("process").GetString()).ToHashSet();
+        var truth = await fleet.GetJsonAsync($"/api/runtime?edge={Q(fleet.Edge)}&window=15m");
+        var process = truth.GetProperty("process").GetString()!;
+        Assert.Contains(process, servers);
+        Assert.NotEqual(0, truth.GetProperty("buckets").GetArrayLength());
+        var refusedEdge = fleet.Edge.Replace($":{GatewayFleet.Port}", $":{GatewayFleet.ClosedPort}", StringComparison.Ordinal);
+        using (var none = await fleet.Http.GetAsync($"/api/runtime?edge={Q(refusedEdge)}"))
+            Assert.Equal(HttpStatusCode.NotFound, none.StatusCode); // a refused connection has no server side
+
+        await using var browser = await WebBrowser.StartAsync(height: 1500); // the screenshot shows the session list too
+        await browser.NavigateAsync(new Uri(fleet.Aggregator.GatewayUrl, "/").ToString());
+        await SelectEdgeAsync(browser, fleet.Edge);
+        await browser.WaitUntilAsync($"document.getElementById('runtime-panel').dataset.edge === {JsonSerializer.Serialize(fleet.Edge)}", TimeSpan.FromSeconds(15));
+
+        // The page and the API agree bucket for bucket: the same buckets on both charts, a point per
+        // bucket that has each figure. The test process keeps running (and waiting in run queues), so
+        // its series gains a bucket every 10 s: both are read again until they meet, which the page's
+        // 5 s refresh makes happen within a bucket or two.
+        const string Drawn = """
+            (() => {
+              const count = (selector) => document.querySelectorAll(selector).length;
+              return JSON.stringify({
+                starts: [...document.querySelectorAll('#runtime-process rect.bucket')].map(r => r.dataset.start).join(','),
+                edgeBuckets: count('#runtime-edge rect.bucket'),
+                duration: count('#runtime-edge circle.duration'), connect: count('#runtime-edge circle.connect'),
+                runQueue: count('#runtime-process circle.runq'), goSchedule: count('#runtime-process circle.gosched'), gc: count('#runtime-process rect.gc'),
+                name: document.getElementById('runtime-name').textContent, about: document.getElementById('runtime-about').textContent,
+                correlation: document.getElementById('runtime-correlation').textContent,
+              });
+            })()
+            """;
+        (JsonElement Api, JsonElement Page) agreed;
+        try
+        {
+            agreed = await ClusterClient.WaitForAsync(
+                async () => (await fleet.GetJsonAsync($"/api/runtime?edge={Q(fleet.Edge)}&window=15m"),
+                    JsonDocument.Parse((await browser.EvaluateAsync(Drawn))!.GetValue<string>()).RootElement.Clone()),
+                pair => PointsOf(pair.Item1) == ShownPoints(pair.Item2), "the page to draw the buckets and points /api/runtime has", TimeSpan.FromSeconds(25));
+        }
+        finally
+        {
+            await SaveScreenshotAsync(browser, "web-view-runtime.png");
+        }
+        var (api, page) = agreed;
+        Assert.Equal(process, page.GetProperty("name").GetString());
+        Assert.True(page.GetProperty("duration").GetInt32() > 0, "the edge's sessions drew no duration P99");
+        Assert.True(page.GetProperty("runQueue").GetInt32() > 0, $"{process} drew no run-queue P99: its threads never waited, or host-b's Node did not watch it");
+        var about = page.GetProperty("about").GetString()!;
+        foreach (var p in api.GetProperty("processes").EnumerateArray())
+        {
+            Assert.Contains($"pid {p.GetProperty("pid").GetUInt32()}", about, StringComparison.Ordinal);
+            if (p.GetProperty("runtime").GetString() == "dotnet")
+                Assert.Contains(".NET", about, StringComparison.Ordinal);
+        }
+        var correlation = page.GetProperty("correlation").GetString()!;
+        foreach (var (field, figure) in new[] { ("runQueueVsDurationCorrelation", "duration"), ("runQueueVsConnectCorrelation", "connect") })
+        {
+            var r = api.GetProperty(field);
+            var shown = r.ValueKind == JsonValueKind.Null ? "–" : r.GetDouble().ToString("F2", CultureInfo.InvariantCulture);
+            Assert.Contains($"run-queue P99 vs {figure} P99: r = {shown}", correlation, StringComparison.Ordinal);
+        }
+
+        // The session list shows each session's server-side figures that the API has.
+        var rows = (await browser.EvaluateAsync("JSON.stringify([...document.querySelectorAll('tr.session')].map(r => [r.dataset.id, r.querySelector('td.runtime').textContent]))"))!.GetValue<string>();
+        var shownRows = JsonSerializer.Deserialize<string[][]>(rows)!;
+        Assert.NotEmpty(shownRows);
+        var measured = 0;
+        foreach (var row in shownRows)
+        {
+            var runtime = (await fleet.GetJsonAsync($"/api/sessions/{Q(row[0])}")).GetProperty("server").GetProperty("runtime");
+            foreach (var (field, label) in new[] { ("acceptWaitMs", "accept "), ("runQueueP99Ms", "run queue "), ("goScheduleP99Ms", "Go sched "), ("goroutine", "goroutine "), ("gcPauseOverlapMs", "GC ") })
+            {
+                var present = runtime.ValueKind == JsonValueKind.Object && runtime.GetProperty(field).ValueKind != JsonValueKind.Null;
+                Assert.True(present == row[1].Contains(label, StringComparison.Ordinal), $"session {row[0]}: {field} is {(present ? "" : "not ")}in the API but the row shows '{row[1]}'");
+                measured += present ? 1 : 0;
+            }
+        }
+        Assert.True(measured > 0, "no session's server side carried a runtime figure");
+
+        // An edge whose sessions name no server process says so instead of drawing.
+        await SelectEdgeAsync(browser, refusedEdge);
+        await browser.WaitUntilAsync($"document.getElementById('runtime-panel').dataset.edge === {JsonSerializer.Serialize(refusedEdge)}"
+            + " && document.getElementById('runtime-correlation').textContent.includes('no server process is known') && document.getElementById('runtime-charts').hidden",
+            TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>What the runtime charts must draw for a /api/runtime answer: its buckets (on both charts) and a point (or bar) per figure present.</summary>
+    private static string PointsOf(JsonElement runtime)
+    {
+        var buckets = runtime.GetProperty("buckets").EnumerateArray().ToList();
+        int With(string field) => buckets.Count(b => b.GetProperty(field) is { ValueKind: not JsonValueKind.Null } v && (field != "gcPauseMs" || v.GetDouble() > 0));
+        return $"buckets {string.Join(",", buckets.Select(b => b.GetProperty("startUnixMs").GetInt64()))} on both charts; duration {With("edgeDurationP99Ms")}, "
+            + $"connect {With("edgeConnectP99Ms")}, run queue {With("runQueueP99Ms")}, Go scheduling {With("goScheduleP99Ms")}, GC {With("gcPauseMs")}";
+    }
+
+    /// <summary>The same, as the page drew it.</summary>
+    private static string ShownPoints(JsonElement page)
+    {
+        int N(string name) => page.GetProperty(name).GetInt32();
+        var starts = page.GetProperty("starts").GetString()!;
+        var both = starts.Length == 0 ? 0 : starts.Split(',').Length;
+        return $"buckets {starts} on {(N("edgeBuckets") == both ? "both charts" : $"{N("edgeBuckets")} vs {both}")}; duration {N("duration")}, "
+            + $"connect {N("connect")}, run queue {N("runQueue")}, Go scheduling {N("goSchedule")}, GC {N("gc")}";
+    }
+
+    /// <summary>Clicks the edge's row in the service map's table, once the page has listed it.</summary>
+    private static async Task SelectEdgeAsync(WebBrowser browser, string edge)
+    {
+        var row = $"[...document.querySelectorAll('tr.edge')].find(r => r.dataset.edge === {JsonSerializer.Serialize(edge)})";
+        await browser.WaitUntilAsync($"document.body.dataset.loaded === 'true' && {row}", TimeSpan.FromSeconds(20));
+        await browser.EvaluateAsync($"{row}.click()");
+    }
+
+    private static async Task SaveScreenshotAsync(WebBrowser browser, string name)
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, "TestResults", name);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await File.WriteAllBytesAsync(path, await browser.ScreenshotAsync());
+    }
+
+    [Fact]
     public async Task Streams_beyond_the_cap_are_refused_and_counted_and_an_open_one_does_not_hold_up_the_stop()
     {
         // A cluster of its own: the other tests count the fleet's members.

@@ -1,6 +1,6 @@
-// FlowMesh web view: the service map, a latency heatmap per edge and live sessions,
-// all read from the gateway's own API. No framework: the page must load anywhere the
-// gateway runs, offline included.
+// FlowMesh web view: the service map, a latency heatmap per edge, the runtime of the edge's
+// server process (runtime.js) and live sessions, all read from the gateway's own API. No
+// framework: the page must load anywhere the gateway runs, offline included.
 "use strict";
 
 const token = new URLSearchParams(location.hash.slice(1)).get("token") || sessionStorage.getItem("flowmesh-token");
@@ -11,12 +11,17 @@ const svgNs = "http://www.w3.org/2000/svg";
 
 async function api(path) {
   const response = await fetch(path, { headers: token ? { Authorization: "Bearer " + token } : {} });
-  if (!response.ok) throw new Error(path + ": " + response.status);
+  if (!response.ok) {
+    // The status stays on the error: a 404 can be an answer ("no such process yet"), not a failure.
+    const error = new Error(path + ": " + response.status);
+    error.status = response.status;
+    throw error;
+  }
   return response.json();
 }
 
 function el(tag, attrs, text) {
-  const node = tag === "svg" || ["line", "rect", "text", "circle", "g", "title"].includes(tag)
+  const node = tag === "svg" || ["line", "polyline", "rect", "text", "circle", "g", "title"].includes(tag)
     ? document.createElementNS(svgNs, tag) : document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
   if (text !== undefined) node.textContent = text;
@@ -124,7 +129,7 @@ function sessionRow(s) {
   const row = el("tr", { class: "session", "data-id": s.id });
   row.append(el("td", {}, time(s.endUnixMs)), el("td", {}, s.edge), el("td", {}, s.join + (s.ambiguous ? "?" : "")),
     el("td", {}, ms(s.connectMs)), el("td", {}, ms(s.durationMs)), el("td", {}, `${s.bytesClientToServer} / ${s.bytesServerToClient}`),
-    el("td", { class: s.reset !== "none" ? "bad" : "" }, s.reset));
+    el("td", { class: s.reset !== "none" ? "bad" : "" }, s.reset), el("td", { class: "runtime" }, serverRuntimeText(s)));
   row.onclick = () => showDetail("/api/sessions/" + encodeURIComponent(s.id));
   return row;
 }
@@ -190,7 +195,7 @@ function selectEdge(edge) {
 }
 
 async function refresh() {
-  await Promise.all([loadCluster(), loadEdges(), loadHeatmap()].map((p) => p.catch((e) => console.error(e))));
+  await Promise.all([loadCluster(), loadEdges(), loadHeatmap(), loadRuntime()].map((p) => p.catch((e) => console.error(e))));
   document.body.dataset.loaded = "true";
 }
 
