@@ -99,20 +99,16 @@ public sealed class LatencyRecorder(RedisConnection redis, RedisKeys keys, strin
             return;
         try
         {
-            var batch = redis.Database.CreateBatch();
-            var tasks = new List<Task>(writes.Count * 2 + 2);
-            foreach (var (scope, metric, bucket, bytes) in writes)
-            {
-                var key = keys.LatencyBucket(scope, metric.Name(), bucket);
-                tasks.Add(batch.HashSetAsync(key, memberId, bytes));
-                tasks.Add(batch.KeyExpireAsync(key, ttl));
-                if (_scopesWritten.Add(scope))
-                    tasks.Add(batch.SetAddAsync(keys.LatencyScopes, scope));
-            }
-            tasks.Add(batch.KeyExpireAsync(keys.LatencyScopes, ttl));
-            batch.Execute();
-            await Task.WhenAll(tasks).ConfigureAwait(false);
-            redis.Succeeded(write: true);
+            await SketchBuckets.WriteAsync(redis, keys, memberId, [.. writes.Select(w => new SketchBuckets.Write(w.Scope, w.Metric.Name(), w.Bucket, w.Bytes))], ttl,
+                (batch, tasks) =>
+                {
+                    foreach (var (scope, _, _, _) in writes)
+                    {
+                        if (_scopesWritten.Add(scope))
+                            tasks.Add(batch.SetAddAsync(keys.LatencyScopes, scope));
+                    }
+                    tasks.Add(batch.KeyExpireAsync(keys.LatencyScopes, ttl));
+                }).ConfigureAwait(false);
         }
         catch (Exception e) when (RedisConnection.IsOutage(e))
         {

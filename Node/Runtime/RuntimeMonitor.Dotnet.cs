@@ -32,7 +32,7 @@ internal sealed partial class RuntimeMonitor
     /// </summary>
     private Task InspectDotnetAsync(ProcessRuntime process)
     {
-        if (!_settings.Dotnet || process.Kind == "go")
+        if (!settings.Dotnet || process.Kind == "go")
             return Task.CompletedTask;
         var probe = DotnetProcessProbe.Probe((int)process.Tgid);
         switch (probe.Status)
@@ -53,7 +53,7 @@ internal sealed partial class RuntimeMonitor
     {
         try
         {
-            var watcher = await DotnetRuntimeWatcher.AttachAsync((int)process.Tgid, _dotnetSettings, _logger, _stop.Token).ConfigureAwait(false);
+            var watcher = await DotnetRuntimeWatcher.AttachAsync((int)process.Tgid, _dotnetSettings, logger, _stop.Token).ConfigureAwait(false);
             if (watcher.Status != DotnetWatcherStatus.Watching || !_processes.ContainsKey(process.Tgid))
             {
                 process.Note = watcher.Detail;
@@ -62,7 +62,7 @@ internal sealed partial class RuntimeMonitor
             }
             process.GcCollectedUntilNs = process.DotnetSinceNs = (ulong)MonotonicClock.NowNs();
             process.Dotnet = watcher;
-            _logger.LogInformation(".NET process {Pid} ({Comm}): GC pauses and the thread pool are watched through its diagnostics port", process.Tgid, process.Comm);
+            logger.LogInformation(".NET process {Pid} ({Comm}): GC pauses and the thread pool are watched through its diagnostics port", process.Tgid, process.Comm);
         }
         catch (OperationCanceledException)
         {
@@ -83,7 +83,7 @@ internal sealed partial class RuntimeMonitor
         {
             if (!pause.IsForGc || pause.EndMonoNs <= process.GcCollectedUntilNs || pause.EndMonoNs > until)
                 continue; // counted before, or not finished by the horizon: the next pass has it
-            sketch ??= _sketches.For(RuntimeSeries.Process(_hostId, process.Comm), RuntimeSeries.GcPause, unixMs);
+            sketch ??= _sketches.For(RuntimeSeries.Process(hostId, process.Comm), RuntimeSeries.GcPause, unixMs);
             sketch.Add(pause.DurationNs / 1000.0);
             process.CountGcPause(pause);
         }

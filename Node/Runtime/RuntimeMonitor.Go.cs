@@ -23,7 +23,7 @@ internal sealed partial class RuntimeMonitor
         if (!_binaries.TryGetValue(identity, out var go))
         {
             go = GoBinaryReader.TryRead(exe, out _);
-            if (_binaries.Count < _settings.MaxProcesses)
+            if (_binaries.Count < settings.MaxProcesses)
                 _binaries[identity] = go;
         }
         if (go is null)
@@ -31,7 +31,7 @@ internal sealed partial class RuntimeMonitor
         process.Kind = "go";
         process.Go = go;
         var record = new GoProcessRecord { GoidOffset = (uint)go.GoidOffset };
-        if (_settings.Go)
+        if (settings.Go)
         {
             if (go.Scheduler is not { } layout)
                 process.Note = $"{go.GoVersion}: where its scheduler keeps goroutine timestamps is not known (no DWARF, and not a verified release): goroutine scheduling is not timed";
@@ -55,7 +55,7 @@ internal sealed partial class RuntimeMonitor
         unsafe
         {
             var tgid = process.Tgid;
-            if (LibBpf.bpf_map_update_elem(_kernel.RuntimeMaps.GoProcessesFd, &tgid, &record, 0) < 0)
+            if (LibBpf.bpf_map_update_elem(kernel.RuntimeMaps.GoProcessesFd, &tgid, &record, 0) < 0)
                 process.Note = "the kernel's Go process table is full (Node:Runtime:MaxProcesses)";
         }
     }
@@ -69,15 +69,15 @@ internal sealed partial class RuntimeMonitor
             process.Note = "runtime.execute is not in the binary's symbol table: goroutine scheduling is not timed";
             return false;
         }
-        var link = _kernel.AttachGoScheduleProbe(exe, layout.ExecuteFileOffset, out var error);
+        var link = kernel.AttachGoScheduleProbe(exe, layout.ExecuteFileOffset, out var error);
         if (link == 0)
         {
             process.Note = $"cannot attach the Go scheduling probe: {error}";
-            _logger.LogWarning("Go process {Pid} ({Comm}): cannot attach the uprobe on runtime.execute: {Error}", process.Tgid, process.Comm, error);
+            logger.LogWarning("Go process {Pid} ({Comm}): cannot attach the uprobe on runtime.execute: {Error}", process.Tgid, process.Comm, error);
             return false;
         }
         _goProbes[identity] = link;
-        _logger.LogInformation("Go process {Pid} ({Comm}, {Version}): goroutine scheduling is timed (uprobe on runtime.execute)", process.Tgid, process.Comm, go.GoVersion);
+        logger.LogInformation("Go process {Pid} ({Comm}, {Version}): goroutine scheduling is timed (uprobe on runtime.execute)", process.Tgid, process.Comm, go.GoVersion);
         return true;
     }
 
@@ -109,7 +109,7 @@ internal sealed partial class RuntimeMonitor
     private unsafe void CreateGoHistogram(uint tgid)
     {
         var zero = default(RuntimeHistogramRecord);
-        _ = LibBpf.bpf_map_update_elem(_kernel.RuntimeMaps.GoHistogramsFd, &tgid, &zero, BpfNoExist);
+        _ = LibBpf.bpf_map_update_elem(kernel.RuntimeMaps.GoHistogramsFd, &tgid, &zero, BpfNoExist);
     }
 
     private void DetachGoProbes()

@@ -18,7 +18,8 @@ namespace FlowMesh.Node.Runtime;
 /// writes the host's process list, and forgets processes that exited (deleting their kernel
 /// entries, so the bounded tables never fill with the dead).
 /// </summary>
-internal sealed partial class RuntimeMonitor : IAsyncDisposable
+internal sealed partial class RuntimeMonitor(KernelCapture kernel, RuntimeSettings settings, RedisConnection redis, RedisKeys keys, string hostId, ILogger logger)
+    : IAsyncDisposable
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
     private const int PruneEveryTicks = 5;
@@ -27,13 +28,7 @@ internal sealed partial class RuntimeMonitor : IAsyncDisposable
     /// <summary>A flow handed over within this long of the last reading uses it; older, the kernel is read again.</summary>
     private const ulong FreshNs = 20_000_000;
 
-    private readonly KernelCapture _kernel;
-    private readonly RuntimeSettings _settings;
-    private readonly RedisConnection _redis;
-    private readonly RedisKeys _keys;
-    private readonly string _hostId;
-    private readonly ILogger _logger;
-    private readonly RuntimeSketchWriter _sketches;
+    private readonly RuntimeSketchWriter _sketches = new(redis, keys, hostId, TimeSpan.FromHours(1));
     private readonly ConcurrentDictionary<uint, ProcessRuntime> _processes = new();
     private readonly ConcurrentDictionary<uint, byte> _noticed = new();
     private readonly CancellationTokenSource _stop = new();
@@ -41,19 +36,6 @@ internal sealed partial class RuntimeMonitor : IAsyncDisposable
     private Task? _loop;
     private long _ticks;
     private long _notWatched;
-
-    public RuntimeMonitor(KernelCapture kernel, RuntimeSettings settings, RedisConnection redis, RedisKeys keys, string hostId, ILogger logger)
-    {
-        _kernel = kernel;
-        _settings = settings;
-        _redis = redis;
-        _keys = keys;
-        _hostId = hostId;
-        _logger = logger;
-        _sketches = new RuntimeSketchWriter(redis, keys, hostId, TimeSpan.FromHours(1));
-    }
-
-    public RuntimeSettings Settings => _settings;
 
     /// <summary>Processes watched now.</summary>
     public int Watched => _processes.Count;
@@ -68,7 +50,7 @@ internal sealed partial class RuntimeMonitor : IAsyncDisposable
     {
         if (tgid == 0 || _processes.ContainsKey(tgid) || _noticed.ContainsKey(tgid))
             return;
-        if (_processes.Count + _noticed.Count >= _settings.MaxProcesses)
+        if (_processes.Count + _noticed.Count >= settings.MaxProcesses)
         {
             Interlocked.Increment(ref _notWatched);
             return;
@@ -99,8 +81,8 @@ internal sealed partial class RuntimeMonitor : IAsyncDisposable
         if (now - process.ReadNs > FreshNs)
         {
             process.ReadNs = now;
-            var maps = _kernel.RuntimeMaps;
-            if (_settings.RunQueue && TryRead(maps.RunQueueHistogramsFd, tgid, out var runQueue))
+            var maps = kernel.RuntimeMaps;
+            if (settings.RunQueue && TryRead(maps.RunQueueHistogramsFd, tgid, out var runQueue))
                 process.AddRunQueue(runQueue, now, sketch: null);
             if (process.GoScheduleTraced && TryRead(maps.GoHistogramsFd, tgid, out var goSchedule))
                 process.AddGoSchedule(goSchedule, now, sketch: null);
@@ -130,7 +112,7 @@ internal sealed partial class RuntimeMonitor : IAsyncDisposable
     /// runtime events have arrived (0: none to wait for). Only .NET processes' GC pauses come late.
     /// </summary>
     public int HandOverWaitMs(uint tgid, ulong closedNs) =>
-        _processes.TryGetValue(tgid, out var process) && process.GcEventsBehind(closedNs) ? _settings.DotnetMaxWaitMs : 0;
+        _processes.TryGetValue(tgid, out var process) && process.GcEventsBehind(closedNs) ? settings.DotnetMaxWaitMs : 0;
 
     private async Task RunAsync(CancellationToken stop)
     {
@@ -152,7 +134,7 @@ internal sealed partial class RuntimeMonitor : IAsyncDisposable
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    _logger.LogWarning(e, "Runtime monitor: a pass failed; the next one starts in a second");
+                    logger.LogWarning(e, "Runtime monitor: a pass failed; the next one starts in a second");
                 }
             }
         }
@@ -167,21 +149,21 @@ internal sealed partial class RuntimeMonitor : IAsyncDisposable
         var unixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var ticks = ++_ticks;
 
-        var maps = _kernel.RuntimeMaps;
+        var maps = kernel.RuntimeMaps;
         foreach (var tgid in Keys(maps.RunQueueHistogramsFd))
         {
             if (_processes.TryGetValue(tgid, out var known))
                 known.ReadNs = now;
             var process = _processes.GetValueOrDefault(tgid) ?? await AddAsync(tgid).ConfigureAwait(false);
             if (process is not null && TryRead(maps.RunQueueHistogramsFd, tgid, out var cumulative))
-                process.AddRunQueue(cumulative, now, _sketches.For(RuntimeSeries.Process(_hostId, process.Comm), RuntimeSeries.RunQueue, unixMs));
+                process.AddRunQueue(cumulative, now, _sketches.For(RuntimeSeries.Process(hostId, process.Comm), RuntimeSeries.RunQueue, unixMs));
         }
         await AddNoticedAsync().ConfigureAwait(false);
         foreach (var process in _processes.Values)
         {
             process.LastSeenNs = now;
             if (process.GoScheduleTraced && TryRead(maps.GoHistogramsFd, process.Tgid, out var go))
-                process.AddGoSchedule(go, now, _sketches.For(RuntimeSeries.Process(_hostId, process.Comm), RuntimeSeries.GoSchedule, unixMs));
+                process.AddGoSchedule(go, now, _sketches.For(RuntimeSeries.Process(hostId, process.Comm), RuntimeSeries.GoSchedule, unixMs));
             CollectGcPauses(process, unixMs);
         }
         if (ticks % PruneEveryTicks == 0)
@@ -202,7 +184,7 @@ internal sealed partial class RuntimeMonitor : IAsyncDisposable
 
     private async Task<ProcessRuntime?> AddAsync(uint tgid)
     {
-        if (_processes.Count >= _settings.MaxProcesses)
+        if (_processes.Count >= settings.MaxProcesses)
         {
             Interlocked.Increment(ref _notWatched);
             return null;
@@ -235,7 +217,7 @@ internal sealed partial class RuntimeMonitor : IAsyncDisposable
             Forget(process.Tgid);
             await DisposeDotnetAsync(process).ConfigureAwait(false);
         }
-        var maps = _kernel.RuntimeMaps;
+        var maps = kernel.RuntimeMaps;
         foreach (var tid in Keys(maps.RunQueueStartsFd))
         {
             if (TryReadValue(maps.RunQueueStartsFd, tid, out var queuedNs) && now > queuedNs && now - queuedNs > StaleWaitNs)
@@ -245,7 +227,7 @@ internal sealed partial class RuntimeMonitor : IAsyncDisposable
 
     private void Forget(uint tgid)
     {
-        var maps = _kernel.RuntimeMaps;
+        var maps = kernel.RuntimeMaps;
         Delete(maps.RunQueueHistogramsFd, tgid);
         Delete(maps.GoProcessesFd, tgid);
         Delete(maps.GoHistogramsFd, tgid);
@@ -255,27 +237,27 @@ internal sealed partial class RuntimeMonitor : IAsyncDisposable
     {
         if (_processes.IsEmpty)
             return;
-        var key = _keys.RuntimeProcesses(_hostId);
+        var key = keys.RuntimeProcesses(hostId);
         var fields = new List<StackExchange.Redis.HashEntry>(_processes.Count);
         foreach (var process in _processes.Values)
             fields.Add(new(process.Tgid, ViewOf(process, unixMs).ToByteArray()));
         try
         {
-            var db = _redis.Database;
+            var db = redis.Database;
             // Replaced whole each second, so processes that exited leave the list.
             var batch = db.CreateBatch();
             var writes = new[]
             {
                 batch.KeyDeleteAsync(key), batch.HashSetAsync(key, [.. fields]), batch.KeyExpireAsync(key, TimeSpan.FromSeconds(30)),
-                batch.SetAddAsync(_keys.RuntimeHosts, _hostId), batch.KeyExpireAsync(_keys.RuntimeHosts, TimeSpan.FromDays(1)),
+                batch.SetAddAsync(keys.RuntimeHosts, hostId), batch.KeyExpireAsync(keys.RuntimeHosts, TimeSpan.FromDays(1)),
             };
             batch.Execute();
             await Task.WhenAll(writes).ConfigureAwait(false);
-            _redis.Succeeded(write: true);
+            redis.Succeeded(write: true);
         }
         catch (Exception e) when (RedisConnection.IsOutage(e))
         {
-            _redis.Failed(e, "write the runtime process list");
+            redis.Failed(e, "write the runtime process list");
         }
     }
 
@@ -283,7 +265,7 @@ internal sealed partial class RuntimeMonitor : IAsyncDisposable
     {
         var view = new ProcessRuntimeView
         {
-            HostId = _hostId,
+            HostId = hostId,
             Pid = process.Tgid,
             Comm = process.Comm,
             Runtime = process.Kind,

@@ -56,17 +56,8 @@ internal sealed class RuntimeSketchWriter(RedisConnection redis, RedisKeys keys,
             return;
         try
         {
-            var batch = redis.Database.CreateBatch();
-            var tasks = new List<Task>(writes.Count * 2);
-            foreach (var ((scope, metric, bucket), bytes) in writes)
-            {
-                var key = keys.LatencyBucket(scope, metric, bucket);
-                tasks.Add(batch.HashSetAsync(key, hostId, bytes));
-                tasks.Add(batch.KeyExpireAsync(key, ttl));
-            }
-            batch.Execute();
-            await Task.WhenAll(tasks).ConfigureAwait(false);
-            redis.Succeeded(write: true);
+            await SketchBuckets.WriteAsync(redis, keys, hostId, [.. writes.Select(w => new SketchBuckets.Write(w.Key.Scope, w.Key.Metric, w.Key.Bucket, w.Bytes))], ttl)
+                .ConfigureAwait(false);
         }
         catch (Exception e) when (RedisConnection.IsOutage(e))
         {
