@@ -12,6 +12,7 @@ namespace FlowMesh.Node.Runtime;
 internal sealed class ElfImage : IDisposable
 {
     private const ushort MachineX8664 = 62;
+    private const ushort TypeDyn = 3; // ET_DYN: a PIE (or a shared object), loaded at a base chosen at exec
     private const int HeaderSize = 64;
     private const uint CompressZlib = 1;
     private const uint CompressZstd = 2;
@@ -23,10 +24,11 @@ internal sealed class ElfImage : IDisposable
     private readonly Dictionary<string, ElfSection> _sections = new(StringComparer.Ordinal);
     private readonly ElfSymbolTable? _symbols;
 
-    private ElfImage(FileStream file, ElfFile elf)
+    private ElfImage(FileStream file, ElfFile elf, bool positionIndependent)
     {
         _file = file;
         _elf = elf;
+        IsPositionIndependent = positionIndependent;
         foreach (var section in elf.Sections)
         {
             _sections.TryAdd(section.Name.Value ?? "", section);
@@ -37,6 +39,12 @@ internal sealed class ElfImage : IDisposable
 
     /// <summary>Whether a .symtab is there (Go keeps it unless linked with -s).</summary>
     public bool HasSymbolTable => _symbols is not null;
+
+    /// <summary>
+    /// Whether the file is ET_DYN (Go's <c>-buildmode=pie</c>): its symbol values are then
+    /// relative to the base it is loaded at, not addresses in the running process.
+    /// </summary>
+    public bool IsPositionIndependent { get; }
 
     /// <summary>
     /// Opens <paramref name="path"/> if it is a 64-bit little-endian x86-64 ELF file.
@@ -58,12 +66,13 @@ internal sealed class ElfImage : IDisposable
             var machine = BinaryPrimitives.ReadUInt16LittleEndian(header[18..]);
             if (machine != MachineX8664)
                 throw new InvalidDataException($"ELF for {MachineName(machine)}: only amd64 Go binaries are traced");
+            var type = BinaryPrimitives.ReadUInt16LittleEndian(header[16..]);
 
             file.Position = 0;
             // Sub-streams: section contents stay in the file until asked for.
             if (!ElfFile.TryRead(file, out var elf, out var diagnostics, new ElfReaderOptions { UseSubStream = true }))
                 throw new InvalidDataException($"unreadable ELF: {FirstLine(diagnostics.ToString())}");
-            return new ElfImage(file, elf);
+            return new ElfImage(file, elf, type == TypeDyn);
         }
         catch
         {

@@ -9,13 +9,21 @@ namespace FlowMesh.Node.Runtime;
 /// <param name="GoVersion">The toolchain that built it, as <c>go version</c> prints it (e.g. <c>go1.19.8</c>).</param>
 /// <param name="Arch">Go's name for the architecture; only <c>amd64</c> is read today.</param>
 /// <param name="GoidOffset">Byte offset of <c>goid</c> (an int64) inside <c>runtime.g</c>.</param>
-/// <param name="GoidOffsetSource">Whether that offset came from the binary's DWARF or from the table of known releases.</param>
+/// <param name="GoidOffsetSource">
+/// Whether that offset, and <paramref name="Scheduler"/>'s member offsets, came from the
+/// binary's DWARF or from the tables of known releases.
+/// </param>
 /// <param name="CasgstatusFileOffset">
 /// File offset of the first instruction of <c>runtime.casgstatus</c>, as a uprobe takes it.
 /// Never 0: a binary without that function is not returned.
 /// </param>
 /// <param name="Newproc1FileOffset">The same for <c>runtime.newproc1</c> (goroutine creation), 0 if absent.</param>
 /// <param name="Goexit1FileOffset">The same for <c>runtime.goexit1</c> (goroutine end), 0 if absent.</param>
+/// <param name="Scheduler">
+/// What a uprobe on <c>runtime.execute</c> needs to read scheduling delays and run-queue
+/// lengths; null when the member offsets are not known: DWARF without them (Go before
+/// 1.17, or a later release that renamed one), or no DWARF and no table entry.
+/// </param>
 public sealed record GoBinary(
     string Path,
     string GoVersion,
@@ -24,4 +32,5 @@ public sealed record GoBinary(
     GoidOffsetSource GoidOffsetSource,
     ulong CasgstatusFileOffset,
     ulong Newproc1FileOffset,
-    ulong Goexit1FileOffset);
+    ulong Goexit1FileOffset,
+    GoSchedulerLayout? Scheduler);

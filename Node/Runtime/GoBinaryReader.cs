@@ -17,6 +17,18 @@ public static class GoBinaryReader
     public const string Newproc1 = "runtime.newproc1";
     public const string Goexit1 = "runtime.goexit1";
 
+    /// <summary>Where a goroutine is put on a thread, once per schedule: the scheduling probe's target.</summary>
+    public const string Execute = "runtime.execute";
+
+    /// <summary>The scheduler's globals: a <c>runtime.schedt</c>, and the slice of every P.</summary>
+    public const string Sched = "runtime.sched";
+    public const string Allp = "runtime.allp";
+
+    private static readonly DwarfMember _goid = new(GoSchedulerMembers.G, "goid");
+
+    // Everything asked of the DWARF, so that one walk answers it all.
+    private static readonly DwarfMember[] _dwarfMembers = [_goid, .. GoSchedulerMembers.Dwarf];
+
     /// <summary>Reads <paramref name="path"/>; null with <paramref name="whyNot"/> when it is not a Go binary this Node can trace.</summary>
     public static GoBinary? TryRead(string path, out string? whyNot)
     {
@@ -78,14 +90,19 @@ public static class GoBinaryReader
 
         int goidOffset;
         GoidOffsetSource source;
-        var fromDwarf = GoidFromDwarf(elf);
-        if (fromDwarf is { } dwarf)
+        GoSchedulerMembers? members;
+        var dwarf = MembersFromDwarf(elf);
+        if (dwarf is not null && dwarf.TryGetValue(_goid, out var dwarfGoid))
         {
-            (goidOffset, source) = (dwarf, GoidOffsetSource.Dwarf);
+            // The DWARF describes this very binary: what it lacks, the runtime lacks too,
+            // so the tables are not consulted for the scheduler's members either.
+            (goidOffset, source) = (dwarfGoid, GoidOffsetSource.Dwarf);
+            members = GoSchedulerMembers.From(dwarf);
         }
         else if (GoidOffsets.TryGet(version, out var known))
         {
             (goidOffset, source) = (known, GoidOffsetSource.Table);
+            members = GoSchedulerOffsets.TryGet(version, out var knownMembers) ? knownMembers : null;
         }
         else
         {
@@ -102,29 +119,52 @@ public static class GoBinaryReader
             source,
             casgstatus,
             FunctionFileOffset(elf, Newproc1),
-            FunctionFileOffset(elf, Goexit1));
+            FunctionFileOffset(elf, Goexit1),
+            members is { } m ? Scheduler(elf, m) : null);
     }
 
-    /// <summary>runtime.g.goid from the binary's DWARF; null when there is no DWARF or it does not describe runtime.g.</summary>
-    private static int? GoidFromDwarf(ElfImage elf)
+    private static GoSchedulerLayout Scheduler(ElfImage elf, GoSchedulerMembers m) => new(
+        FunctionFileOffset(elf, Execute),
+        m.GTracking,
+        m.GRunnableStamp,
+        m.SchedRunqSize,
+        m.PRunqHead,
+        m.PRunqTail,
+        m.PRunnext,
+        elf.ObjectAddress(Sched),
+        elf.ObjectAddress(Allp),
+        elf.IsPositionIndependent);
+
+    /// <summary>
+    /// The offsets of goid and the scheduler's members that the binary's DWARF gives, in
+    /// one walk of .debug_info; null when there is no DWARF.
+    /// </summary>
+    private static Dictionary<DwarfMember, int>? MembersFromDwarf(ElfImage elf)
     {
         var info = elf.ReadDebugSection(".debug_info");
         if (info is null)
             return null;
         var abbrev = elf.ReadDebugSection(".debug_abbrev") ?? throw new InvalidDataException(".debug_info without .debug_abbrev");
-        var offset = DwarfStructLayout.FindMemberOffset(
+        var found = DwarfStructLayout.FindMemberOffsets(
             info,
             abbrev,
             elf.ReadDebugSection(".debug_str") ?? [],
             elf.ReadDebugSection(".debug_line_str") ?? [],
-            "runtime.g",
-            "goid");
-        if (offset is null)
-            return null;
-        // goid is an int64 near the start of g (152 in go1.19); anything far out is not it.
-        if (offset is < 0 or > 4096)
-            throw new InvalidDataException($"DWARF puts runtime.g.goid at {offset}, which cannot be right");
-        return (int)offset;
+            _dwarfMembers);
+        var offsets = new Dictionary<DwarfMember, int>(found.Count);
+        foreach (var (member, offset) in found)
+        {
+            // Each lies well inside its struct (in go1.19 runtime.g is 392 bytes, runtime.p
+            // 8912, runtime.schedt 6080); an offset far out is not the member. A wrong goid
+            // refuses the binary, as it always has; a wrong scheduler member only costs the
+            // scheduler layout.
+            var limit = member.Struct == GoSchedulerMembers.G ? 4096 : 65536;
+            if (offset >= 0 && offset <= limit)
+                offsets[member] = (int)offset;
+            else if (member == _goid)
+                throw new InvalidDataException($"DWARF puts {member} at {offset}, which cannot be right");
+        }
+        return offsets;
     }
 
     /// <summary>A function's entry as a file offset, or 0 when the symbol is absent.</summary>

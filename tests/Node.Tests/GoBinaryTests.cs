@@ -10,7 +10,7 @@ namespace FlowMesh.Node.Tests;
 /// answer held to what the Go toolchain (<c>go version</c>) and binutils (<c>readelf</c>)
 /// say about the same file.
 /// </summary>
-public sealed class GoBinaryTests(ITestOutputHelper output)
+public sealed partial class GoBinaryTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task Reads_the_version_goid_offset_and_uprobe_offsets_that_go_and_readelf_report()

@@ -25,13 +25,14 @@ internal static class GoWorkload
 
     /// <summary>
     /// The path of goserver built with these linker flags (<c>-w</c>: no DWARF; <c>-s -w</c>:
-    /// no symbol table either) for this GOARCH. The first build of a run compiles the
-    /// standard library for a GOARCH other than the host's (seconds); later ones are cached.
+    /// no symbol table either) for this GOARCH, in this build mode (<c>pie</c>: ET_DYN; the
+    /// default is Go's ET_EXEC). The first build of a run compiles the standard library for
+    /// a GOARCH or build mode other than the host's default (seconds); later ones are cached.
     /// </summary>
-    public static Task<string> BuildAsync(string ldflags = "", string goarch = "amd64", TimeSpan? deadline = null)
+    public static Task<string> BuildAsync(string ldflags = "", string goarch = "amd64", TimeSpan? deadline = null, string buildmode = "")
     {
-        var key = $"{goarch}|{ldflags}";
-        return _builds.GetOrAdd(key, _ => new Lazy<Task<string>>(() => RunBuildAsync(ldflags, goarch, deadline ?? TimeSpan.FromMinutes(3)))).Value;
+        var key = $"{goarch}|{ldflags}|{buildmode}";
+        return _builds.GetOrAdd(key, _ => new Lazy<Task<string>>(() => RunBuildAsync(ldflags, goarch, buildmode, deadline ?? TimeSpan.FromMinutes(3)))).Value;
     }
 
     /// <summary>
@@ -69,13 +70,17 @@ internal static class GoWorkload
         return line.StartsWith(prefix, StringComparison.Ordinal) ? line[prefix.Length..] : throw new Xunit.Sdk.XunitException($"go version said: {line}");
     }
 
-    private static async Task<string> RunBuildAsync(string ldflags, string goarch, TimeSpan deadline)
+    private static async Task<string> RunBuildAsync(string ldflags, string goarch, string buildmode, TimeSpan deadline)
     {
-        var name = "goserver-" + goarch + (ldflags.Length == 0 ? "" : "-" + ldflags.Replace("-", "", StringComparison.Ordinal).Replace(' ', '-'));
+        var name = "goserver-" + goarch
+            + (ldflags.Length == 0 ? "" : "-" + ldflags.Replace("-", "", StringComparison.Ordinal).Replace(' ', '-'))
+            + (buildmode.Length == 0 ? "" : "-" + buildmode);
         var output = Path.Combine(_outputDirectory.Value, name);
         List<string> arguments = ["build", "-o", output];
         if (ldflags.Length > 0)
             arguments.Add("-ldflags=" + ldflags);
+        if (buildmode.Length > 0)
+            arguments.Add("-buildmode=" + buildmode);
         arguments.Add(".");
         await ToolRun.OutputAsync(Go, arguments, deadline, GoEnvironment(goarch), SourceDirectory);
         return output;

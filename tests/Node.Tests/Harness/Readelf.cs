@@ -20,14 +20,24 @@ internal static partial class Readelf
     /// DW_TAG_structure_type named <paramref name="structName"/> that has it, from
     /// <c>readelf --debug-dump=info</c>; null when there is none.
     /// </summary>
-    public static async Task<long?> MemberOffsetAsync(string binary, string structName, string member)
+    public static async Task<long?> MemberOffsetAsync(string binary, string structName, string member) =>
+        (await MemberOffsetsAsync(binary, [(structName, member)])).TryGetValue((structName, member), out var offset) ? offset : null;
+
+    /// <summary>
+    /// <see cref="MemberOffsetAsync"/> for several members, from one dump; a member no
+    /// struct of that name has is absent from the answer.
+    /// </summary>
+    public static async Task<Dictionary<(string Struct, string Member), long>> MemberOffsetsAsync(
+        string binary, IReadOnlyCollection<(string Struct, string Member)> wanted)
     {
         var dump = await ToolRun.OutputAsync(Path, ["--debug-dump=info", binary], _deadline);
+        var found = new Dictionary<(string, string), long>();
         var structDepth = -1;  // depth of the struct being read, -1 outside
         var pendingDepth = -1; // a struct DIE whose name is not yet known
+        var structName = "";
+        var memberName = "";
         var tag = "";
         var depth = 0;
-        var inMember = false;
         foreach (var line in dump.AsSpan().EnumerateLines())
         {
             var die = DieLine().Match(line.ToString());
@@ -38,7 +48,7 @@ internal static partial class Readelf
                 if (structDepth >= 0 && depth <= structDepth)
                     structDepth = -1;
                 pendingDepth = tag == "DW_TAG_structure_type" && structDepth < 0 ? depth : -1;
-                inMember = false;
+                memberName = "";
                 continue;
             }
             var attribute = AttributeLine().Match(line.ToString());
@@ -47,20 +57,28 @@ internal static partial class Readelf
             var (name, value) = (attribute.Groups[1].Value, attribute.Groups[2].Value.Trim());
             if (name == "DW_AT_name" && pendingDepth >= 0)
             {
-                if (value == structName)
-                    structDepth = pendingDepth;
+                (structName, structDepth) = (value, pendingDepth);
                 pendingDepth = -1;
             }
             else if (name == "DW_AT_name" && structDepth >= 0 && depth == structDepth + 1 && tag == "DW_TAG_member")
             {
-                inMember = value == member;
+                memberName = value;
             }
-            else if (name == "DW_AT_data_member_location" && inMember)
+            else if (name == "DW_AT_data_member_location" && memberName.Length > 0 && wanted.Contains((structName, memberName)))
             {
-                return long.Parse(value, CultureInfo.InvariantCulture);
+                found.TryAdd((structName, memberName), long.Parse(value, CultureInfo.InvariantCulture));
             }
         }
-        return null;
+        return found;
+    }
+
+    /// <summary>Whether <c>readelf -h</c> says the file is ET_DYN (a PIE).</summary>
+    public static async Task<bool> IsPositionIndependentAsync(string binary)
+    {
+        var header = await ToolRun.OutputAsync(Path, ["-hW", binary], _deadline);
+        return TypeLine().Match(header) is { Success: true } type
+            ? type.Groups[1].Value == "DYN"
+            : throw new XunitException($"readelf -h shows no Type for {binary}");
     }
 
     /// <summary>
@@ -113,6 +131,10 @@ internal static partial class Readelf
     // " <2><5e887>: Abbrev Number: 24 (DW_TAG_member)"
     [GeneratedRegex(@"^\s*<(\d+)><[0-9a-f]+>: Abbrev Number: \d+ \((DW_TAG_\w+)\)")]
     private static partial Regex DieLine();
+
+    // "  Type:                              EXEC (Executable file)"
+    [GeneratedRegex(@"^\s*Type:\s+(\w+)", RegexOptions.Multiline)]
+    private static partial Regex TypeLine();
 
     // "    <5e88d>   DW_AT_data_member_location: 152"
     [GeneratedRegex(@"^\s*<[0-9a-f]+>\s+(DW_AT_\w+)\s*:\s?(.*)$")]
