@@ -157,6 +157,20 @@ internal sealed class ElfImage : IDisposable
         return 0;
     }
 
+    /// <summary>The first PT_LOAD segment's virtual address, rounded down to a page (0 when there is none).</summary>
+    public ulong FirstLoadAddress
+    {
+        get
+        {
+            foreach (var segment in _elf.Segments)
+            {
+                if (segment.Type.Value == (uint)ElfSegmentTypeCore.Load)
+                    return segment.VirtualAddress & ~0xfffUL;
+            }
+            return 0;
+        }
+    }
+
     /// <summary><paramref name="length"/> bytes of the file image at a virtual address.</summary>
     public byte[] ReadAt(ulong address, int length)
     {

@@ -133,7 +133,8 @@ public static class GoBinaryReader
         m.PRunnext,
         elf.ObjectAddress(Sched),
         elf.ObjectAddress(Allp),
-        elf.IsPositionIndependent);
+        elf.IsPositionIndependent,
+        elf.FirstLoadAddress);
 
     /// <summary>
     /// The offsets of goid and the scheduler's members that the binary's DWARF gives, in

@@ -32,6 +32,7 @@ namespace FlowMesh.Node.Runtime;
 /// the first PT_LOAD starts, minus that segment's p_vaddr rounded down to a page). When false
 /// (ET_EXEC, Go's default) they are the addresses in the running process.
 /// </param>
+/// <param name="FirstLoadAddress">The first PT_LOAD segment's p_vaddr rounded down to a page: a PIE's mapping at file offset 0 starts at the load bias plus this.</param>
 public sealed record GoSchedulerLayout(
     ulong ExecuteFileOffset,
     int GTracking,
@@ -42,4 +43,5 @@ public sealed record GoSchedulerLayout(
     int PRunnext,
     ulong SchedAddress,
     ulong AllpAddress,
-    bool PositionIndependent);
+    bool PositionIndependent,
+    ulong FirstLoadAddress);

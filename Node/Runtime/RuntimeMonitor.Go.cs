@@ -83,7 +83,8 @@ internal sealed partial class RuntimeMonitor
 
     /// <summary>
     /// What to add to the binary's addresses in this process: 0 for a fixed-address
-    /// executable; for a position-independent one, where its first segment is mapped.
+    /// executable; for a position-independent one, where its first segment is mapped less
+    /// the address it was linked at.
     /// </summary>
     private static ulong? LoadBase(uint tgid, FileIdentity binary, GoSchedulerLayout layout)
     {
@@ -96,7 +97,7 @@ internal sealed partial class RuntimeMonitor
                 // start-end perms offset dev inode path; the inode, not the path: the process may see another mount namespace
                 var fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
                 if (fields.Length >= 5 && fields[2] == "00000000" && ulong.TryParse(fields[4], CultureInfo.InvariantCulture, out var inode) && inode == binary.Inode)
-                    return ulong.Parse(fields[0].Split('-')[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+                    return ulong.Parse(fields[0].Split('-')[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture) - layout.FirstLoadAddress;
             }
         }
         catch (IOException)
