@@ -1,5 +1,7 @@
 using FlowMesh.Contracts.Messages;
 
+using FlowMesh.Node.Runtime.Dotnet;
+
 namespace FlowMesh.Node.Runtime;
 
 /// <summary>.NET processes: GC pauses from the runtime's diagnostics port (EventPipe).</summary>

@@ -1,6 +1,8 @@
 using FlowMesh.Contracts.Capture;
 using FlowMesh.Contracts.Messages;
 
+using FlowMesh.Node.Runtime.Go;
+
 namespace FlowMesh.Node.Runtime;
 
 /// <summary>

@@ -3,6 +3,8 @@ using FlowMesh.Contracts.Messages;
 using FlowMesh.Node.Kernel;
 using Microsoft.Extensions.Logging;
 
+using FlowMesh.Node.Runtime.Dotnet;
+
 namespace FlowMesh.Node.Runtime;
 
 /// <summary>.NET processes: watched through their diagnostics port (EventPipe) for GC pauses and thread-pool queueing.</summary>

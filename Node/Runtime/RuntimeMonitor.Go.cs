@@ -4,6 +4,8 @@ using FlowMesh.Node.Kernel;
 using FlowMesh.Node.Kernel.Native;
 using Microsoft.Extensions.Logging;
 
+using FlowMesh.Node.Runtime.Go;
+
 namespace FlowMesh.Node.Runtime;
 
 /// <summary>Go processes: recognised from their binary, told to the kernel programs (where the runtime keeps what they read), probed when Node:Runtime:Go is on.</summary>

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using FlowMesh.Node.Kernel;
-using FlowMesh.Node.Runtime;
+using FlowMesh.Node.Runtime.Dotnet;
 using FlowMesh.Node.Tests.Harness;
 using Microsoft.Diagnostics.Tracing.Parsers.Clr;
 using Microsoft.Extensions.Logging;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text;
-using FlowMesh.Node.Runtime;
+using FlowMesh.Node.Runtime.Go;
 using FlowMesh.Node.Tests.Harness;
 
 namespace FlowMesh.Node.Tests;

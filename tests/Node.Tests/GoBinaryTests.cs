@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using FlowMesh.Node.Runtime;
+using FlowMesh.Node.Runtime.Go;
 using FlowMesh.Node.Tests.Harness;
 using Xunit.Abstractions;
 

@@ -1,4 +1,4 @@
-using FlowMesh.Node.Runtime;
+using FlowMesh.Node.Runtime.Dotnet;
 
 namespace FlowMesh.Node.UnitTests;
 

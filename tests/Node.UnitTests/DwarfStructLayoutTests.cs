@@ -1,5 +1,5 @@
 using System.Text;
-using FlowMesh.Node.Runtime;
+using FlowMesh.Node.Runtime.Go;
 
 namespace FlowMesh.Node.UnitTests;
 

@@ -1,4 +1,4 @@
-using FlowMesh.Node.Runtime;
+using FlowMesh.Node.Runtime.Dotnet;
 using Microsoft.Diagnostics.Tracing.Parsers.Clr;
 
 namespace FlowMesh.Node.UnitTests;

@@ -1,4 +1,4 @@
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Go;
 
 /// <summary>Where the offset of <c>goid</c> in <c>runtime.g</c> was read from.</summary>
 public enum GoidOffsetSource

@@ -1,4 +1,4 @@
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Go;
 
 /// <summary>What a unit header says about the sizes of the forms inside it.</summary>
 /// <param name="Version">DWARF version, 2 to 5.</param>

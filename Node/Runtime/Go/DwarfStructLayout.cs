@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Go;
 
 /// <summary>
 /// Finds the offsets of members of named structs in <c>.debug_info</c>, all of them in

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Go;
 
 /// <summary>
 /// Offsets of <c>runtime.g.goid</c> on amd64 by Go minor version, for binaries linked

@@ -1,4 +1,4 @@
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Dotnet;
 
 /// <summary>
 /// What one watcher has seen and lost.

@@ -1,4 +1,4 @@
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Dotnet;
 
 /// <summary>Where a <see cref="DotnetRuntimeWatcher"/> is. Every state but <see cref="Watching"/> is final.</summary>
 public enum DotnetWatcherStatus

@@ -1,4 +1,4 @@
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Go;
 
 /// <summary>
 /// The member offsets of a <see cref="GoSchedulerLayout"/>: what a release's struct

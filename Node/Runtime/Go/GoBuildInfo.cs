@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Go;
 
 /// <summary>
 /// The Go toolchain version a binary was built by, as <c>go version FILE</c> reads it:

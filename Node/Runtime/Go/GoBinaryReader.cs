@@ -1,6 +1,6 @@
 using LibObjectFile;
 
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Go;
 
 /// <summary>
 /// Reads what tracing needs from a Go executable (<see cref="GoBinary"/>). Runs once per

@@ -1,6 +1,6 @@
 using Microsoft.Diagnostics.Tracing.Parsers.Clr;
 
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Dotnet;
 
 /// <summary>
 /// One suspension of a .NET process's managed threads (the execution engine), from

@@ -4,7 +4,7 @@ using Microsoft.Diagnostics.Tracing;
 using Microsoft.Diagnostics.Tracing.Parsers.Clr;
 using Microsoft.Extensions.Logging;
 
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Dotnet;
 
 /// <summary>
 /// The reader's side: the stream parsed on the watcher's own thread, suspensions paired

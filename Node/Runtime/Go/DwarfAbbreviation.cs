@@ -1,4 +1,4 @@
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Go;
 
 /// <summary>
 /// One entry of a <c>.debug_abbrev</c> table: the tag and attribute layout shared by

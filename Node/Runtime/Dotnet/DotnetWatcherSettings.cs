@@ -1,4 +1,4 @@
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Dotnet;
 
 /// <summary>How a <see cref="DotnetRuntimeWatcher"/> watches one process (bindable from configuration).</summary>
 public sealed class DotnetWatcherSettings

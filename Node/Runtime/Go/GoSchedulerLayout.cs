@@ -1,4 +1,4 @@
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Go;
 
 /// <summary>
 /// What one uprobe at the entry of <c>runtime.execute(gp *g, inheritTime bool)</c> needs

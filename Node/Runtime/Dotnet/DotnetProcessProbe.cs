@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Dotnet;
 
 /// <summary>
 /// Whether a process runs .NET and where its diagnostics socket is, read from /proc alone.

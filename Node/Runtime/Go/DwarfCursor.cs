@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Go;
 
 /// <summary>
 /// A little-endian reader over one DWARF section. Every read checks its bounds and

@@ -1,4 +1,4 @@
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Dotnet;
 
 /// <summary>What <see cref="DotnetProcessProbe.Probe"/> found about a process.</summary>
 public enum DotnetProbeStatus

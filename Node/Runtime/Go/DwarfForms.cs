@@ -1,4 +1,4 @@
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Go;
 
 /// <summary>
 /// The attribute forms of DWARF 2 to 5: how many bytes each takes (so that any DIE can be

@@ -1,4 +1,4 @@
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Go;
 
 /// <summary>
 /// <see cref="GoSchedulerMembers"/> on amd64 by Go minor version, for binaries linked

@@ -3,7 +3,7 @@ using Microsoft.Diagnostics.NETCore.Client;
 using Microsoft.Diagnostics.Tracing.Parsers;
 using Microsoft.Extensions.Logging;
 
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Dotnet;
 
 /// <summary>
 /// Watches one .NET process through its diagnostics socket (EventPipe): its runtime

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using LibObjectFile.Elf;
 
-namespace FlowMesh.Node.Runtime;
+namespace FlowMesh.Node.Runtime.Go;
 
 /// <summary>
 /// One x86-64 ELF executable opened for reading: sections (decompressed when the linker
