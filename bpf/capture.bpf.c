@@ -568,12 +568,17 @@ int BPF_PROG(fm_state, const struct sock *sk, const int oldstate, const int news
 		return 0; /* no storage for it: at least the task's own transitions stay out */
 	}
 
+	/*
+	 * The cookie first, even if the ring is full: a later record of this socket (its
+	 * accept(), found by the cookie) is then reported, or counted as lost, not skipped.
+	 */
+	__u64 cookie = bpf_get_socket_cookie((void *)sk);
 	void *rb;
 	struct fm_event *e = reserve(&rb);
 	if (!e)
 		return 0;
 	fill_header(e, FM_EV_STATE, family, oldstate, newstate);
-	e->sock_cookie = bpf_get_socket_cookie((void *)sk);
+	e->sock_cookie = cookie;
 	e->netns_ino = netns;
 	e->local_port = lport;
 	e->remote_port = rport;
@@ -1052,6 +1057,15 @@ static __always_inline int accepted(long fd)
 	e->remote_port = rport;
 	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
 	__builtin_memset(e->remote_addr, 0, sizeof(e->remote_addr));
+	if (family == AF_INET) {
+		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(e->local_addr, &l, 4);
+		__builtin_memcpy(e->remote_addr, &r, 4);
+	} else {
+		BPF_CORE_READ_INTO(&e->local_addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&e->remote_addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
 	fill_task(e);
 	watch_process(e->tgid);
 	fill_goid(e, e->tgid);

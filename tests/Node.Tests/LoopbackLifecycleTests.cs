@@ -44,6 +44,13 @@ public sealed class LoopbackLifecycleTests
 
         Assert.Equal(ClientActiveClose, capture.StepsOf(c));
         Assert.Equal(ServerPassiveClose, capture.StepsOf(s));
+        // The test's own accept() returned the server socket, after its handshake and before the client's FIN.
+        var accept = Assert.Single(capture.AcceptsOf(s));
+        Assert.Equal(Environment.ProcessId, accept.Pid);
+        var established = capture.Of(s).Single(e => e.Step == "SYN_RECV->ESTABLISHED");
+        var finReceived = capture.Of(s).Single(e => e.Step == "ESTABLISHED->CLOSE_WAIT");
+        Assert.InRange(accept.MonotonicNs, established.MonotonicNs, finReceived.MonotonicNs);
+        Assert.Empty(capture.AcceptsOf(c));
         Assert.All(capture.Of(c).Concat(capture.Of(s)), e => Assert.Equal(family, e.Family));
         AssertBytes(capture, c, sent: request.Length, received: response.Length);
         AssertBytes(capture, s, sent: response.Length, received: request.Length);

@@ -8,7 +8,7 @@ namespace FlowMesh.Node.Tests;
 public sealed class RingOverflowTests
 {
     private const int Connections = 400;
-    private const int EventsPerConnection = 10; // 5 transitions per end (see LoopbackLifecycleTests.Client_closes_first)
+    private const int EventsPerConnection = 11; // 5 transitions per end (see LoopbackLifecycleTests.Client_closes_first) and the server's accept()
 
     [Fact]
     public async Task A_connection_storm_into_a_tiny_ring_is_fully_accounted_for()

@@ -107,12 +107,19 @@ internal sealed class CaptureProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Events of one socket, in the order the kernel produced them.</summary>
+    /// <summary>
+    /// Events of one socket's lifecycle (transitions, resets, retransmissions...), in the order
+    /// the kernel produced them; not its accept(), a record of the accepting task with none of
+    /// the socket's own figures (see <see cref="AcceptsOf"/>).
+    /// </summary>
     public IReadOnlyList<CapturedEvent> Of(ulong cookie) =>
-        Events.Where(e => e.Cookie == cookie).OrderBy(e => e.MonotonicNs).ToList();
+        Events.Where(e => e.Cookie == cookie && e.Event != "accepted").OrderBy(e => e.MonotonicNs).ToList();
 
-    /// <summary>The steps (see <see cref="CapturedEvent.Step"/>) of one socket, in kernel order.</summary>
+    /// <summary>The steps (see <see cref="CapturedEvent.Step"/>) of one socket's lifecycle, in kernel order.</summary>
     public IReadOnlyList<string> StepsOf(ulong cookie) => Of(cookie).Select(e => e.Step).ToList();
+
+    /// <summary>The accept() calls that returned this socket.</summary>
+    public IReadOnlyList<CapturedEvent> AcceptsOf(ulong cookie) => Events.Where(e => e.Cookie == cookie && e.Event == "accepted").ToList();
 
     /// <summary>Waits until each socket's lifecycle has ended (its transition to TCP_CLOSE was printed).</summary>
     public Task WaitClosedAsync(params ulong[] cookies) =>
