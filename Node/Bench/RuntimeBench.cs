@@ -8,7 +8,7 @@ namespace FlowMesh.Node.Bench;
 
 /// <summary>
 /// What the runtime measurements cost the workload, with a real Node `run` capturing a
-/// namespace of the bench's own in every phase: (1) redis-benchmark -k 0 against a
+/// namespace of the bench's own in every phase: (1) redis-benchmark -k 0 and -k 1 against a
 /// redis-server with the run-queue tracing and accept() reporting off, then on; (2) the Go
 /// workload (workloads/goserver, four clients making a connection per request) with the Go
 /// probe (runtime.casgstatus uprobe) off, then on. ABBA order; the ratio is on/off.
@@ -48,10 +48,16 @@ internal static class RuntimeBench
 
         await using (var workload = await NodeBench.Workload.StartAsync(ns).ConfigureAwait(false))
         {
-            var requests = (int)Math.Max(10_000, await ns.RedisBenchmarkAsync(8, 0, 5_000).ConfigureAwait(false) * options.Seconds);
-            var (off, on) = await CompareAsync(nodeRun, RuntimeOff, RuntimeDefault, options.Rounds, "run queue",
-                () => ns.RedisBenchmarkAsync(8, 0, requests), progress).ConfigureAwait(false);
-            output.WriteLine(Line("run_queue", "redis-benchmark -k 0 -c 8", off, on));
+            // -k 0: a connection per request (the Node's own work dominates); -k 1: persistent
+            // connections, few TCP events but a context switch or two per request, which is what
+            // the scheduler tracepoints see.
+            foreach (var keepAlive in new[] { 0, 1 })
+            {
+                var requests = (int)Math.Max(10_000, await ns.RedisBenchmarkAsync(8, keepAlive, keepAlive == 0 ? 5_000 : 20_000).ConfigureAwait(false) * options.Seconds);
+                var (off, on) = await CompareAsync(nodeRun, RuntimeOff, RuntimeDefault, options.Rounds, $"run queue -k {keepAlive}",
+                    () => ns.RedisBenchmarkAsync(8, keepAlive, requests), progress).ConfigureAwait(false);
+                output.WriteLine(Line("run_queue", $"redis-benchmark -k {keepAlive} -c 8", off, on));
+            }
         }
 
         using (var server = ns.Start(goServer, "-listen", $"127.0.0.1:{GoPort}"))
