@@ -1,8 +1,6 @@
-using FlowMesh.Contracts.Latency;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
-using Google.Protobuf;
 
 namespace FlowMesh.Aggregator.Latency;
 
@@ -24,7 +22,7 @@ public sealed class LatencyRecorder(RedisConnection redis, RedisKeys keys, strin
 
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Lock _lock = new();
-    private readonly Dictionary<(string Scope, LatencyMetric Metric, long Bucket), Entry> _entries = [];
+    private readonly SketchBucketTable _table = new();
     private readonly HashSet<string> _scopesWritten = [];
     private long _values;
 
@@ -57,78 +55,42 @@ public sealed class LatencyRecorder(RedisConnection redis, RedisKeys keys, strin
             {
                 if (done is not null && done.Contains((scope, metric)))
                     continue;
-                if (!_entries.TryGetValue((scope, metric, bucket), out var entry))
-                    _entries[(scope, metric, bucket)] = entry = new Entry();
-                if (entry.Sketch.Add(micros))
-                {
-                    entry.Dirty = true;
+                if (_table.For(scope, metric.Name(), bucket).Add(micros))
                     _values++;
-                }
             }
         }
     }
 
-    /// <summary>Writes every sketch that changed since the last flush; what Redis refuses stays dirty for the next one.</summary>
+    /// <summary>Writes every sketch that changed since the last flush; what Redis refuses stays changed for the next one.</summary>
     public async Task FlushAsync()
     {
         var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        var oldest = BucketOf(nowMs - (long)Keep.TotalMilliseconds);
-        var writes = new List<(string Scope, LatencyMetric Metric, long Bucket, byte[] Bytes)>();
+        List<SketchBuckets.Write> writes;
         lock (_lock)
-        {
-            List<(string, LatencyMetric, long)>? expired = null;
-            foreach (var (key, entry) in _entries)
-            {
-                if (entry.Dirty)
-                {
-                    writes.Add((key.Scope, key.Metric, key.Bucket, entry.Sketch.ToData().ToByteArray()));
-                    entry.Dirty = false;
-                }
-                else if (key.Bucket < oldest)
-                {
-                    (expired ??= []).Add(key);
-                }
-            }
-            if (expired is not null)
-            {
-                foreach (var key in expired)
-                    _entries.Remove(key);
-            }
-        }
+            writes = _table.TakeChanged(BucketOf(nowMs - (long)Keep.TotalMilliseconds));
         if (writes.Count == 0)
             return;
         try
         {
-            await SketchBuckets.WriteAsync(redis, keys, memberId, [.. writes.Select(w => new SketchBuckets.Write(w.Scope, w.Metric.Name(), w.Bucket, w.Bytes))], ttl,
-                (batch, tasks) =>
+            await SketchBuckets.WriteAsync(redis, keys, memberId, writes, ttl, (batch, tasks) =>
+            {
+                foreach (var write in writes)
                 {
-                    foreach (var (scope, _, _, _) in writes)
-                    {
-                        if (_scopesWritten.Add(scope))
-                            tasks.Add(batch.SetAddAsync(keys.LatencyScopes, scope));
-                    }
-                    tasks.Add(batch.KeyExpireAsync(keys.LatencyScopes, ttl));
-                }).ConfigureAwait(false);
+                    if (_scopesWritten.Add(write.Scope))
+                        tasks.Add(batch.SetAddAsync(keys.LatencyScopes, write.Scope));
+                }
+                tasks.Add(batch.KeyExpireAsync(keys.LatencyScopes, ttl));
+            }).ConfigureAwait(false);
         }
         catch (Exception e) when (RedisConnection.IsOutage(e))
         {
             redis.Failed(e, "write latency sketches");
             lock (_lock)
             {
-                foreach (var (scope, metric, bucket, _) in writes)
-                {
-                    if (_entries.TryGetValue((scope, metric, bucket), out var entry))
-                        entry.Dirty = true;
-                }
+                _table.MarkChanged(writes);
                 // The scope set may not have been written either: add them again next time.
                 _scopesWritten.Clear();
             }
         }
-    }
-
-    private sealed class Entry
-    {
-        public LatencySketch Sketch { get; } = new();
-        public bool Dirty { get; set; }
     }
 }
