@@ -23,6 +23,8 @@ internal static class RunCommand
         var capturePorts = new Option<ushort[]>("--capture-port") { Description = "Only connections with this port (repeatable) [Node:Ports].", HelpName = "P" };
         var member = new MemberOptions();
         var injectTag = new Option<bool?>("--inject-tag") { Description = "Write a trace tag (experimental TCP option) into this host's SYNs [Node:InjectTag; default false]." };
+        var goProbe = new Option<bool?>("--go-probe") { Description = "Time Go processes' goroutine scheduling with a uprobe on runtime.execute [Node:Runtime:Go; default false]." };
+        var runQueue = new Option<bool?>("--run-queue") { Description = "Time the run-queue waits of processes with traced sockets [Node:Runtime:RunQueue; default true]." };
 
         var command = new Command("run", """
             Run the Node as a FlowMesh cluster member: capture every TCP connection of this host
@@ -30,7 +32,7 @@ internal static class RunCommand
             queries from any member. Ctrl-C leaves the cluster cleanly. Needs root.
             """)
         {
-            hostId, netns, capturePorts, injectTag,
+            hostId, netns, capturePorts, injectTag, goProbe, runQueue,
         };
         member.AddTo(command);
         command.SetAction(async (parse, _) =>
@@ -45,6 +47,10 @@ internal static class RunCommand
                 flags[$"Node:Ports:{i}"] = ports[i].ToString(CultureInfo.InvariantCulture);
             if (parse.GetValue(injectTag) is { } inject)
                 flags["Node:InjectTag"] = inject ? "true" : "false";
+            if (parse.GetValue(goProbe) is { } go)
+                flags["Node:Runtime:Go"] = go ? "true" : "false";
+            if (parse.GetValue(runQueue) is { } rq)
+                flags["Node:Runtime:RunQueue"] = rq ? "true" : "false";
             return await RunAsync(parse.GetValue(member.Config), flags).ConfigureAwait(false);
         });
         return command;
