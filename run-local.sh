@@ -25,9 +25,17 @@ Options:
                        sudo ip netns exec fm-local-host-1 COMMAND
   --interval SECONDS   seconds between summary lines (default 5)
   --no-build           run the last build instead of building first
-  --fault KIND:HOST    inject a fault on one host (repeatable), e.g. --fault cpu:host-3:
-                         cpu   a CPU hog in the host's namespace (two spinning processes
-                               per CPU): its servers' run-queue delay rises
+  --fault KIND:HOST[:VALUE]
+                       inject a fault on one host (repeatable), e.g. --fault loss:host-2:5
+                         cpu          a CPU hog in the host's namespace (two spinning
+                                      processes per CPU): its servers' run-queue delay rises
+                         loss:PCT     drop PCT% of the packets in and out of the host (nftables
+                                      numgen): retransmissions
+                         syn-drop:PCT drop PCT% of the SYNs to the host's servers: each costs the
+                                      client a 1 s SYN retransmission (connect latency)
+                         rate:RATE    a TBF rate limit on the host's link, e.g. 2mbit: slow transfers
+                         reset:PCT    the host's servers refuse PCT% of new connections with a
+                                      reset (default 20)
   -h, --help           show this text
 
 Needs root (network namespaces, eBPF). Installs the Debian packages that are missing
@@ -86,10 +94,17 @@ done
 { is_int "$INTERVAL" && INTERVAL=$((10#$INTERVAL)) && ((INTERVAL >= 1)); } || die_usage "--interval must be a whole number of seconds, 1 or more (got '$INTERVAL')"
 for fault in "${FAULTS[@]}"; do
   IFS=: read -r kind host value <<<"$fault"
-  [[ $kind == cpu ]] || die_usage "--fault $fault: unknown kind '$kind' (known: cpu)"
   [[ $host =~ ^host-([0-9]+)$ ]] && ((10#${BASH_REMATCH[1]} >= 1 && 10#${BASH_REMATCH[1]} <= HOSTS)) ||
     die_usage "--fault $fault: '$host' is not one of host-1 to host-$HOSTS"
-  [[ -z $value ]] || die_usage "--fault $fault: cpu takes no value"
+  case $kind in
+    cpu) [[ -z $value ]] || die_usage "--fault $fault: cpu takes no value" ;;
+    loss | syn-drop | reset)
+      [[ -z $value && $kind == reset ]] && continue
+      { is_int "$value" && ((10#$value >= 1 && 10#$value <= 100)); } ||
+        die_usage "--fault $fault: $kind takes a percentage from 1 to 100 (e.g. $kind:$host:5)" ;;
+    rate) [[ $value =~ ^[0-9]+(kbit|mbit|gbit)$ ]] || die_usage "--fault $fault: rate takes a rate such as 2mbit or 500kbit" ;;
+    *) die_usage "--fault $fault: unknown kind '$kind' (known: cpu, loss, syn-drop, rate, reset)" ;;
+  esac
 done
 
 if ((EUID != 0)); then
@@ -490,16 +505,36 @@ if ((TRAFFIC)); then
   ok
 fi
 
-# Faults on demand (--fault KIND:HOST).
+# Faults on demand (--fault KIND:HOST[:VALUE]). All of them live in the host's namespace
+# (nftables rules, a qdisc, processes), so they go with it at stop. This kernel has no
+# netem: loss is nftables' random drops, delay a dropped SYN's 1 s retransmission.
+fault_nft() { ip netns exec "$NS_PREFIX-host-$1" nft -f - <<<"$2" 9>&-; }
 for fault in "${FAULTS[@]}"; do
-  IFS=: read -r kind host _ <<<"$fault"
+  IFS=: read -r kind host value <<<"$fault"
   n=${host#host-}
   case $kind in
     cpu)
       step "fault: a CPU hog on $host (two spinning processes per CPU)"
-      for ((k = 0; k < 2 * $(nproc); k++)); do on_host "$n" "while :; do :; done"; done
-      ok ;;
+      for ((k = 0; k < 2 * $(nproc); k++)); do on_host "$n" "while :; do :; done"; done ;;
+    loss)
+      step "fault: $value% of the packets in and out of $host dropped"
+      fault_nft "$n" "table inet fm_fault { chain in { type filter hook input priority 0; numgen random mod 100 < $value drop; }; chain out { type filter hook output priority 0; numgen random mod 100 < $value drop; }; }" ||
+        fail "the nftables rules for --fault $fault were refused" ;;
+    syn-drop)
+      step "fault: $value% of the SYNs to $host's servers dropped"
+      fault_nft "$n" "table inet fm_fault { chain in { type filter hook input priority 0; tcp flags & (syn | ack) == syn numgen random mod 100 < $value drop; }; }" ||
+        fail "the nftables rules for --fault $fault were refused" ;;
+    rate)
+      step "fault: $host's link limited to $value (TBF)"
+      ip netns exec "$NS_PREFIX-host-$n" tc qdisc add dev eth0 root tbf rate "$value" burst 32kbit latency 400ms 9>&- ||
+        fail "the TBF qdisc for --fault $fault was refused" ;;
+    reset)
+      value=${value:-20}
+      step "fault: $host's servers refuse $value% of new connections with a reset"
+      fault_nft "$n" "table inet fm_fault { chain in { type filter hook input priority 0; tcp flags & (syn | ack) == syn numgen random mod 100 < $value reject with tcp reset; }; }" ||
+        fail "the nftables rules for --fault $fault were refused" ;;
   esac
+  ok
 done
 
 # --- where to look --------------------------------------------------------------------------
