@@ -187,6 +187,11 @@ public sealed partial class LocalFleetTests
             (["--port", "70000"], "--port must be a port number"),
             (["--interval", "0"], "--interval must be a whole number of seconds, 1 or more"),
             (["--frobnicate"], "unknown option '--frobnicate'"),
+            (["--fault", "flood:host-1"], "unknown kind 'flood' (known: cpu, loss, syn-drop, rate, reset)"),
+            (["--fault", "cpu:host-9"], "'host-9' is not one of host-1 to host-3"),
+            (["--fault", "loss:host-2"], "loss takes a percentage from 1 to 100"),
+            (["--fault", "syn-drop:host-2:150"], "syn-drop takes a percentage from 1 to 100"),
+            (["--fault", "rate:host-2:fast"], "rate takes a rate such as 2mbit"),
         })
         {
             await using var script = LocalFleetScript.Start(args);
@@ -196,7 +201,7 @@ public sealed partial class LocalFleetTests
         await using var help = LocalFleetScript.Start(["--help"]);
         Assert.Equal(0, await help.WaitForExitAsync(Deadline));
         Assert.Contains("Usage: sudo ./run-local.sh", help.Output, StringComparison.Ordinal);
-        foreach (var flag in new[] { "--hosts N", "--duration SECONDS", "--port P", "--no-traffic" })
+        foreach (var flag in new[] { "--hosts N", "--duration SECONDS", "--port P", "--no-traffic", "--fault KIND:HOST[:VALUE]" })
             Assert.Contains(flag, help.Output, StringComparison.Ordinal);
     }
 
