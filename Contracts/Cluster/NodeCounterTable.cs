@@ -45,7 +45,7 @@ public static class NodeCounterTable
         new("tags_received", "Server flows whose SYN carried a tag."),
         new("tags_forged", "Server flows whose tag the fleet did not sign for that connection (forged or replayed): not joined by it."),
         new("runtime_processes", "Processes whose runtime is watched (run queue, Go, .NET).", CounterKind.Gauge),
-        new("runtime_not_watched", "Processes with traced sockets left unwatched: Node:Runtime:MaxProcesses were watched already.", IsLoss: true),
+        new("runtime_not_watched", "Times a process with traced sockets could not be watched (counted per attempt: each of its flows, each kernel insert): Node:Runtime:MaxProcesses were watched already.", IsLoss: true),
         new("runtime_events_lost", ".NET runtime events lost: EventPipe's own losses, and GC pauses shed from a watcher's full ring.", IsLoss: true),
         new("runtime_table_full", "Run-queue waits the kernel could not time: its table was full (Node:Runtime:MaxThreads).", IsLoss: true),
     ];

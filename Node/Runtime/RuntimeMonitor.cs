@@ -40,7 +40,7 @@ internal sealed partial class RuntimeMonitor(KernelCapture kernel, RuntimeSettin
     /// <summary>Processes watched now.</summary>
     public int Watched => _processes.Count;
 
-    /// <summary>Processes seen with traced sockets that were not watched: <see cref="RuntimeSettings.MaxProcesses"/> were already.</summary>
+    /// <summary>Times a process with traced sockets could not be watched (per attempt, not per process): <see cref="RuntimeSettings.MaxProcesses"/> were already.</summary>
     public long NotWatched => Interlocked.Read(ref _notWatched);
 
     public void Start() => _loop = Task.Run(() => RunAsync(_stop.Token));
