@@ -32,8 +32,6 @@ internal sealed partial class ProcessRuntime(uint tgid, string comm)
     /// <summary>Why something is not measured for this process (shown with it), or null.</summary>
     public string? Note { get; set; }
 
-    /// <summary>Kernel time of the last look at the process (it left once /proc no longer has it).</summary>
-    public ulong LastSeenNs { get; set; }
 
     public long RunnableGoroutines => Interlocked.Read(ref _runnableGoroutines);
 

@@ -100,11 +100,14 @@ internal sealed partial class RuntimeMonitor(KernelCapture kernel, RuntimeSettin
     {
         if (tgid == 0)
             return;
+        if (!_processes.ContainsKey(tgid))
+        {
+            Notice(tgid); // nothing to add yet: no view is made for it
+            return;
+        }
         var runtime = view.Runtime ?? new FlowRuntime();
         if (Describe(runtime, tgid, startNs, endNs) is not null)
             view.Runtime = runtime;
-        else
-            Notice(tgid);
     }
 
     /// <summary>
@@ -161,7 +164,6 @@ internal sealed partial class RuntimeMonitor(KernelCapture kernel, RuntimeSettin
         await AddNoticedAsync().ConfigureAwait(false);
         foreach (var process in _processes.Values)
         {
-            process.LastSeenNs = now;
             if (process.GoScheduleTraced && TryRead(maps.GoHistogramsFd, process.Tgid, out var go))
                 process.AddGoSchedule(go, now, _sketches.For(RuntimeSeries.Process(hostId, process.Comm), RuntimeSeries.GoSchedule, unixMs));
             CollectGcPauses(process, unixMs);
