@@ -50,5 +50,14 @@ if ((passed + failed == 0)); then
   echo "test.sh: no test ran" >&2
   exit 1
 fi
+# The failures again at the very end, where a reader of a long log (or its tail) looks.
+if ((failed > 0)); then
+  echo "Failed tests:"
+  for trx in "$results"/*.trx; do
+    [[ -e "$trx" ]] || continue
+    grep -o 'testName="[^"]*"[^>]*outcome="Failed"' "$trx" | sed 's/testName="\([^"]*\)".*/  \1/' || true
+    grep -A2 '<Message>' "$trx" | head -c 3000 | sed 's/^/    /' || true
+  done
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 exit "$status"

@@ -147,6 +147,8 @@ public static class SessionJoin
             BytesSent = f.BytesSent,
             BytesReceived = f.BytesReceived,
             Retransmissions = f.Retransmissions,
+            SegmentsOut = f.SegmentsOut,
+            SegmentsIn = f.SegmentsIn,
             ResetsSent = f.ResetsSent,
             ResetsReceived = f.ResetsReceived,
             EventsLost = f.EventsLost,
