@@ -18,7 +18,7 @@ namespace FlowMesh.Aggregator.Export;
 /// `capture` finds the trace), or, for sessions without a tag, from a hash of the
 /// session id.
 /// </summary>
-public sealed class OtlpSessionExporter : IDisposable
+public sealed class OtlpSessionExporter : ISessionSubscriber, IDisposable
 {
     public const string SourceName = "FlowMesh.Sessions";
 
@@ -50,6 +50,13 @@ public sealed class OtlpSessionExporter : IDisposable
 
     /// <summary>Spans lost: dropped from the full export queue, or in a batch the collector refused or did not answer.</summary>
     public long Dropped => _processor.Dropped;
+
+    /// <summary>Exported the first time, and again only when a late side joined it (a side told twice is not exported twice).</summary>
+    public void Settled(in SettledSession session)
+    {
+        if (session.IsNews)
+            Export(session.View);
+    }
 
     public void Export(SessionView session)
     {

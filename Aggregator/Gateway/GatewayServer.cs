@@ -97,6 +97,7 @@ internal sealed class GatewayServer : IAsyncDisposable
         SessionEndpoints.Map(app);
         LatencyEndpoints.Map(app);
         RuntimeEndpoints.Map(app);
+        AnomalyEndpoints.Map(app);
         ClusterEndpoints.Map(app);
         StreamEndpoint.Map(app);
         StreamTicketEndpoint.Map(app);

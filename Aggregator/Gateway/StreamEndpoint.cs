@@ -13,25 +13,28 @@ namespace FlowMesh.Aggregator.Gateway;
 /// <summary>
 /// <c>GET /api/stream</c>: server-sent events, <c>event: flow</c> for each flow an
 /// Aggregator receives (a connection closed, or a long-lived one reported) and
-/// <c>event: session</c> for each session settled, with the lists' filters.
+/// <c>event: session</c> for each session settled, and <c>event: anomaly</c> for each
+/// anomaly found, with the lists' filters.
 /// </summary>
 internal static class StreamEndpoint
 {
     private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
     // The ticket is checked (and used) by GatewayAuth before this handler runs; a gateway without a token ignores it.
-    private static readonly string[] Parameters = ["kind", .. FlowEndpoints.FilterParameters.Union(SessionFilter.Parameters), GatewayAuth.TicketParameter];
+    private static readonly string[] Parameters =
+        ["kind", .. FlowEndpoints.FilterParameters.Union(SessionFilter.Parameters).Union(AnomalyFilter.Parameters), GatewayAuth.TicketParameter];
 
     public static void Map(IEndpointRouteBuilder app) =>
         app.MapGet(GatewayAuth.StreamPath, StreamAsync).WithName("Stream").WithTags("stream")
-            .WithSummary("Server-sent events of flows and sessions as they happen (kind=flow|session|all), filtered like /api/flows and /api/sessions; with a token, 'Authorization: Bearer' or a ticket from POST /api/stream/ticket.")
+            .WithSummary("Server-sent events of flows, sessions and anomalies as they happen (kind=flow|session|anomaly|all), filtered like /api/flows, /api/sessions and /api/anomalies; with a token, 'Authorization: Bearer' or a ticket from POST /api/stream/ticket.")
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream").ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status503ServiceUnavailable).Query(Parameters);
 
     private static async Task<IResult> StreamAsync(HttpContext http, GatewayContext gateway, IOptions<JsonOptions> json, IHostApplicationLifetime lifetime)
     {
         var q = new QueryReader(http.Request, Parameters);
-        var kind = q.OneOf("kind", "flow", "session", "all") ?? "all";
+        var kind = q.OneOf("kind", "flow", "session", "anomaly", "all") ?? "all";
         var flows = FlowEndpoints.ReadFilter(q);
         var sessions = SessionFilter.Read(q);
+        var anomalies = AnomalyFilter.Read(q);
         if (q.Problem is { } problem)
             return problem;
 
@@ -76,10 +79,12 @@ internal static class StreamEndpoint
                 {
                     var line = e.EventCase switch
                     {
-                        LiveEvent.EventOneofCase.Flow when kind != "session" && flows.Matches(e.Flow) =>
+                        LiveEvent.EventOneofCase.Flow when kind is "flow" or "all" && flows.Matches(e.Flow) =>
                             "event: flow\ndata: " + JsonSerializer.Serialize(FlowJson.From(e.Flow, live: !e.Flow.Closed), options) + "\n\n",
-                        LiveEvent.EventOneofCase.Session when kind != "flow" && sessions.Matches(e.Session) =>
+                        LiveEvent.EventOneofCase.Session when kind is "session" or "all" && sessions.Matches(e.Session) =>
                             $"event: session\nid: {e.Session.Id}\ndata: " + JsonSerializer.Serialize(SessionJson.From(e.Session), options) + "\n\n",
+                        LiveEvent.EventOneofCase.Anomaly when kind is "anomaly" or "all" && anomalies.Matches(e.Anomaly) =>
+                            $"event: anomaly\nid: {e.Anomaly.Id}\ndata: " + JsonSerializer.Serialize(AnomalyJson.From(e.Anomaly), options) + "\n\n",
                         _ => null,
                     };
                     if (line is not null)

@@ -1,3 +1,4 @@
+using FlowMesh.Aggregator.Anomalies;
 using FlowMesh.Aggregator.Export;
 using FlowMesh.Aggregator.Gateway;
 using FlowMesh.Aggregator.Latency;
@@ -9,7 +10,6 @@ using FlowMesh.Cluster.Placement;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Cluster.Sessions;
 using FlowMesh.Contracts.Cluster;
-using FlowMesh.Contracts.Messages;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -19,8 +19,8 @@ using StackExchange.Redis;
 
 namespace FlowMesh.Aggregator.Hosting;
 
-/// <summary>The Aggregator's settings beyond the cluster: session timing and OTLP export.</summary>
-public sealed record AggregatorSettings(SessionOptions Sessions, Uri? OtlpEndpoint, string ServiceName, GatewaySettings Gateway)
+/// <summary>The Aggregator's settings beyond the cluster: session timing, OTLP export, the gateway and anomalies.</summary>
+public sealed record AggregatorSettings(SessionOptions Sessions, Uri? OtlpEndpoint, string ServiceName, GatewaySettings Gateway, AnomalySettings Anomalies)
 {
     public static AggregatorSettings From(IConfiguration configuration)
     {
@@ -41,7 +41,7 @@ public sealed record AggregatorSettings(SessionOptions Sessions, Uri? OtlpEndpoi
         return new AggregatorSettings(sessions,
             string.IsNullOrWhiteSpace(endpoint) ? null : TracesEndpoint(endpoint),
             configuration["Otlp:ServiceName"] is { Length: > 0 } name ? name : "flowmesh",
-            GatewaySettings.From(configuration));
+            GatewaySettings.From(configuration), AnomalySettings.From(configuration));
     }
 
     /// <summary>
@@ -78,6 +78,9 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
     private TagSurvival? _tags;
     private LatencyRecorder? _latency;
     private LiveEventPublisher? _live;
+    private AnomalyStore? _anomalyStore;
+    private AnomalyDetector? _anomalies;
+    private AnomalyClusterer? _clusterer;
     private GatewayServer? _gateway;
     private SessionRouter? _forward;
     private SessionShards? _shards;
@@ -96,11 +99,9 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         await _memory.SampleAsync().ConfigureAwait(false);
         _tags = new TagSurvival(_redis, keys, settings.Sessions.Ttl);
         _live = new LiveEventPublisher(_redis, keys, _logger);
-        Action<SessionView>? onSettled = null;
         if (settings.OtlpEndpoint is { } endpoint)
         {
             _exporter = new OtlpSessionExporter(endpoint, settings.ServiceName, _counters);
-            onSettled = _exporter.Export;
             _logger.LogInformation("Exporting sessions as traces to {Endpoint} (OTLP/HTTP)", endpoint);
         }
         // The session kind's actors (queries only) read the shards once the member (and its id, which names this member's latency fields) exists.
@@ -119,9 +120,26 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         // A mid-life side moves to its peer's session through the same routing the Nodes use.
         _forward = new SessionRouter(_member, loggers.CreateLogger("FlowMesh.Sessions"), moving: true);
         var aliases = new TupleAliases(_redis, keys, settings.Sessions.JoinWindow * 4);
-        var services = new SessionServices(_store, _counters, settings.Sessions, _tags, _latency, _live, aliases)
+        List<ISessionSubscriber> subscribers = [_tags, _latency, _live];
+        if (_exporter is not null)
+            subscribers.Add(_exporter);
+        _anomalyStore = new AnomalyStore(_redis, keys, settings.Sessions.Ttl, settings.Sessions.MaxIndexed);
+        if (settings.Anomalies.Enabled)
         {
-            OnSettled = onSettled, Forward = _forward.Deliver, Refused = _confirmations.Refused,
+            var anomalyStore = _anomalyStore;
+            var live = _live;
+            _anomalies = new AnomalyDetector(settings.Anomalies, _member.System.Id, a =>
+            {
+                anomalyStore.Save(a);
+                live.Anomaly(a);
+            });
+            subscribers.Add(_anomalies);
+            _clusterer = new AnomalyClusterer(_anomalyStore, _redis, settings.Anomalies, _member.System.Id, _logger);
+            _clusterer.Start();
+        }
+        var services = new SessionServices(_store, _counters, settings.Sessions, subscribers, aliases)
+        {
+            Forward = _forward.Deliver, Refused = _confirmations.Refused,
         };
         _shards = shards = new SessionShards(_member.System.Root, services, Math.Max(1, Environment.ProcessorCount));
         // Shards live as long as the system: a batch can only find one stopped while the system stops (then it is counted as undeliverable).
@@ -190,6 +208,15 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             ["requests_limited"] = () => gateway.Refusals.Limited,
             ["requests_unauthorized"] = () => gateway.Refusals.Unauthorized,
             ["requests_host_refused"] = () => gateway.Refusals.HostRefused,
+            ["anomalies_connect"] = () => _anomalies?.Found(AnomalyMetric.Connect) ?? 0,
+            ["anomalies_duration"] = () => _anomalies?.Found(AnomalyMetric.Duration) ?? 0,
+            ["anomalies_rtt"] = () => _anomalies?.Found(AnomalyMetric.Rtt) ?? 0,
+            ["anomalies_retransmissions"] = () => _anomalies?.Found(AnomalyMetric.Retransmissions) ?? 0,
+            ["anomalies_resets"] = () => _anomalies?.Found(AnomalyMetric.Resets) ?? 0,
+            ["anomalies_not_stored"] = () => _anomalyStore!.NotStored,
+            ["anomaly_edges"] = () => _anomalies?.Edges ?? 0,
+            ["anomaly_sessions_unjudged"] = () => _anomalies?.EdgesShed ?? 0,
+            ["anomaly_clusters"] = () => _clusterer?.Clusters ?? 0,
         });
     }
 
@@ -210,6 +237,10 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             await _store.FlushAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         if (_closedFlows is not null)
             await _closedFlows.FlushAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        if (_clusterer is not null)
+            await _clusterer.DisposeAsync().ConfigureAwait(false);
+        if (_anomalyStore is not null)
+            await _anomalyStore.FlushAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         if (_confirmations is not null)
             await _confirmations.DisposeAsync().ConfigureAwait(false);
         if (_member is not null)
@@ -246,6 +277,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
             {
                 WatchNodeHosts();
+                _anomalies?.CloseQuietBuckets(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
                 var figures = _figures!.Read();
                 HashEntry[] fields =
                 [
@@ -300,6 +332,10 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             await _store.DisposeAsync().ConfigureAwait(false);
         if (_closedFlows is not null)
             await _closedFlows.DisposeAsync().ConfigureAwait(false);
+        if (_clusterer is not null)
+            await _clusterer.DisposeAsync().ConfigureAwait(false);
+        if (_anomalyStore is not null)
+            await _anomalyStore.DisposeAsync().ConfigureAwait(false);
         if (_confirmations is not null)
             await _confirmations.DisposeAsync().ConfigureAwait(false);
         if (_member is not null)

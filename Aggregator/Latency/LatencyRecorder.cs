@@ -1,3 +1,4 @@
+using FlowMesh.Aggregator.Sessions;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
@@ -10,7 +11,7 @@ namespace FlowMesh.Aggregator.Latency;
 /// member's field of the bucket's hash with the whole sketch (HSET), so a retry after a
 /// Redis outage never counts twice, and a read merges every member's field.
 /// </summary>
-public sealed class LatencyRecorder(RedisConnection redis, RedisKeys keys, string memberId, TimeSpan ttl, TimeProvider? time = null)
+public sealed class LatencyRecorder(RedisConnection redis, RedisKeys keys, string memberId, TimeSpan ttl, TimeProvider? time = null) : ISessionSubscriber
 {
     public const int BucketSeconds = 10;
 
@@ -60,6 +61,9 @@ public sealed class LatencyRecorder(RedisConnection redis, RedisKeys keys, strin
             }
         }
     }
+
+    /// <summary>Each value once: the first time, and what later views add.</summary>
+    public void Settled(in SettledSession session) => Record(session.View, session.Edge, session.Previous, session.PreviousEdge);
 
     /// <summary>Writes every sketch that changed since the last flush; what Redis refuses stays changed for the next one.</summary>
     public async Task FlushAsync()

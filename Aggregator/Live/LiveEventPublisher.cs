@@ -1,3 +1,4 @@
+using FlowMesh.Aggregator.Sessions;
 using System.Threading.Channels;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Cluster;
@@ -14,7 +15,7 @@ namespace FlowMesh.Aggregator.Live;
 /// second with PUBSUB NUMSUB): with nobody streaming, an event costs one volatile read.
 /// Events that find the queue full are dropped and counted, never block the sessions.
 /// </summary>
-public sealed class LiveEventPublisher : IAsyncDisposable
+public sealed class LiveEventPublisher : ISessionSubscriber, IAsyncDisposable
 {
     private const int QueueCapacity = 50_000;
     private const int MaxBatch = 500;
@@ -61,6 +62,18 @@ public sealed class LiveEventPublisher : IAsyncDisposable
     {
         if (_listened)
             Enqueue(new LiveEvent { Session = session });
+    }
+
+    public void Anomaly(AnomalyView anomaly)
+    {
+        if (_listened)
+            Enqueue(new LiveEvent { Anomaly = anomaly });
+    }
+
+    public void Settled(in SettledSession session)
+    {
+        if (session.IsNews)
+            Session(session.View);
     }
 
     /// <summary>Starts publishing at once, without waiting for the next listener check (a gateway in this process just got a client).</summary>

@@ -1,18 +1,18 @@
-using FlowMesh.Aggregator.Latency;
-using FlowMesh.Aggregator.Live;
 using FlowMesh.Contracts.Messages;
 
 namespace FlowMesh.Aggregator.Sessions;
 
 /// <summary>What every session shard of an Aggregator shares.</summary>
-public sealed record SessionServices(SessionStore Store, AggregatorCounters Counters, SessionOptions Options, TagSurvival? Tags = null,
-    LatencyRecorder? Latency = null, LiveEventPublisher? Live = null, TupleAliases? Aliases = null)
+/// <param name="Store">Where settled and live sessions are written.</param>
+/// <param name="Counters">This Aggregator's counters.</param>
+/// <param name="Options">Session timing and bounds.</param>
+/// <param name="Subscribers">Told of every settled session, in this order (see <see cref="ISessionSubscriber"/>).</param>
+/// <param name="Aliases">Where one-sided sessions publish their tuple for a mid-life peer (null: no tuple hand-over).</param>
+public sealed record SessionServices(SessionStore Store, AggregatorCounters Counters, SessionOptions Options,
+    IReadOnlyList<ISessionSubscriber> Subscribers, TupleAliases? Aliases = null)
 {
     /// <summary>The edges this Aggregator keeps series for (<see cref="SessionOptions.MaxEdges"/>).</summary>
     public EdgeCap Edges { get; } = new(Options.MaxEdges);
-
-    /// <summary>Called with every settled session, and again when a late side joins a one-sided one (OTLP export plugs in here).</summary>
-    public Action<SessionView>? OnSettled { get; set; }
 
     /// <summary>Told each closed flow a shard refuses (a cap): its record is stored and its session never will be, so its Node may forget it rather than resend it.</summary>
     public Action<FlowView>? Refused { get; set; }

@@ -312,33 +312,23 @@ internal sealed class SessionShard(SessionServices services) : IActor
     }
 
     /// <summary>
-    /// Stores the session; exports it the first time, and again only when a late side
-    /// turned a one-sided session into a joined one (so a side reported twice is not
-    /// exported twice). It is counted when it leaves the table, as it ended up.
+    /// Stores the session and tells the subscribers (each takes what is new to it: see
+    /// <see cref="SettledSession"/>). It is counted when it leaves the table, as it ended up.
     /// </summary>
     private void Settle(SessionEntry entry, SessionView view)
     {
         var previous = entry.Settled;
-        var first = previous is null;
-        var lateJoin = previous is { Join: JoinMethod.OneSided } && view.Join != JoinMethod.OneSided;
         entry.WaitingForPeer = false;
         entry.Settled = view;
-        if (lateJoin)
+        var edgeBefore = previous is null ? null : services.Edges.Known(TagSurvival.EdgeOf(previous));
+        var settled = new SettledSession(view, "", previous, edgeBefore);
+        if (settled.LateJoin)
             services.Counters.LateJoin();
         // A late side can change the edge (a server-only session has no client workload): admitted then too.
-        var edge = first || lateJoin ? services.Edges.Admit(TagSurvival.EdgeOf(view)) : services.Edges.Known(TagSurvival.EdgeOf(view));
-        if (first)
-        {
-            // Counted once per connection, however its sides arrive.
-            services.Tags?.Record(view, edge);
-        }
-        // Latency takes each value once: the first time, and what later views add.
-        services.Latency?.Record(view, edge, previous, previous is null ? null : services.Edges.Known(TagSurvival.EdgeOf(previous)));
-        if (first || lateJoin)
-        {
-            services.OnSettled?.Invoke(view);
-            services.Live?.Session(view);
-        }
+        var edge = settled.IsNews ? services.Edges.Admit(TagSurvival.EdgeOf(view)) : services.Edges.Known(TagSurvival.EdgeOf(view));
+        settled = settled with { Edge = edge };
+        foreach (var subscriber in services.Subscribers)
+            subscriber.Settled(settled);
         // Once stored, the Nodes are told they may forget its closed sides.
         services.Store.Save(view, confirm: view.Closed);
         SetTimeout(entry, services.Options.Linger);

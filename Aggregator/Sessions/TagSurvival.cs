@@ -35,7 +35,7 @@ public enum TagOutcome
 /// to Redis every second (HINCRBY, so every Aggregator's counts add up), one hash per
 /// edge under <c>tag-edge:{edge}</c>, listed in the set <c>tag-edges</c>.
 /// </summary>
-public sealed class TagSurvival(RedisConnection redis, RedisKeys keys, TimeSpan ttl)
+public sealed class TagSurvival(RedisConnection redis, RedisKeys keys, TimeSpan ttl) : ISessionSubscriber
 {
     public static readonly string[] Fields = ["sessions", "sent", "survived", "stripped_on_path", "echo_stripped", "peer_not_instrumented", "no_handshake", "errors"];
     private const int ErrorsField = 7;
@@ -63,6 +63,13 @@ public sealed class TagSurvival(RedisConnection redis, RedisKeys keys, TimeSpan 
     public static string EdgeOf(SessionView s) => $"{s.ClientWorkload}>{s.ServerEndpoint}";
 
     public void Record(SessionView session) => Record(session, EdgeOf(session));
+
+    /// <summary>Counted once per connection: the first time it settles, however its sides arrive.</summary>
+    public void Settled(in SettledSession session)
+    {
+        if (session.First)
+            Record(session.View, session.Edge);
+    }
 
     /// <summary>As <see cref="Record(SessionView)"/>, with the edge the caller already named.</summary>
     public void Record(SessionView session, string edge)

@@ -53,6 +53,15 @@ public static class AggregatorCounterTable
         new("stream_tickets_refused", "Stream tickets refused: the gateway held Gateway:MaxStreamTickets unexpired ones already."),
         new("requests_limited", "Gateway requests refused with 429: their client was past Gateway:RequestsPerSecond and Gateway:Burst."),
         new("requests_unauthorized", "Gateway requests refused with 401: no token, a wrong one, a token in a URL, or a stream ticket unknown, expired or used."),
+        new("anomalies_connect", "Anomalies found: connect latency beyond its edge's baseline.", Family: "anomalies", Label: "metric=\"connect\""),
+        new("anomalies_duration", "Anomalies found: session duration beyond its edge's baseline.", Family: "anomalies", Label: "metric=\"duration\""),
+        new("anomalies_rtt", "Anomalies found: RTT beyond its edge's baseline.", Family: "anomalies", Label: "metric=\"rtt\""),
+        new("anomalies_retransmissions", "Anomalies found: retransmission rate (a session's, or an edge's over 10 s) beyond its baseline.", Family: "anomalies", Label: "metric=\"retransmissions\""),
+        new("anomalies_resets", "Anomalies found: an edge's reset rate over 10 s beyond its baseline.", Family: "anomalies", Label: "metric=\"resets\""),
+        new("anomalies_not_stored", "Anomalies Redis could not take.", IsLoss: true),
+        new("anomaly_edges", "Edges with anomaly baselines (at most Anomalies:MaxEdges).", CounterKind.Gauge),
+        new("anomaly_sessions_unjudged", "Sessions not judged for anomalies: their edge came past Anomalies:MaxEdges."),
+        new("anomaly_clusters", "Clusters of anomalous sessions in the last pass.", CounterKind.Gauge),
         new("requests_host_refused", "Gateway requests refused with 400 by a loopback gateway without a token: a Host it does not answer to (Gateway:AllowedHosts)."),
     ];
 }

@@ -55,6 +55,15 @@ public sealed class RedisKeys(string clusterName)
     /// <summary>ZSET: session ids scored by their end (or latest) time (Unix ms); trimmed with the TTL.</summary>
     public string SessionIndex => Prefix + "sessions";
 
+    /// <summary>STRING: an anomaly's <c>AnomalyView</c> (protobuf), kept with a TTL.</summary>
+    public string Anomaly(string id) => Prefix + "anomaly:" + id;
+
+    /// <summary>ZSET: anomaly ids scored by their time (Unix ms); trimmed with the TTL.</summary>
+    public string AnomalyIndex => Prefix + "anomalies";
+
+    /// <summary>STRING: the latest <c>AnomalyClusters</c> (protobuf), written by the Aggregators every Anomalies:ClusterSeconds.</summary>
+    public string AnomalyClusters => Prefix + "anomaly-clusters";
+
     /// <summary>
     /// STRING: the session key (tag or ISN pair) of a one-sided session, under its 5-tuple,
     /// kept for a few join windows: where a side first seen mid-life (known only by its
