@@ -52,6 +52,8 @@ public sealed class AnomalyTests(ITestOutputHelper output)
             await Task.WhenAll(loads);
             hosts.B.Exec("nft", "delete table inet fm_fault");
             var faultEnd = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            // The sessions settle first: by then the wire is quiet, and the capture ends with nothing in flight.
+            await WaitForSettledAsync(fleet);
             var stats = await capture.StopAsync();
             Assert.True(stats.Complete, $"the wire's account is incomplete, so it is no truth to test against: {stats}");
 
@@ -60,7 +62,6 @@ public sealed class AnomalyTests(ITestOutputHelper output)
                 .GroupBy(p => (p.SourcePort, p.Seq!.Value)).ToDictionary(g => g.Key, g => g.Count());
             var delayedOnWire = syns.Where(s => s.Value >= 2).Select(s => s.Key).ToHashSet();
 
-            await WaitForSettledAsync(fleet);
             var sessions = (await fleet.StoredSessionsAsync()).Where(s => s.Client is { IsnKnown: true }).ToList();
             var connectionOf = sessions.ToDictionary(s => s.Id, s => ((int)s.Client.LocalPort, s.Client.IsnLocal));
             using var http = new HttpClient { BaseAddress = fleet.Aggregator.GatewayUrl };
