@@ -5,7 +5,7 @@
 
 const token = new URLSearchParams(location.hash.slice(1)).get("token") || sessionStorage.getItem("flowmesh-token");
 if (token) sessionStorage.setItem("flowmesh-token", token);
-const state = { edge: null, window: "15m", metric: "connect", sessions: [] };
+const state = { edge: null, window: "15m", metric: "connect", sessions: [], anomalies: Promise.resolve([]) };
 const $ = (id) => document.getElementById(id);
 const svgNs = "http://www.w3.org/2000/svg";
 
@@ -42,14 +42,38 @@ async function loadCluster() {
   } catch (e) { $("cluster").textContent = String(e); }
 }
 
+// The window's anomalies (the newest 1,000), read once per refresh for the map, the table and the heatmap.
+function windowMs() {
+  const m = /^(\d+)([smh])$/.exec(state.window);
+  return m ? Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6 }[m[2]] : 15 * 6e4;
+}
+
+async function loadAnomalies() {
+  const page = await api(`/api/anomalies?limit=1000&since=${Date.now() - windowMs()}`);
+  return page.items;
+}
+
+async function loadClusters() {
+  const c = await api("/api/anomalies/clusters");
+  const list = $("clusters");
+  list.replaceChildren(...c.clusters.map((x) => el("li", { class: "cluster" }, x.summary)));
+  $("clusters-about").textContent = c.computedUnixMs
+    ? `${c.clusters.length} clusters of ${c.sessions} anomalous sessions in the last ${c.windowSeconds} s, ${c.noise} alone · ${time(c.computedUnixMs)}`
+    : "no clustering pass yet";
+}
+
 async function loadEdges() {
-  const edges = await api("/api/edges?limit=1000&window=" + state.window);
+  const [edges, anomalies] = await Promise.all([api("/api/edges?limit=1000&window=" + state.window), state.anomalies]);
+  const anomaliesOf = {};
+  for (const a of anomalies) anomaliesOf[a.edge] = (anomaliesOf[a.edge] || 0) + 1;
+  for (const e of edges) e.anomalies = anomaliesOf[e.edge] || 0;
   const body = $("edges").tBodies[0];
   body.replaceChildren();
   for (const e of edges) {
     const row = el("tr", { class: "edge" + (e.edge === state.edge ? " selected" : ""), "data-edge": e.edge });
     row.append(el("td", {}, e.edge), el("td", {}, e.sessions), el("td", { class: e.errors ? "bad" : "" }, e.errors),
-      el("td", {}, ms(e.p99Ms)), el("td", {}, e.tags.sent ? Math.round(100 * e.tags.survivalRatio) + "%" : "–"));
+      el("td", {}, ms(e.p99Ms)), el("td", {}, e.tags.sent ? Math.round(100 * e.tags.survivalRatio) + "%" : "–"),
+      el("td", { class: e.anomalies ? "bad" : "" }, e.anomalies));
     row.onclick = () => selectEdge(e.edge === state.edge ? null : e.edge);
     body.append(row);
   }
@@ -81,8 +105,9 @@ function drawMap(edges) {
   };
   for (const e of edges) {
     const line = el("line", { x1: left, y1: y(clients, e.client), x2: right, y2: y(servers, e.server),
-      "stroke-width": 1 + Math.min(6, Math.log10(1 + e.sessions) * 2), class: e.edge === state.edge ? "selected" : "" });
-    line.append(el("title", {}, `${e.edge}: ${e.sessions} sessions, ${e.errors} errors, P99 ${ms(e.p99Ms)}`));
+      "stroke-width": 1 + Math.min(6, Math.log10(1 + e.sessions) * 2),
+      class: (e.edge === state.edge ? "selected" : "") + (e.anomalies ? " anomalous" : "") });
+    line.append(el("title", {}, `${e.edge}: ${e.sessions} sessions, ${e.errors} errors, ${e.anomalies} anomalies, P99 ${ms(e.p99Ms)}`));
     line.onclick = () => selectEdge(e.edge);
     map.append(line);
     const label = `${ms(e.p99Ms)} · ${e.sessions}`, box = labelAt(e, label);
@@ -119,6 +144,17 @@ async function loadHeatmap() {
   }));
   for (let b = 0; b < rows; b += Math.max(1, Math.ceil(rows / 8)))
     svg.append(el("text", { x: left - 4, y: height - bottom - b * ch - 2, "text-anchor": "end" }, ms(h.binUpperMs[b])));
+  // Each anomaly of this metric (and edge) marked in its column, at the bin of its value.
+  const anomalies = (await state.anomalies).filter((a) => a.kind === "session" && a.metric === state.metric && (!state.edge || a.edge === state.edge));
+  const columnMs = (h.columnSeconds || 10) * 1000;
+  for (const a of anomalies) {
+    const c = h.times.findIndex((t) => a.unixMs >= t && a.unixMs < t + columnMs);
+    if (c < 0) continue;
+    const b = Math.max(0, h.binUpperMs.findIndex((upper) => a.value <= upper));
+    const mark = el("circle", { class: "anomaly", cx: left + (c + 0.5) * cw, cy: height - bottom - (b + 0.5) * ch, r: 3 });
+    mark.append(el("title", {}, a.reason));
+    svg.append(mark);
+  }
   if (cols) {
     svg.append(el("text", { x: left, y: height - 4 }, time(h.times[0])));
     svg.append(el("text", { x: width, y: height - 4, "text-anchor": "end" }, time(h.times[cols - 1])));
@@ -195,7 +231,8 @@ function selectEdge(edge) {
 }
 
 async function refresh() {
-  await Promise.all([loadCluster(), loadEdges(), loadHeatmap(), loadRuntime()].map((p) => p.catch((e) => console.error(e))));
+  state.anomalies = loadAnomalies().catch((e) => { console.error(e); return []; });
+  await Promise.all([loadCluster(), loadEdges(), loadHeatmap(), loadRuntime(), loadClusters()].map((p) => p.catch((e) => console.error(e))));
   document.body.dataset.loaded = "true";
 }
 
