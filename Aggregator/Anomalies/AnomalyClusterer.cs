@@ -62,8 +62,13 @@ public sealed class AnomalyClusterer(AnomalyStore store, RedisConnection redis, 
         }
     }
 
+    private int _disposed;
+
+    // The service stops it on the way out and disposes it again with itself.
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+            return;
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
             await _loop.ConfigureAwait(false);
