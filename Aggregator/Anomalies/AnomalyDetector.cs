@@ -118,7 +118,7 @@ public sealed class AnomalyDetector(AnomalySettings settings, string memberId, A
         }
         // A session that ended in an earlier bucket than the one filling (it settled late) counts in this one.
         state.BucketSessions++;
-        if (view.Reset is "client" or "server")
+        if (TagSurvival.WasReset(view))
             state.BucketResets++;
         var (retransmitted, segments) = AnomalyMetrics.RetransmittedOf(view);
         state.BucketRetransmitted += retransmitted;
@@ -139,50 +139,44 @@ public sealed class AnomalyDetector(AnomalySettings settings, string memberId, A
             var baseline = state.Buckets[(int)metric];
             if (Judge(baseline, metric, value) is { } sigmas)
             {
-                (anomalies ??= []).Add(new AnomalyView
-                {
-                    Id = $"{edge}#{state.BucketStartMs.ToString(CultureInfo.InvariantCulture)}#{metric.Name()}",
-                    Kind = "bucket",
-                    Metric = metric.Name(),
-                    Edge = edge,
-                    ClientHost = state.ClientHost,
-                    ServerHost = state.ServerHost,
-                    UnixMs = state.BucketStartMs,
-                    Value = value,
-                    Baseline = metric.FromLog(baseline.Centre),
-                    Sigmas = sigmas,
-                    BucketSessions = (uint)state.BucketSessions,
-                    Reason = Reason(metric, value, baseline, sigmas, $"over {state.BucketSessions} sessions in 10 s"),
-                    Aggregator = memberId,
-                });
+                var anomaly = Anomaly($"{edge}#{state.BucketStartMs.ToString(CultureInfo.InvariantCulture)}", "bucket", metric, edge, state.ClientHost, state.ServerHost,
+                    state.BucketStartMs, value, baseline, sigmas, $" over {state.BucketSessions} sessions in 10 s");
+                anomaly.BucketSessions = (uint)state.BucketSessions;
+                (anomalies ??= []).Add(anomaly);
             }
             baseline.Add(metric.ToLog(value));
         }
     }
 
-    private AnomalyView SessionAnomaly(SessionView view, string edge, AnomalyMetric metric, double value, RobustBaseline baseline, double sigmas) => new()
+    private AnomalyView SessionAnomaly(SessionView view, string edge, AnomalyMetric metric, double value, RobustBaseline baseline, double sigmas)
     {
-        Id = $"{view.Id}#{metric.Name()}",
-        Kind = "session",
-        Metric = metric.Name(),
-        Edge = edge,
-        ClientHost = view.ClientHost,
-        ServerHost = view.ServerHost,
-        SessionId = view.Id,
-        UnixMs = view.EndUnixMs,
-        Value = value,
-        Baseline = metric.FromLog(baseline.Centre),
-        Sigmas = sigmas,
-        Bytes = view.BytesClientToServer + view.BytesServerToClient,
-        Reset = view.Reset is "client" or "server",
-        Reason = Reason(metric, value, baseline, sigmas, null),
-        Aggregator = memberId,
-    };
+        var anomaly = Anomaly(view.Id, "session", metric, edge, view.ClientHost, view.ServerHost, view.EndUnixMs, value, baseline, sigmas, "");
+        anomaly.SessionId = view.Id;
+        anomaly.Bytes = view.BytesClientToServer + view.BytesServerToClient;
+        anomaly.Reset = TagSurvival.WasReset(view);
+        return anomaly;
+    }
 
-    private static string Reason(AnomalyMetric metric, double value, RobustBaseline baseline, double sigmas, string? over)
+    /// <summary>What every anomaly says, session or bucket; <paramref name="over"/> is put after the value in its reason.</summary>
+    private AnomalyView Anomaly(string of, string kind, AnomalyMetric metric, string edge, string clientHost, string serverHost, long unixMs,
+        double value, RobustBaseline baseline, double sigmas, string over)
     {
-        var usual = metric.Format(metric.FromLog(baseline.Centre));
-        return $"{metric.Name()} {metric.Format(value)}{(over is null ? "" : " " + over)}, against a usual {usual} on this edge ({sigmas.ToString("0.#", CultureInfo.InvariantCulture)}σ above)";
+        var usual = metric.FromLog(baseline.Centre);
+        return new AnomalyView
+        {
+            Id = $"{of}#{metric.Name()}",
+            Kind = kind,
+            Metric = metric.Name(),
+            Edge = edge,
+            ClientHost = clientHost,
+            ServerHost = serverHost,
+            UnixMs = unixMs,
+            Value = value,
+            Baseline = usual,
+            Sigmas = sigmas,
+            Reason = $"{metric.Name()} {metric.Format(value)}{over}, against a usual {metric.Format(usual)} on this edge ({sigmas.ToString("0.#", CultureInfo.InvariantCulture)}σ above)",
+            Aggregator = memberId,
+        };
     }
 
     private void Tell(List<AnomalyView>? anomalies)

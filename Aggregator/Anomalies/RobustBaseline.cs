@@ -42,9 +42,6 @@ public sealed class RobustBaseline(int warmUp, int span)
     private double _centre;
     private double _sigma;
 
-    /// <summary>Values learned from.</summary>
-    public int Count => _count;
-
     /// <summary>Whether the warm-up is over: only then is <see cref="Score"/> meaningful.</summary>
     public bool Ready => _warming is null;
 

@@ -43,13 +43,7 @@ internal static class AnomalyEndpoints
         var q = new QueryReader(request, ListParameters);
         var filter = AnomalyFilter.Read(q) with { Since = q.Time("since"), Until = q.Time("until") };
         var limit = q.Int("limit", 100, 1, 1000);
-        Cursor? after = null;
-        if (q.String("cursor", 1000) is { } text)
-        {
-            if (!Cursor.TryDecode(text, out var c))
-                return QueryReader.BadRequest("cursor", "not a cursor: pass the 'next' value of the previous page unchanged");
-            after = c;
-        }
+        var after = q.PageCursor();
         if (q.Problem is { } problem)
             return problem;
         var (items, next) = await gateway.Pager.ReadAsync(gateway.Keys.AnomalyIndex, id => gateway.Keys.Anomaly(id), AnomalyView.Parser.ParseFrom, filter.Matches,

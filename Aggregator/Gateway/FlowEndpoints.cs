@@ -105,7 +105,7 @@ internal static class FlowEndpoints
             }
             else
             {
-                return QueryReader.BadRequest("cursor", "not a cursor: pass the 'next' value of the previous page unchanged");
+                return QueryReader.BadRequest("cursor", QueryReader.NotACursor);
             }
         }
 

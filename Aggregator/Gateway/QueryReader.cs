@@ -155,6 +155,16 @@ internal sealed class QueryReader
 
     private string? Raw(string name) => _query.TryGetValue(name, out var v) ? v.ToString() : null;
 
+    /// <summary>The <c>cursor</c> parameter of a list read with <see cref="RecordPager"/>: the <c>next</c> of the previous page.</summary>
+    public Cursor? PageCursor()
+    {
+        if (String("cursor", 1000) is not { } text)
+            return null;
+        return Cursor.TryDecode(text, out var cursor) ? cursor : Fail<Cursor?>("cursor", NotACursor, null);
+    }
+
+    public const string NotACursor = "not a cursor: pass the 'next' value of the previous page unchanged";
+
     private void Fail(string name, string detail) => Problem ??= BadRequest(name, detail);
 
     private T Fail<T>(string name, string detail, T fallback)

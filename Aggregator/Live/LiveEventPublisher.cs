@@ -58,7 +58,7 @@ public sealed class LiveEventPublisher : ISessionSubscriber, IAsyncDisposable
             Enqueue(new LiveEvent { Flow = flow });
     }
 
-    public void Session(SessionView session)
+    private void Session(SessionView session)
     {
         if (_listened)
             Enqueue(new LiveEvent { Session = session });

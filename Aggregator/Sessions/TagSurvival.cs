@@ -55,9 +55,12 @@ public sealed class TagSurvival(RedisConnection redis, RedisKeys keys, TimeSpan 
         return s.TagSeenByServer ? TagOutcome.EchoStripped : TagOutcome.StrippedOnPath;
     }
 
+    /// <summary>Reset by either end.</summary>
+    public static bool WasReset(SessionView s) => s.Reset is "client" or "server";
+
     /// <summary>A session the service map counts as an error: reset by either end, refused, or never connected.</summary>
     public static bool IsError(SessionView s) =>
-        s.Reset is "client" or "server" || s.Client is { CloseReason: CloseReason.Refused or CloseReason.ConnectTimeout };
+        WasReset(s) || s.Client is { CloseReason: CloseReason.Refused or CloseReason.ConnectTimeout };
 
     /// <summary>The edge a session belongs to, as the service map names it.</summary>
     public static string EdgeOf(SessionView s) => $"{s.ClientWorkload}>{s.ServerEndpoint}";
