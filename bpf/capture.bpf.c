@@ -100,6 +100,13 @@ struct sock_info {
 	__u32 isn_remote;
 	__u32 flags;
 	__u32 _pad;
+	/* Health counters the kernel does not keep per socket (struct fm_health). */
+	__u16 retrans_timeout;
+	__u16 retrans_fast;
+	__u16 retrans_probe;
+	__u16 retrans_syn;
+	__u32 drops;
+	__u32 drop_reason;
 };
 
 /*
@@ -251,6 +258,9 @@ static __always_inline void fill_header(struct fm_event *e, __u8 kind, __u8 fami
 	e->total_retrans = 0;
 	e->trace_tag = 0;
 	e->goid = 0;
+	e->reason = 0;
+	e->sk_err = 0;
+	__builtin_memset(&e->health, 0, sizeof(e->health));
 }
 
 static __always_inline void fill_addresses(struct fm_event *e, const struct sock_common *skc, __u16 family)
@@ -265,6 +275,30 @@ static __always_inline void fill_addresses(struct fm_event *e, const struct sock
 	} else {
 		__builtin_memcpy(e->local_addr, skc->skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
 		__builtin_memcpy(e->remote_addr, skc->skc_v6_daddr.in6_u.u6_addr8, 16);
+	}
+}
+
+/* The same figures tcp_get_info() reports (so `ss -ti` shows them), and FlowMesh's own per-socket counters. */
+static __always_inline void fill_health(struct fm_health *h, const struct tcp_sock *tp, const struct sock_info *info)
+{
+	__u32 min_rtt = tp->rtt_min.s[0].v;
+	h->min_rtt_us = min_rtt == ~0U ? 0 : min_rtt; /* ~0: no sample yet */
+	h->rttvar_us = tp->mdev_us >> 2;
+	h->snd_cwnd = tp->snd_cwnd;
+	__u32 interval = tp->rate_interval_us;
+	if (interval)
+		h->delivery_rate = (__u64)tp->rate_delivered * tp->mss_cache * 1000000ULL / interval;
+	h->bytes_retrans = tp->bytes_retrans;
+	h->dsack_dups = tp->dsack_dups;
+	h->reord_seen = tp->reord_seen;
+	h->rcv_ooopack = tp->rcv_ooopack;
+	if (info) {
+		h->drops = info->drops;
+		h->drop_reason = info->drop_reason;
+		h->retrans_timeout = info->retrans_timeout;
+		h->retrans_fast = info->retrans_fast;
+		h->retrans_probe = info->retrans_probe;
+		h->retrans_syn = info->retrans_syn;
 	}
 }
 
@@ -302,6 +336,7 @@ static __always_inline void fill_stats(struct fm_event *e, const struct sock_com
 	e->segs_in = tp->segs_in;
 	e->srtt_us = tp->srtt_us >> 3; /* the kernel keeps srtt << 3 */
 	e->total_retrans = tp->total_retrans;
+	fill_health(&e->health, tp, info);
 	e->flags |= FM_F_STATS;
 }
 
@@ -534,6 +569,8 @@ int BPF_PROG(fm_state, const struct sock *sk, const int oldstate, const int news
 			info->flags |= SI_SEEN;
 			info->tag_flags = 0;
 			info->trace_tag = 0;
+			info->retrans_timeout = info->retrans_fast = info->retrans_probe = info->retrans_syn = 0;
+			info->drops = info->drop_reason = 0;
 		} else if (!(info->flags & SI_SEEN)) {
 			/* First sight of a socket that was not fresh: it was open before capture started. */
 			if (oldstate != TCP_CLOSE)
@@ -562,6 +599,9 @@ int BPF_PROG(fm_state, const struct sock *sk, const int oldstate, const int news
 				info->isn_local = tp->snd_una - 1;
 				info->isn_remote = tp->rcv_nxt - 1;
 				info->flags |= SI_ISN;
+				/* An accepted child starts with its request socket's SYN-ACK retransmissions (tcp_create_openreq_child). */
+				if (oldstate == TCP_SYN_RECV)
+					info->retrans_syn = tp->total_retrans;
 			}
 		}
 	} else if (task && fm_cfg.self_tgid && (bpf_get_current_pid_tgid() >> 32) == fm_cfg.self_tgid) {
@@ -593,6 +633,8 @@ int BPF_PROG(fm_state, const struct sock *sk, const int oldstate, const int news
 	}
 	fill_from_info(e, info);
 	fill_stats(e, skc, info);
+	if (newstate == TCP_CLOSE)
+		e->sk_err = sk->sk_err; /* ETIMEDOUT: retransmissions or keepalives ran out; ECONNREFUSED, ECONNRESET: a reset */
 	submit(rb, e);
 	/*
 	 * The FIN is queued right after this transition (tcp_close_state, then
@@ -604,7 +646,7 @@ int BPF_PROG(fm_state, const struct sock *sk, const int oldstate, const int news
 }
 
 /* Shared by the retransmit, reset-sent-with-socket and reset-received events. */
-static __always_inline int emit_socket_event(const struct sock *sk, __u8 kind)
+static __always_inline int emit_socket_event(const struct sock *sk, __u8 kind, __u32 reason)
 {
 	const struct sock_common *skc = &sk->__sk_common;
 	__u16 family = skc->skc_family;
@@ -636,6 +678,7 @@ static __always_inline int emit_socket_event(const struct sock *sk, __u8 kind)
 	if (!e)
 		return 0;
 	fill_header(e, kind, family, state, state);
+	e->reason = reason;
 	e->sock_cookie = bpf_get_socket_cookie((void *)sk);
 	e->netns_ino = netns;
 	e->local_port = lport;
@@ -648,12 +691,46 @@ static __always_inline int emit_socket_event(const struct sock *sk, __u8 kind)
 	return 0;
 }
 
+/*
+ * The kind of a retransmission, from the state the socket is in when it is sent:
+ * the kernel enters TCP_CA_Loss before it retransmits on a timeout (tcp_enter_loss)
+ * and TCP_CA_Recovery (or Disorder/CWR) for fast retransmits, and it only schedules
+ * a tail-loss probe in TCP_CA_Open (tcp_schedule_loss_probe), so a retransmission
+ * in the Open state is a probe. SYNs are retransmitted in SYN_SENT. Counted only
+ * when the segment left (err == 0), as tcp_sock.total_retrans is.
+ */
+static __always_inline void count_retransmission(const struct sock *sk, int err)
+{
+	if (err)
+		return;
+	struct sock_info *info = bpf_sk_storage_get(&fm_sock_info, (void *)sk, 0, 0);
+	if (!info)
+		return;
+	if (sk->__sk_common.skc_state == TCP_SYN_SENT || sk->__sk_common.skc_state == TCP_SYN_RECV) {
+		info->retrans_syn++;
+		return;
+	}
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+	if (!tp)
+		return;
+	__u8 ca_state = BPF_CORE_READ_BITFIELD(&tp->inet_conn, icsk_ca_state);
+	if (ca_state == TCP_CA_Loss)
+		info->retrans_timeout++;
+	else if (ca_state == TCP_CA_Open)
+		info->retrans_probe++;
+	else
+		info->retrans_fast++;
+}
+
 SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(fm_retransmit, const struct sock *sk, const struct sk_buff *skb)
+int BPF_PROG(fm_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
 {
 	if (!sk)
 		return 0;
-	return emit_socket_event(sk, FM_EV_RETRANSMIT);
+	__u8 state = sk->__sk_common.skc_state;
+	if (state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV)
+		count_retransmission(sk, err);
+	return emit_socket_event(sk, FM_EV_RETRANSMIT, 0);
 }
 
 SEC("tp_btf/tcp_receive_reset")
@@ -661,7 +738,7 @@ int BPF_PROG(fm_reset_received, struct sock *sk)
 {
 	if (!sk)
 		return 0;
-	return emit_socket_event(sk, FM_EV_RESET_RECEIVED);
+	return emit_socket_event(sk, FM_EV_RESET_RECEIVED, 0);
 }
 
 /*
@@ -669,7 +746,7 @@ int BPF_PROG(fm_reset_received, struct sock *sk)
  * for a forgotten connection). The skb is the segment that provoked it, so
  * this host's end is its destination.
  */
-static __always_inline int emit_socketless_reset(const struct sk_buff *skb)
+static __always_inline int emit_socketless_reset(const struct sk_buff *skb, __u32 reason)
 {
 	if (!skb)
 		return 0;
@@ -695,6 +772,7 @@ static __always_inline int emit_socketless_reset(const struct sk_buff *skb)
 		return 0;
 	fill_header(e, FM_EV_RESET_SENT, family, TCP_CLOSE, TCP_CLOSE);
 	e->flags |= FM_F_NO_SOCKET;
+	e->reason = reason;
 	e->netns_ino = netns;
 	e->local_port = lport;
 	e->remote_port = rport;
@@ -714,11 +792,35 @@ static __always_inline int emit_socketless_reset(const struct sk_buff *skb)
 }
 
 SEC("tp_btf/tcp_send_reset")
-int BPF_PROG(fm_reset_sent, const struct sock *sk, const struct sk_buff *skb)
+int BPF_PROG(fm_reset_sent, const struct sock *sk, const struct sk_buff *skb, enum sk_rst_reason reason)
 {
 	if (sk)
-		return emit_socket_event(sk, FM_EV_RESET_SENT);
-	return emit_socketless_reset(skb);
+		return emit_socket_event(sk, FM_EV_RESET_SENT, reason);
+	return emit_socketless_reset(skb, reason);
+}
+
+/*
+ * A segment the kernel dropped (kfree_skb, not consume_skb), counted on the TCP
+ * socket it belonged to with its reason; no record, so a drop storm costs no ring
+ * space. The socket's next record carries the count (struct fm_health).
+ */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(fm_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason, struct sock *rx_sk)
+{
+	struct sock *sk = rx_sk;
+	if (!sk)
+		sk = skb->sk;
+	if (!sk)
+		return 0;
+	__u8 state = sk->__sk_common.skc_state;
+	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV || sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	struct sock_info *info = bpf_sk_storage_get(&fm_sock_info, sk, 0, 0);
+	if (!info)
+		return 0;
+	__sync_fetch_and_add(&info->drops, 1);
+	info->drop_reason = reason;
+	return 0;
 }
 
 /*

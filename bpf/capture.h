@@ -14,7 +14,7 @@
 #ifndef FLOWMESH_CAPTURE_H
 #define FLOWMESH_CAPTURE_H
 
-#define FM_RECORD_VERSION 3
+#define FM_RECORD_VERSION 4
 #define FM_COMM_LEN 16
 #define FM_MAX_PORTS 16
 
@@ -54,6 +54,27 @@ enum fm_event_flags {
 #define FM_TAG_KIND 253
 #define FM_TAG_EXID 0x464D /* "FM" */
 #define FM_TAG_OPT_LEN 12
+
+/*
+ * TCP health of a full socket (FM_F_STATS), as the kernel keeps it in struct tcp_sock,
+ * plus what FlowMesh counts per socket in its storage (retransmissions by kind, drops).
+ */
+struct fm_health {
+	unsigned long long delivery_rate; /* bytes per second, the kernel's latest delivery-rate sample (tcp_info's tcpi_delivery_rate) */
+	unsigned long long bytes_retrans; /* payload bytes retransmitted */
+	unsigned int min_rtt_us;          /* windowed minimum RTT (tp->rtt_min) */
+	unsigned int rttvar_us;           /* RTT variation as tcp_info reports it (mdev_us >> 2) */
+	unsigned int snd_cwnd;            /* congestion window, segments */
+	unsigned int dsack_dups;          /* segments the peer reported twice (D-SACK): retransmissions that were spurious */
+	unsigned int reord_seen;          /* reordering events the sender detected */
+	unsigned int rcv_ooopack;         /* segments received out of order */
+	unsigned int drops;               /* segments of this socket the kernel freed as dropped (skb:kfree_skb) */
+	unsigned int drop_reason;         /* enum skb_drop_reason of the latest of them */
+	unsigned short retrans_timeout;   /* retransmissions in loss recovery after a retransmission timeout */
+	unsigned short retrans_fast;      /* retransmissions in fast recovery (duplicate ACKs, SACK, RACK) */
+	unsigned short retrans_probe;     /* tail-loss probes (retransmissions in the Open state) */
+	unsigned short retrans_syn;       /* SYN (client) or SYN-ACK (server) retransmissions */
+};
 
 /*
  * One record. Addresses are in network byte order, IPv4 in the first 4 bytes;
@@ -96,6 +117,10 @@ struct fm_event {
 	unsigned long long trace_tag; /* FM_F_TAG_*: the connection's trace tag, 0 if none */
 	/* v3 */
 	unsigned long long goid;      /* FM_F_GOID: the goroutine that made the connect() or accept() */
+	/* v4 */
+	unsigned int reason;          /* FM_EV_RESET_SENT: enum sk_rst_reason; otherwise 0 */
+	unsigned int sk_err;          /* the socket's pending error (errno) at a transition to TCP_CLOSE, e.g. ETIMEDOUT */
+	struct fm_health health;      /* FM_F_STATS */
 };
 
 /* Per-CPU counters (a BPF_MAP_TYPE_PERCPU_ARRAY with one element). */

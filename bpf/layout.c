@@ -26,7 +26,16 @@ int main(void)
 	FIELD(fm_event, bytes_acked); FIELD(fm_event, bytes_received);
 	FIELD(fm_event, segs_out); FIELD(fm_event, segs_in);
 	FIELD(fm_event, srtt_us); FIELD(fm_event, total_retrans); FIELD(fm_event, trace_tag);
-	FIELD(fm_event, goid);
+	FIELD(fm_event, goid); FIELD(fm_event, reason); FIELD(fm_event, sk_err); FIELD(fm_event, health);
+	printf("}},\n");
+
+	first = 1;
+	printf(" \"fm_health\": {\"size\": %zu, \"fields\": {", sizeof(struct fm_health));
+	FIELD(fm_health, delivery_rate); FIELD(fm_health, bytes_retrans); FIELD(fm_health, min_rtt_us);
+	FIELD(fm_health, rttvar_us); FIELD(fm_health, snd_cwnd); FIELD(fm_health, dsack_dups);
+	FIELD(fm_health, reord_seen); FIELD(fm_health, rcv_ooopack); FIELD(fm_health, drops);
+	FIELD(fm_health, drop_reason); FIELD(fm_health, retrans_timeout); FIELD(fm_health, retrans_fast);
+	FIELD(fm_health, retrans_probe); FIELD(fm_health, retrans_syn);
 	printf("}},\n");
 
 	first = 1;

@@ -118,8 +118,35 @@ public sealed class OtlpSessionExporter : ISessionSubscriber, IDisposable
         span.SetTag("flowmesh.close_reason", SessionNames.CloseReason(side.CloseReason));
         if (side.Runtime is { } runtime)
             RuntimeTags(span, runtime);
+        if (side.Health is { } health)
+            HealthTags(span, health);
         span.SetEndTime(new DateTime(side.EndUnixNs / 100 + DateTime.UnixEpoch.Ticks, DateTimeKind.Utc));
         span.Stop();
+    }
+
+    /// <summary>The side's TCP health (the README's TCP health section); reasons only when there were some.</summary>
+    private static void HealthTags(Activity span, TcpHealth h)
+    {
+        span.SetTag("flowmesh.tcp.min_rtt_us", (long)h.MinRttUs);
+        span.SetTag("flowmesh.tcp.rtt_var_us", (long)h.RttVarUs);
+        span.SetTag("flowmesh.tcp.cwnd", (long)h.Cwnd);
+        span.SetTag("flowmesh.tcp.delivery_rate", (long)h.DeliveryRate);
+        span.SetTag("flowmesh.tcp.bytes_retransmitted", (long)h.BytesRetransmitted);
+        span.SetTag("flowmesh.tcp.retransmits.timeout", (long)h.RetransmitsTimeout);
+        span.SetTag("flowmesh.tcp.retransmits.fast", (long)h.RetransmitsFast);
+        span.SetTag("flowmesh.tcp.retransmits.probe", (long)h.RetransmitsProbe);
+        span.SetTag("flowmesh.tcp.retransmits.syn", (long)h.RetransmitsSyn);
+        span.SetTag("flowmesh.tcp.spurious_retransmits", (long)h.SpuriousRetransmits);
+        span.SetTag("flowmesh.tcp.drops", (long)h.Drops);
+        if (h.DropReason.Length > 0)
+            span.SetTag("flowmesh.tcp.drop_reason", h.DropReason);
+        if (h.ResetCause.Length > 0)
+        {
+            span.SetTag("flowmesh.tcp.reset_phase", h.ResetPhase);
+            span.SetTag("flowmesh.tcp.reset_cause", h.ResetCause);
+        }
+        if (h.Error.Length > 0)
+            span.SetTag("flowmesh.tcp.error", h.Error);
     }
 
     /// <summary>Where the side's time went inside its process; only what was measured (see the README's Runtime section).</summary>

@@ -17,7 +17,29 @@ public sealed record SessionSideJson(
     uint Pid, string Process, string State, bool Closed, string CloseReason,
     long StartUnixMs, long EstablishedUnixMs, long EndUnixMs, double HandshakeMs, double RttMs, double DurationMs,
     ulong BytesSent, ulong BytesReceived, uint Retransmissions, uint ResetsSent, uint ResetsReceived, bool EventsLost, bool MidLife,
-    RuntimeJson? Runtime);
+    RuntimeJson? Runtime, HealthJson? Health);
+
+/// <summary>
+/// A side's TCP health: the kernel's figures at the side's latest event that read them
+/// (what `ss -ti` shows), retransmissions by kind, dropped segments, and the first reset's
+/// phase and cause. Null: not known (no stats were read, or no reset happened).
+/// </summary>
+public sealed record HealthJson(
+    double? MinRttMs, double RttVarMs, uint Cwnd, ulong DeliveryRateBytesPerSecond, ulong BytesRetransmitted,
+    RetransmitsJson Retransmits, uint SpuriousRetransmits, uint ReorderingSeen, uint OutOfOrderPackets,
+    uint Drops, string? DropReason, string? ResetPhase, string? ResetCause, string? ResetReason, string? Error)
+{
+    public static HealthJson? From(TcpHealth? h) => h is null ? null : new(
+        h.MinRttUs > 0 ? h.MinRttUs / 1000.0 : null, h.RttVarUs / 1000.0, h.Cwnd, h.DeliveryRate, h.BytesRetransmitted,
+        new RetransmitsJson(h.RetransmitsTimeout, h.RetransmitsFast, h.RetransmitsProbe, h.RetransmitsSyn),
+        h.SpuriousRetransmits, h.ReorderingSeen, h.OutOfOrderPackets,
+        h.Drops, NullIfEmpty(h.DropReason), NullIfEmpty(h.ResetPhase), NullIfEmpty(h.ResetCause), NullIfEmpty(h.ResetReason), NullIfEmpty(h.Error));
+
+    private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
+}
+
+/// <summary>Retransmissions by kind: after a timeout, fast (duplicate ACKs, SACK), tail-loss probes, SYN or SYN-ACK.</summary>
+public sealed record RetransmitsJson(uint Timeout, uint Fast, uint Probe, uint Syn);
 
 /// <summary>
 /// Where a side's time went inside its process: the accept queue, the run queue, the Go
@@ -91,7 +113,7 @@ public sealed record SessionJson(
         s.StartUnixNs / 1_000_000, s.EstablishedUnixNs / 1_000_000, s.EndUnixNs / 1_000_000,
         s.HandshakeUs / 1000.0, s.SrttUs / 1000.0, s.DurationUs / 1000.0,
         s.BytesSent, s.BytesReceived, s.Retransmissions, s.ResetsSent, s.ResetsReceived, s.EventsLost, s.MidLife,
-        RuntimeJson.From(s.Runtime));
+        RuntimeJson.From(s.Runtime), HealthJson.From(s.Health));
 }
 
 public sealed record FlowStepJson(long TimeUnixNs, string Event, string OldState, string NewState);
@@ -103,7 +125,7 @@ public sealed record FlowJson(
     double HandshakeMs, double RttMs, ulong BytesSent, ulong BytesReceived, uint SegmentsOut, uint SegmentsIn,
     uint Retransmissions, uint ResetsSent, uint ResetsReceived, uint Pid, string Process, ulong CgroupId,
     string? TraceTag, bool TagSent, bool TagEchoed, bool TagReceived, bool EventsLost,
-    uint Events, uint Reordered, uint Duplicates, uint Unexpected, IReadOnlyList<FlowStepJson>? Steps, RuntimeJson? Runtime)
+    uint Events, uint Reordered, uint Duplicates, uint Unexpected, IReadOnlyList<FlowStepJson>? Steps, RuntimeJson? Runtime, HealthJson? Health)
 {
     public static FlowJson From(FlowView f, bool live) => new(
         ClusterKinds.FlowIdentity(f.HostId, f.Cookie), f.HostId, f.Cookie, live, f.Family, f.LocalAddress, f.LocalPort, f.RemoteAddress, f.RemotePort,
@@ -115,7 +137,7 @@ public sealed record FlowJson(
         f.TraceTag == 0 ? null : f.TraceTag.ToString("x16", CultureInfo.InvariantCulture), f.TagSent, f.TagEchoed, f.TagReceived, f.EventsLost,
         f.Events, f.Reordered, f.Duplicates, f.Unexpected,
         f.Steps.Count == 0 ? null : f.Steps.Select(s => new FlowStepJson((long)s.MonotonicNs + f.WallClockOffsetNs, s.Event, s.OldState, s.NewState)).ToList(),
-        RuntimeJson.From(f.Runtime));
+        RuntimeJson.From(f.Runtime), HealthJson.From(f.Health));
 
     private static string SideName(FlowSide side) => side switch
     {

@@ -157,6 +157,7 @@ public static class SessionJoin
             IsnLocal = f.IsnLocal,
             IsnRemote = f.IsnRemote,
             Runtime = f.Runtime,
+            Health = f.Health,
         };
     }
 

@@ -13,10 +13,10 @@ namespace FlowMesh.Contracts.Capture;
 public readonly struct TcpEventRecord
 {
     /// <summary>sizeof(struct fm_event).</summary>
-    public const int Size = 152;
+    public const int Size = 216;
 
     /// <summary>FM_RECORD_VERSION: the layout this code reads.</summary>
-    public const ushort CurrentVersion = 3;
+    public const ushort CurrentVersion = 4;
 
     public const byte AfInet = 2;
     public const byte AfInet6 = 10;
@@ -54,6 +54,12 @@ public readonly struct TcpEventRecord
     public readonly ulong TraceTag;
     /// <summary>The Go goroutine that made the connect() or accept() (see <see cref="TcpEventFlags.Goid"/>).</summary>
     public readonly ulong Goid;
+    /// <summary><see cref="TcpEventKind.ResetSent"/>: the kernel's enum sk_rst_reason (why it sent the reset); otherwise 0.</summary>
+    public readonly uint Reason;
+    /// <summary>At a transition to TCP_CLOSE: the socket's pending error (an errno, e.g. ETIMEDOUT); otherwise 0.</summary>
+    public readonly uint SocketError;
+    /// <summary>With <see cref="TcpEventFlags.Stats"/>: the socket's TCP health.</summary>
+    public readonly TcpHealthRecord Health;
 
     internal TcpEventRecord(in TcpEventRecordBuilder b)
     {
@@ -85,6 +91,9 @@ public readonly struct TcpEventRecord
         TotalRetransmissions = b.TotalRetransmissions;
         TraceTag = b.TraceTag;
         Goid = b.Goid;
+        Reason = b.Reason;
+        SocketError = b.SocketError;
+        Health = b.Health;
     }
 
     public bool Has(TcpEventFlags flag) => (Flags & flag) == flag;

@@ -40,6 +40,9 @@ public struct TcpEventRecordBuilder
     public uint TotalRetransmissions;
     public ulong TraceTag;
     public ulong Goid;
+    public uint Reason;
+    public uint SocketError;
+    public TcpHealthRecord Health;
 
     /// <summary>A state-transition record of the current layout version.</summary>
     public static TcpEventRecordBuilder Transition(ulong cookie, TcpState from, TcpState to, ulong timestampNs = 0) => new()

@@ -16,7 +16,7 @@ namespace FlowMesh.Node.Flows;
 /// one reached by the latest event by kernel time; milestones keep their earliest
 /// time; counters come from the latest sample; anomalies are counted.
 /// </summary>
-internal sealed class FlowState
+internal sealed partial class FlowState
 {
     /// <summary>How many events are kept for the view: transitions, resets, the mid-life start (a plain connection makes 5); retransmissions are counted, not kept.</summary>
     public const int MaxSteps = 8;
@@ -155,11 +155,11 @@ internal sealed class FlowState
                 break;
             case TcpEventKind.ResetSent:
                 ResetsSent++;
-                NoteReset(ts, FlowSide.Local);
+                NoteReset(r, FlowSide.Local);
                 break;
             case TcpEventKind.ResetReceived:
                 ResetsReceived++;
-                NoteReset(ts, FlowSide.Remote);
+                NoteReset(r, FlowSide.Remote);
                 break;
             case TcpEventKind.Accepted:
                 if (AcceptedNs == 0 || ts < AcceptedNs)
@@ -183,6 +183,7 @@ internal sealed class FlowState
             _segmentsIn = r.SegmentsIn;
             _srttUs = r.SmoothedRttUs;
             _retransmissions = r.TotalRetransmissions;
+            _health = r.Health;
         }
         // Outside the freshness check above: an older record's FIN is still the earliest FIN.
         if (r.Has(TcpEventFlags.FinReceived))
@@ -254,15 +255,18 @@ internal sealed class FlowState
             Closed = true;
             ClosedNs = ts;
             _closedFrom = r.OldState;
+            _closeError = r.SocketError;
         }
     }
 
-    private void NoteReset(ulong ts, FlowSide side)
+    private void NoteReset(in TcpEventRecord r, FlowSide side)
     {
-        if (_firstResetNs == 0 || ts < _firstResetNs)
+        if (_firstResetNs == 0 || r.TimestampNs < _firstResetNs)
         {
-            _firstResetNs = ts;
+            _firstResetNs = r.TimestampNs;
             _firstResetBy = side;
+            _firstResetState = r.OldState;
+            _firstResetReason = r.Reason;
         }
     }
 
@@ -459,6 +463,7 @@ internal sealed class FlowState
         };
         if (AcceptedNs != 0 || Goid != 0)
             view.Runtime = RuntimeView();
+        view.Health = HealthView();
         if (withSteps)
             AddSteps(view);
         return view;
@@ -559,6 +564,7 @@ internal sealed class FlowState
         s._tagFlags = (v.TagSent ? TcpEventFlags.TagSent : 0) | (v.TagEchoed ? TcpEventFlags.TagEchoed : 0) | (v.TagReceived ? TcpEventFlags.TagReceived : 0);
         s.EventsLost = v.EventsLost;
         s.SessionKey = v.SessionKey.Length > 0 ? v.SessionKey : null;
+        s.RestoreHealth(v);
         if (v.Runtime is { } runtime)
         {
             s.AcceptedNs = runtime.AcceptedNs;

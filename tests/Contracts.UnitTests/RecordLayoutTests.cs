@@ -63,11 +63,43 @@ public sealed class RecordLayoutTests
             ("total_retrans", Offset(in r, in r.TotalRetransmissions)),
             ("trace_tag", Offset(in r, in r.TraceTag)),
             ("goid", Offset(in r, in r.Goid)),
+            ("reason", Offset(in r, in r.Reason)),
+            ("sk_err", Offset(in r, in r.SocketError)),
+            ("health", Offset(in r, in r.Health)),
         };
         var cFields = Struct("fm_event").GetProperty("fields").EnumerateObject().Select(p => p.Name).ToHashSet();
         Assert.Equal(cFields, expected.Select(e => e.C).ToHashSet());
         foreach (var (c, cs) in expected)
             Assert.True(CField("fm_event", c) == cs, $"fm_event.{c}: C offset {CField("fm_event", c)}, C# offset {cs}");
+    }
+
+    [Fact]
+    public unsafe void Every_health_field_has_the_C_offset()
+    {
+        var h = default(TcpHealthRecord);
+        Assert.Equal(Struct("fm_health").GetProperty("size").GetInt32(), sizeof(TcpHealthRecord));
+        Assert.Equal(TcpHealthRecord.Size, sizeof(TcpHealthRecord));
+        var expected = new (string C, int CSharp)[]
+        {
+            ("delivery_rate", Offset(in h, in h.DeliveryRate)),
+            ("bytes_retrans", Offset(in h, in h.BytesRetransmitted)),
+            ("min_rtt_us", Offset(in h, in h.MinRttUs)),
+            ("rttvar_us", Offset(in h, in h.RttVarUs)),
+            ("snd_cwnd", Offset(in h, in h.CongestionWindow)),
+            ("dsack_dups", Offset(in h, in h.DsackDuplicates)),
+            ("reord_seen", Offset(in h, in h.ReorderingSeen)),
+            ("rcv_ooopack", Offset(in h, in h.OutOfOrderPackets)),
+            ("drops", Offset(in h, in h.Drops)),
+            ("drop_reason", Offset(in h, in h.DropReason)),
+            ("retrans_timeout", Offset(in h, in h.RetransmitsTimeout)),
+            ("retrans_fast", Offset(in h, in h.RetransmitsFast)),
+            ("retrans_probe", Offset(in h, in h.RetransmitsProbe)),
+            ("retrans_syn", Offset(in h, in h.RetransmitsSyn)),
+        };
+        var cFields = Struct("fm_health").GetProperty("fields").EnumerateObject().Select(p => p.Name).ToHashSet();
+        Assert.Equal(cFields, expected.Select(e => e.C).ToHashSet());
+        foreach (var (c, cs) in expected)
+            Assert.True(CField("fm_health", c) == cs, $"fm_health.{c}: C offset {CField("fm_health", c)}, C# offset {cs}");
     }
 
     [Fact]
@@ -80,7 +112,11 @@ public sealed class RecordLayoutTests
             Flags = TcpEventFlags.Isn | TcpEventFlags.Stats, TimestampNs = 11, SocketCookie = 12, CgroupId = 13, NetNsInode = 14,
             Pid = 15, Tgid = 16, LocalPort = 17, RemotePort = 18, IsnLocal = 19, IsnRemote = 20, BytesAcked = 21, BytesReceived = 22,
             SegmentsOut = 23, SegmentsIn = 24, SmoothedRttUs = 25, TotalRetransmissions = 26, TraceTag = 0x1122334455667788,
+            Reason = 30, SocketError = 31,
         };
+        b.Health.MinRttUs = 32;
+        b.Health.RetransmitsSyn = 33;
+        b.Health.DeliveryRate = 34;
         b.LocalAddress[15] = 27;
         b.RemoteAddress[0] = 28;
         b.Comm[3] = 29;
@@ -95,6 +131,7 @@ public sealed class RecordLayoutTests
             new[] { r.NetNsInode, r.Pid, r.Tgid, r.IsnLocal, r.IsnRemote, r.SegmentsOut, r.SegmentsIn, r.SmoothedRttUs, r.TotalRetransmissions });
         Assert.Equal((17, 18), (r.LocalPort, r.RemotePort));
         Assert.Equal(0x1122334455667788UL, r.TraceTag);
+        Assert.Equal((30u, 31u, 32u, (ushort)33, 34UL), (r.Reason, r.SocketError, r.Health.MinRttUs, r.Health.RetransmitsSyn, r.Health.DeliveryRate));
         Assert.Equal((27, 28, 29), (r.LocalAddress[15], r.RemoteAddress[0], r.Comm[3]));
     }
 
