@@ -699,15 +699,23 @@ static __always_inline int emit_socket_event(const struct sock *sk, __u8 kind, _
  * in the Open state is a probe. SYNs are retransmitted in SYN_SENT. Counted only
  * when the segment left (err == 0), as tcp_sock.total_retrans is.
  */
-static __always_inline void count_retransmission(const struct sock *sk, int err)
+static __always_inline void count_retransmission(const struct sock *sk, const struct sk_buff *skb, int err)
 {
 	if (err)
 		return;
 	struct sock_info *info = bpf_sk_storage_get(&fm_sock_info, (void *)sk, 0, 0);
 	if (!info)
 		return;
+	/*
+	 * One retransmitted skb may carry several segments; total_retrans counts segments
+	 * (tcp_skb_pcount), so the kinds do too and add up to it.
+	 */
+	struct tcp_skb_cb *cb = (void *)skb->cb;
+	__u16 segs = BPF_CORE_READ(cb, tcp_gso_segs);
+	if (!segs)
+		segs = 1;
 	if (sk->__sk_common.skc_state == TCP_SYN_SENT || sk->__sk_common.skc_state == TCP_SYN_RECV) {
-		info->retrans_syn++;
+		info->retrans_syn += segs;
 		return;
 	}
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
@@ -715,11 +723,11 @@ static __always_inline void count_retransmission(const struct sock *sk, int err)
 		return;
 	__u8 ca_state = BPF_CORE_READ_BITFIELD(&tp->inet_conn, icsk_ca_state);
 	if (ca_state == TCP_CA_Loss)
-		info->retrans_timeout++;
+		info->retrans_timeout += segs;
 	else if (ca_state == TCP_CA_Open)
-		info->retrans_probe++;
+		info->retrans_probe += segs;
 	else
-		info->retrans_fast++;
+		info->retrans_fast += segs;
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
@@ -728,8 +736,8 @@ int BPF_PROG(fm_retransmit, const struct sock *sk, const struct sk_buff *skb, in
 	if (!sk)
 		return 0;
 	__u8 state = sk->__sk_common.skc_state;
-	if (state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV)
-		count_retransmission(sk, err);
+	if (state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV && skb)
+		count_retransmission(sk, skb, err);
 	return emit_socket_event(sk, FM_EV_RETRANSMIT, 0);
 }
 

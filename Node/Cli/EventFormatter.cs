@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using FlowMesh.Contracts.Capture;
+using FlowMesh.Node.Flows;
 using FlowMesh.Node.Kernel;
 
 namespace FlowMesh.Node.Cli;
@@ -163,11 +164,37 @@ internal sealed class JsonEventFormatter : EventFormatter
             w.WriteNumber("segsIn", r.SegmentsIn);
             w.WriteNumber("srttUs", r.SmoothedRttUs);
             w.WriteNumber("totalRetrans", r.TotalRetransmissions);
+            WriteHealth(w, r.Health);
         }
+        if (r.Kind == TcpEventKind.ResetSent)
+            w.WriteString("reason", KernelReasonNames.Reset(r.Reason));
+        if (r.SocketError != 0)
+            w.WriteString("socketError", ErrnoNames.Of(r.SocketError));
         w.WriteEndObject();
         w.Flush();
         w.Reset();
         _output.Write(NewLine);
+    }
+
+    private static void WriteHealth(Utf8JsonWriter w, in TcpHealthRecord h)
+    {
+        w.WriteStartObject("health");
+        w.WriteNumber("minRttUs", h.MinRttUs);
+        w.WriteNumber("rttVarUs", h.RttVarUs);
+        w.WriteNumber("cwnd", h.CongestionWindow);
+        w.WriteNumber("deliveryRate", h.DeliveryRate);
+        w.WriteNumber("bytesRetrans", h.BytesRetransmitted);
+        w.WriteNumber("retransTimeout", h.RetransmitsTimeout);
+        w.WriteNumber("retransFast", h.RetransmitsFast);
+        w.WriteNumber("retransProbe", h.RetransmitsProbe);
+        w.WriteNumber("retransSyn", h.RetransmitsSyn);
+        w.WriteNumber("dsackDups", h.DsackDuplicates);
+        w.WriteNumber("reordSeen", h.ReorderingSeen);
+        w.WriteNumber("rcvOooPack", h.OutOfOrderPackets);
+        w.WriteNumber("drops", h.Drops);
+        if (h.Drops > 0)
+            w.WriteString("dropReason", KernelReasonNames.Drop(h.DropReason));
+        w.WriteEndObject();
     }
 
     public override void Flush() => _output.Flush();

@@ -31,7 +31,8 @@ internal static class TcpResetCauses
     public static string OfSent(string reason) => reason switch
     {
         "NO_SOCKET" => "no-listener",
-        "TCP_ABORT_ON_CLOSE" or "TCP_ABORT_ON_LINGER" or "TCP_ABORT_ON_DATA" or "TCP_DISCONNECT_WITH_DATA" => "abortive-close",
+        // tcp_disconnect() sends TCP_STATE: a close with SO_LINGER 0, or connect(AF_UNSPEC).
+        "TCP_ABORT_ON_CLOSE" or "TCP_ABORT_ON_LINGER" or "TCP_ABORT_ON_DATA" or "TCP_DISCONNECT_WITH_DATA" or "TCP_STATE" => "abortive-close",
         "TCP_ABORT_ON_MEMORY" => "out-of-memory",
         "TCP_KEEPALIVE_TIMEOUT" => "timeout",
         "NOT_SPECIFIED" or "" => "unspecified",

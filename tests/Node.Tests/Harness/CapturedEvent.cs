@@ -28,7 +28,10 @@ internal sealed record CapturedEvent(
     string? Tag,
     bool TagSent,
     bool TagEchoed,
-    bool TagReceived)
+    bool TagReceived,
+    JsonElement? Health,
+    string? Reason,
+    string? SocketError)
 {
     /// <summary>"SYN_SENT->ESTABLISHED" for transitions, "reset-sent@CLOSE" for other events.</summary>
     public string Step => Event == "state"
@@ -65,7 +68,10 @@ internal sealed record CapturedEvent(
             e.TryGetProperty("tag", out var tag) ? tag.GetString() : null,
             e.TryGetProperty("tagSent", out var sent) && sent.GetBoolean(),
             e.TryGetProperty("tagEchoed", out var echoed) && echoed.GetBoolean(),
-            e.TryGetProperty("tagReceived", out var received) && received.GetBoolean());
+            e.TryGetProperty("tagReceived", out var received) && received.GetBoolean(),
+            e.TryGetProperty("health", out var health) ? health.Clone() : null,
+            e.TryGetProperty("reason", out var reason) ? reason.GetString() : null,
+            e.TryGetProperty("socketError", out var error) ? error.GetString() : null);
     }
 
     private static T? Optional<T>(JsonElement e, string name, Func<JsonElement, T> read) where T : struct =>
