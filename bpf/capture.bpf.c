@@ -101,10 +101,10 @@ struct sock_info {
 	__u32 flags;
 	__u32 _pad;
 	/* Health counters the kernel does not keep per socket (struct fm_health). */
-	__u16 retrans_timeout;
-	__u16 retrans_fast;
-	__u16 retrans_probe;
-	__u16 retrans_syn;
+	__u32 retrans_timeout;
+	__u32 retrans_fast;
+	__u32 retrans_probe;
+	__u32 retrans_syn;
 	__u32 drops;
 	__u32 drop_reason;
 };

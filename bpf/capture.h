@@ -70,10 +70,10 @@ struct fm_health {
 	unsigned int rcv_ooopack;         /* segments received out of order */
 	unsigned int drops;               /* segments of this socket the kernel freed as dropped (skb:kfree_skb) */
 	unsigned int drop_reason;         /* enum skb_drop_reason of the latest of them */
-	unsigned short retrans_timeout;   /* retransmissions in loss recovery after a retransmission timeout */
-	unsigned short retrans_fast;      /* retransmissions in fast recovery (duplicate ACKs, SACK, RACK) */
-	unsigned short retrans_probe;     /* tail-loss probes (retransmissions in the Open state) */
-	unsigned short retrans_syn;       /* SYN (client) or SYN-ACK (server) retransmissions */
+	unsigned int retrans_timeout;     /* retransmissions in loss recovery after a retransmission timeout */
+	unsigned int retrans_fast;        /* retransmissions in fast recovery (duplicate ACKs, SACK, RACK) */
+	unsigned int retrans_probe;       /* tail-loss probes (retransmissions in the Open state) */
+	unsigned int retrans_syn;         /* SYN (client) or SYN-ACK (server) retransmissions */
 };
 
 /*

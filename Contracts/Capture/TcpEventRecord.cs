@@ -13,7 +13,7 @@ namespace FlowMesh.Contracts.Capture;
 public readonly struct TcpEventRecord
 {
     /// <summary>sizeof(struct fm_event).</summary>
-    public const int Size = 216;
+    public const int Size = 224;
 
     /// <summary>FM_RECORD_VERSION: the layout this code reads.</summary>
     public const ushort CurrentVersion = 4;

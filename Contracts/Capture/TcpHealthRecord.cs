@@ -11,7 +11,7 @@ namespace FlowMesh.Contracts.Capture;
 [StructLayout(LayoutKind.Sequential)]
 public struct TcpHealthRecord
 {
-    public const int Size = 56;
+    public const int Size = 64;
 
     /// <summary>Bytes per second: the kernel's latest delivery-rate sample.</summary>
     public ulong DeliveryRate;
@@ -30,9 +30,9 @@ public struct TcpHealthRecord
     public uint Drops;
     /// <summary>enum skb_drop_reason of the latest drop.</summary>
     public uint DropReason;
-    public ushort RetransmitsTimeout;
-    public ushort RetransmitsFast;
-    public ushort RetransmitsProbe;
+    public uint RetransmitsTimeout;
+    public uint RetransmitsFast;
+    public uint RetransmitsProbe;
     /// <summary>SYN (client) or SYN-ACK (server) retransmissions.</summary>
-    public ushort RetransmitsSyn;
+    public uint RetransmitsSyn;
 }

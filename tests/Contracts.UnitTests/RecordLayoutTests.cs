@@ -131,7 +131,7 @@ public sealed class RecordLayoutTests
             new[] { r.NetNsInode, r.Pid, r.Tgid, r.IsnLocal, r.IsnRemote, r.SegmentsOut, r.SegmentsIn, r.SmoothedRttUs, r.TotalRetransmissions });
         Assert.Equal((17, 18), (r.LocalPort, r.RemotePort));
         Assert.Equal(0x1122334455667788UL, r.TraceTag);
-        Assert.Equal((30u, 31u, 32u, (ushort)33, 34UL), (r.Reason, r.SocketError, r.Health.MinRttUs, r.Health.RetransmitsSyn, r.Health.DeliveryRate));
+        Assert.Equal((30u, 31u, 32u, 33u, 34UL), (r.Reason, r.SocketError, r.Health.MinRttUs, r.Health.RetransmitsSyn, r.Health.DeliveryRate));
         Assert.Equal((27, 28, 29), (r.LocalAddress[15], r.RemoteAddress[0], r.Comm[3]));
     }
 
