@@ -901,6 +901,44 @@ int fm_existing(struct bpf_iter__tcp *ctx)
 }
 
 /*
+ * Every listening socket of the caller's network namespace, with what it refused: run by
+ * the Node every Node:ListenerSeconds. Overflowing queues free their SYNs and ACKs with
+ * consume_skb, not kfree_skb, so no drop event sees them; the listener's sk_drops does
+ * (tcp_listendrop, the same count as the namespace's ListenDrops).
+ */
+SEC("iter/tcp")
+int fm_listeners(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	if (!skc || skc->skc_state != TCP_LISTEN)
+		return 0;
+	__u16 family = skc->skc_family;
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	__u32 netns = sk_netns(skc);
+	if (!wanted(netns, skc->skc_num, 0))
+		return 0;
+	struct sock *sk = (struct sock *)tp;
+	struct fm_listener l = {};
+	l.netns_ino = netns;
+	l.family = family;
+	l.port = skc->skc_num;
+	if (family == AF_INET)
+		__builtin_memcpy(l.addr, &skc->skc_rcv_saddr, 4);
+	else
+		__builtin_memcpy(l.addr, skc->skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
+	/* TCP sockets count drops in sk_drops (only UDP and raw sockets use per-node counters). */
+	l.drops = sk->sk_drops.counter;
+	l.backlog = sk->sk_ack_backlog;
+	l.max_backlog = sk->sk_max_ack_backlog;
+	bpf_seq_write(ctx->meta->seq, &l, sizeof(l));
+	return 0;
+}
+
+/*
  * SipHash-2-4 of one 8-byte message (the reference algorithm, unrolled: no loops for
  * the verifier). User space checks tags with the same function (TagAuthenticator).
  */

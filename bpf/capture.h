@@ -123,6 +123,21 @@ struct fm_event {
 	struct fm_health health;      /* FM_F_STATS */
 };
 
+/*
+ * One listening socket, written by the fm_listeners iterator (bpf_seq_write, not the
+ * ring): the Node runs it every few seconds to count what each listener refused.
+ */
+struct fm_listener {
+	unsigned int netns_ino;
+	unsigned short family;
+	unsigned short port;
+	unsigned char addr[16];
+	unsigned int drops;        /* sk_drops: SYNs and handshakes dropped (SYN queue or accept queue full; tcp_listendrop) */
+	unsigned int backlog;      /* connections waiting in the accept queue now */
+	unsigned int max_backlog;  /* the accept queue's bound (listen()'s backlog, capped by somaxconn) */
+	unsigned int _pad;
+};
+
 /* Per-CPU counters (a BPF_MAP_TYPE_PERCPU_ARRAY with one element). */
 struct fm_counters {
 	unsigned long long existing;        /* sockets reported by the iterator (open at start) */

@@ -39,6 +39,13 @@ int main(void)
 	printf("}},\n");
 
 	first = 1;
+	printf(" \"fm_listener\": {\"size\": %zu, \"fields\": {", sizeof(struct fm_listener));
+	FIELD(fm_listener, netns_ino); FIELD(fm_listener, family); FIELD(fm_listener, port);
+	FIELD(fm_listener, addr); FIELD(fm_listener, drops); FIELD(fm_listener, backlog);
+	FIELD(fm_listener, max_backlog);
+	printf("}},\n");
+
+	first = 1;
 	printf(" \"fm_counters\": {\"size\": %zu, \"fields\": {", sizeof(struct fm_counters));
 	FIELD(fm_counters, existing); FIELD(fm_counters, reserve_failed);
 	FIELD(fm_counters, no_ring); FIELD(fm_counters, storage_failed);

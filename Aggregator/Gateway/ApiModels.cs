@@ -156,7 +156,11 @@ public sealed record HeatmapJson(string? Edge, string? Host, string Metric, stri
 
 public sealed record TagSurvivalJson(long Sent, long Survived, long StrippedOnPath, long EchoStripped, long PeerNotInstrumented, long NoHandshake, double? SurvivalRatio);
 
-public sealed record EdgeJson(string Edge, string Client, string Server, long Sessions, long Errors, double? P99Ms, TagSurvivalJson Tags);
+/// <summary>
+/// An edge. <c>ListenDrops</c>: connection attempts the server's listener dropped because its SYN
+/// or accept queue was full (they never became sessions), as its host's Node counted them.
+/// </summary>
+public sealed record EdgeJson(string Edge, string Client, string Server, long Sessions, long Errors, double? P99Ms, TagSurvivalJson Tags, long ListenDrops);
 
 public sealed record MemberJson(string MemberId, string Role, string HostId, string Address, long StartedUnixMs, bool Healthy, long? UpdatedUnixMs,
     IReadOnlyDictionary<string, long> Counters, long Drops);

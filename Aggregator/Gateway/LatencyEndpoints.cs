@@ -3,6 +3,7 @@ using FlowMesh.Aggregator.Sessions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using StackExchange.Redis;
 
 namespace FlowMesh.Aggregator.Gateway;
 
@@ -140,6 +141,8 @@ internal static class LatencyEndpoints
             request.HttpContext.Response.Headers.Link = $"<{next}>; rel=\"next\"";
         }
         var p99s = await Task.WhenAll(edges.Select(e => gateway.Latency.ReadAsync(LatencyScopes.Edge(e.Edge), LatencyMetric.Connect, window))).ConfigureAwait(false);
+        var servers = edges.Select(e => (RedisValue)e.Edge[(e.Edge.LastIndexOf('>') + 1)..]).ToArray();
+        var listenDrops = servers.Length == 0 ? [] : await gateway.Db.HashGetAsync(gateway.Keys.ListenDrops, servers).ConfigureAwait(false);
         var result = new List<EdgeJson>(edges.Count);
         for (var i = 0; i < edges.Count; i++)
         {
@@ -149,7 +152,8 @@ internal static class LatencyEndpoints
             result.Add(new EdgeJson(edge, edge[..split], edge[(split + 1)..], counts["sessions"], counts["errors"],
                 p99s[i].IsEmpty ? null : Math.Round(p99s[i].Quantile(0.99) / 1000, 4),
                 new TagSurvivalJson(sent, counts["survived"], counts["stripped_on_path"], counts["echo_stripped"], counts["peer_not_instrumented"], counts["no_handshake"],
-                    sent == 0 ? null : Math.Round((double)counts["survived"] / sent, 4))));
+                    sent == 0 ? null : Math.Round((double)counts["survived"] / sent, 4)),
+                listenDrops[i].TryParse(out long drops) ? drops : 0));
         }
         return Results.Ok(result);
     }

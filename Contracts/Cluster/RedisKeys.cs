@@ -40,6 +40,9 @@ public sealed class RedisKeys(string clusterName)
     /// <summary>SET: host ids that have published a status.</summary>
     public string Nodes => Prefix + "nodes";
 
+    /// <summary>Hash: server endpoint ("10.0.0.2:6379") to the drops its listener made, summed over the Nodes that saw them.</summary>
+    public string ListenDrops => Prefix + "listen-drops";
+
     /// <summary>HASH {etag, view}: the saved state of an open flow whose actor was passivated.</summary>
     public string FlowState(string hostId, ulong cookie) => Prefix + "flow-state:" + hostId + "/" + cookie.ToString(System.Globalization.CultureInfo.InvariantCulture);
 

@@ -39,6 +39,7 @@ internal sealed class NodeService(
     private AliveFile? _alive;
     private TagKeyFile? _tagKeys;
     private RuntimeMonitor? _runtime;
+    private ListenerDropReporter? _listeners;
     private long _kernelDrops;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -68,6 +69,12 @@ internal sealed class NodeService(
         _runtime = new RuntimeMonitor(_capture.Kernel, settings.Runtime, _redis, _pipeline.Member.Keys, settings.HostId, loggers.CreateLogger("FlowMesh.Node.Runtime"));
         _pipeline.Services.Runtime = _runtime;
         _runtime.Start();
+        if (settings.ListenerSeconds > 0)
+        {
+            _listeners = new ListenerDropReporter(_capture.Kernel, _redis, _pipeline.Member.Keys, TimeSpan.FromSeconds(settings.ListenerSeconds),
+                settings.MaxListeners, loggers.CreateLogger("FlowMesh.Node.Listeners"));
+            _listeners.Start();
+        }
         if (_capture.Kernel.AcceptUnavailable is { } noAccept)
             _logger.LogWarning("accept() is not traced, so servers are named by their listener's process and accept-queue waits are not measured: {Reason}", noAccept);
         // Sampled once per status interval (reading the kernel counters is a syscall): a flow
@@ -115,6 +122,8 @@ internal sealed class NodeService(
             await _reporter.StopAsync().ConfigureAwait(false);
         if (_runtime is not null)
             await _runtime.DisposeAsync().ConfigureAwait(false);
+        if (_listeners is not null)
+            await _listeners.DisposeAsync().ConfigureAwait(false);
         if (_capture is not null)
         {
             var summary = _capture.Stop();
@@ -184,6 +193,9 @@ internal sealed class NodeService(
             RuntimeTableFull = capture?.RuntimeTableFull ?? 0,
             RuntimeEventsLost = _runtime?.DotnetEventsLost ?? 0,
             RuntimeUnavailable = _capture?.Kernel.AcceptUnavailable ?? "",
+            Listeners = _listeners?.Listeners ?? 0,
+            ListenDrops = _listeners?.Drops ?? 0,
+            ListenersUnwatched = _listeners?.Unwatched ?? 0,
         };
         if (_pipeline is not null)
             status.Members.AddRange(_pipeline.Member.Cluster.MemberList.GetAllMembers().Select(m => m.Id).Order(StringComparer.Ordinal));

@@ -44,6 +44,12 @@ public sealed class NodeSettings
     /// <summary>How often (seconds) the node status entry in Redis is refreshed.</summary>
     public double StatusIntervalSeconds { get; set; } = 1;
 
+    /// <summary>How often (seconds) the listeners are read for queue overflows; 0 turns it off.</summary>
+    public double ListenerSeconds { get; set; } = 5;
+
+    /// <summary>At most this many listeners are watched at a look (the rest are counted in listeners_unwatched).</summary>
+    public int MaxListeners { get; set; } = 4096;
+
     public static NodeSettings From(IConfiguration configuration)
     {
         var settings = new NodeSettings();

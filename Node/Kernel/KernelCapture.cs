@@ -18,6 +18,7 @@ public sealed unsafe class KernelCapture : IDisposable
     private const string CountersMap = "fm_counters";
     private const string TagKeyMap = "fm_tag_key";
     private const string ExistingProgram = "fm_existing";
+    private const string ListenersProgram = "fm_listeners";
     private const string SockOpsProgram = "fm_sockops";
     private const string GoScheduleProgram = "fm_go_execute";
     private static readonly string[] AcceptPrograms = ["fm_accept4", "fm_accept"];
@@ -141,7 +142,7 @@ public sealed unsafe class KernelCapture : IDisposable
         {
             var name = LibBpf.NameOf(prog);
             // The Go probe is attached per binary (AttachUprobe); disabled programs were never loaded.
-            if (name == ExistingProgram || name == GoScheduleProgram || !Wanted(name, Options.Runtime))
+            if (name == ExistingProgram || name == ListenersProgram || name == GoScheduleProgram || !Wanted(name, Options.Runtime))
                 continue;
             var accept = AcceptPrograms.Contains(name);
             if (accept && !acceptReady)
@@ -210,32 +211,64 @@ public sealed unsafe class KernelCapture : IDisposable
     /// </summary>
     public int ReportExistingSockets()
     {
-        var prog = FindProgram(ExistingProgram);
-        var link = LibBpf.bpf_program__attach_iter(prog, 0);
+        var before = TotalExisting();
+        RunIterator(ExistingProgram, static _ => { });
+        return (int)(TotalExisting() - before);
+    }
+
+    /// <summary>
+    /// Every listening socket of the captured namespace with what it refused so far (the
+    /// fm_listeners iterator writes one <see cref="ListenerRecord"/> each).
+    /// </summary>
+    public List<ListenerRecord> ReadListeners()
+    {
+        var listeners = new List<ListenerRecord>();
+        var pending = new List<byte>();
+        RunIterator(ListenersProgram, chunk =>
+        {
+            // A read may end inside a record: keep the tail for the next one.
+            pending.AddRange(chunk);
+            var whole = pending.Count / ListenerRecord.Size * ListenerRecord.Size;
+            var bytes = CollectionsMarshal.AsSpan(pending)[..whole];
+            listeners.AddRange(MemoryMarshal.Cast<byte, ListenerRecord>(bytes));
+            pending.RemoveRange(0, whole);
+        });
+        return listeners;
+    }
+
+    /// <summary>
+    /// Runs an iterator program once in the captured namespace (the namespace of the thread
+    /// that creates its file descriptor) and hands each read of its output to <paramref name="read"/>.
+    /// </summary>
+    private void RunIterator(string program, Action<ReadOnlySpan<byte>> read)
+    {
+        var link = LibBpf.bpf_program__attach_iter(FindProgram(program), 0);
         if (link == 0)
-            throw new CaptureStartException($"cannot attach the socket iterator: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
+            throw new CaptureStartException($"cannot attach the socket iterator {program}: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
         try
         {
-            var before = TotalExisting();
-            // The iterator walks the namespace of the thread that creates its file descriptor.
             var iterFd = Namespace.RunInside(() => LibBpf.bpf_iter_create(LibBpf.bpf_link__fd(link)));
             if (iterFd < 0)
-                throw new CaptureStartException($"cannot start the socket iterator: {LibC.ErrorText(-iterFd)}");
+                throw new CaptureStartException($"cannot start the socket iterator {program}: {LibC.ErrorText(-iterFd)}");
             try
             {
                 var buffer = stackalloc byte[4096];
                 nint n;
                 while ((n = LibC.read(iterFd, buffer, 4096)) != 0)
                 {
-                    if (n < 0 && Marshal.GetLastPInvokeError() != LibC.EINTR)
-                        throw new CaptureStartException($"the socket iterator failed: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
+                    if (n < 0)
+                    {
+                        if (Marshal.GetLastPInvokeError() == LibC.EINTR)
+                            continue;
+                        throw new CaptureStartException($"the socket iterator {program} failed: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
+                    }
+                    read(new ReadOnlySpan<byte>(buffer, (int)n));
                 }
             }
             finally
             {
                 LibC.close(iterFd);
             }
-            return (int)(TotalExisting() - before);
         }
         finally
         {

@@ -163,6 +163,21 @@ public sealed class RecordLayoutTests
     }
 
     [Fact]
+    public unsafe void Listener_record_matches_the_header()
+    {
+        var l = default(ListenerRecord);
+        Assert.Equal(Struct("fm_listener").GetProperty("size").GetInt32(), sizeof(ListenerRecord));
+        Assert.Equal(ListenerRecord.Size, sizeof(ListenerRecord));
+        Assert.Equal(CField("fm_listener", "netns_ino"), Offset(in l, in l.NetNsInode));
+        Assert.Equal(CField("fm_listener", "family"), Offset(in l, in l.Family));
+        Assert.Equal(CField("fm_listener", "port"), Offset(in l, in l.Port));
+        Assert.Equal(CField("fm_listener", "addr"), Offset(in l, in l.LocalAddress));
+        Assert.Equal(CField("fm_listener", "drops"), Offset(in l, in l.Drops));
+        Assert.Equal(CField("fm_listener", "backlog"), Offset(in l, in l.Backlog));
+        Assert.Equal(CField("fm_listener", "max_backlog"), Offset(in l, in l.MaxBacklog));
+    }
+
+    [Fact]
     public unsafe void Counters_record_matches_the_header()
     {
         var k = default(KernelCountersRecord);

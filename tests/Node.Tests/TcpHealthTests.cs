@@ -206,6 +206,46 @@ public sealed class TcpHealthTests(ITestOutputHelper output)
         Assert.Equal("ECONNREFUSED", closed.First(x => x.Cookie == r && x.IsFinalClose).SocketError);
     }
 
+    /// <summary>
+    /// A listener with an accept queue of one that never accepts, flooded with connects: its
+    /// host's Node counts the SYNs it dropped and the gateway shows them on the edge to it.
+    /// The truth is the server namespace's own ListenDrops (nstat) and the listener's sk_drops
+    /// as <c>ss -tlm</c> prints it.
+    /// </summary>
+    [Fact]
+    public async Task A_flooded_listener_with_a_tiny_backlog_shows_its_drops_on_its_edge()
+    {
+        using var hosts = TwoHosts.Create();
+        var port = Sockets.FreePort(IPAddress.Loopback);
+        await using var fleet = await SessionFleet.StartAsync(hosts.A.Name, hosts.B.Name, [port], injectTag: false,
+            new Dictionary<string, string> { ["FLOWMESH_NODE__LISTENERSECONDS"] = "1" });
+        using var listener = hosts.B.Inside(() => Sockets.Listen(IPAddress.Parse(hosts.AddressB), port, backlog: 1));
+
+        // 20 connects at once: two fit the accept queue, the rest have their SYNs dropped
+        // (and dropped again when they retransmit them) until the test gives up on them.
+        var clients = Enumerable.Range(0, 20).Select(_ => hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))).ToList();
+        var connects = clients.Select(c => c.ConnectAsync(IPAddress.Parse(hosts.AddressB), port)).ToList();
+        await ClusterClient.WaitForAsync(() => NstatAsync(hosts.B, "TcpExtListenDrops"), d => d >= 18, "the listener to drop SYNs", SessionFleet.Deadline);
+        foreach (var c in clients)
+            c.Dispose();
+        await Task.WhenAll(connects.Select(c => c.ContinueWith(_ => { }, TaskScheduler.Default)));
+
+        var truth = await NstatAsync(hosts.B, "TcpExtListenDrops");
+        var ss = await ToolRun.OutputAsync("ip", ["netns", "exec", hosts.B.Name, "ss", "-tlmnH", $"( sport = :{port} )"], Deadline);
+        output.WriteLine($"nstat TcpExtListenDrops {truth}; ss: {ss.Trim()}");
+        Assert.Contains($",d{truth})", ss, StringComparison.Ordinal); // skmem:(...,d<sk_drops>)
+
+        using var http = new HttpClient { BaseAddress = fleet.Aggregator.GatewayUrl };
+        var server = $"{hosts.AddressB}:{port}";
+        var edge = await ClusterClient.WaitForAsync(
+            async () => (await http.GetJsonAsync("/api/edges?limit=1000")).EnumerateArray().FirstOrDefault(e => e.GetProperty("server").GetString() == server),
+            e => e.ValueKind == JsonValueKind.Object && e.GetProperty("listenDrops").GetInt64() == truth,
+            $"the edge to {server} to show {truth} listen drops", SessionFleet.Deadline);
+        output.WriteLine(edge.ToString());
+        var status = await fleet.Client.Member.Redis.Database.HashGetAsync(fleet.Keys.NodeStatus("host-b"), "listen_drops");
+        Assert.Equal(truth, (long)status);
+    }
+
     /// <summary>Every health field ss also shows, equal (rates and RTTs to ss's printed precision).</summary>
     private static void AssertSameAsSs(SsSocketInfo ss, JsonElement h)
     {
@@ -264,14 +304,14 @@ public sealed class TcpHealthTests(ITestOutputHelper output)
     }
 
     /// <summary>One SNMP counter of the namespace (its own, since the test made it).</summary>
-    private static async Task<uint> NstatAsync(TestNamespace host, string counter)
+    private static async Task<long> NstatAsync(TestNamespace host, string counter)
     {
         var text = await ToolRun.OutputAsync("ip", ["netns", "exec", host.Name, "nstat", "-asz", counter], TimeSpan.FromSeconds(10));
         foreach (var line in text.Split('\n'))
         {
             var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             if (parts.Length >= 2 && parts[0] == counter)
-                return uint.Parse(parts[1], CultureInfo.InvariantCulture);
+                return long.Parse(parts[1], CultureInfo.InvariantCulture);
         }
         throw new XunitException($"nstat printed no {counter}: {text}");
     }

@@ -72,6 +72,7 @@ async function loadEdges() {
   for (const e of edges) {
     const row = el("tr", { class: "edge" + (e.edge === state.edge ? " selected" : ""), "data-edge": e.edge });
     row.append(el("td", {}, e.edge), el("td", {}, e.sessions), el("td", { class: e.errors ? "bad" : "" }, e.errors),
+      el("td", { class: e.listenDrops ? "bad" : "", title: "connection attempts the server's listener dropped: SYN or accept queue full" }, e.listenDrops),
       el("td", {}, ms(e.p99Ms)), el("td", {}, e.tags.sent ? Math.round(100 * e.tags.survivalRatio) + "%" : "–"),
       el("td", { class: e.anomalies ? "bad" : "" }, e.anomalies));
     row.onclick = () => selectEdge(e.edge === state.edge ? null : e.edge);

@@ -27,11 +27,11 @@ internal static class Sockets
     private static readonly Lazy<ulong> BootBits = new(() =>
         Convert.ToUInt64(File.ReadAllText("/proc/sys/kernel/random/boot_id")[..4], 16) << 48);
 
-    public static Socket Listen(IPAddress address, int port = 0)
+    public static Socket Listen(IPAddress address, int port = 0, int backlog = 512)
     {
         var listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(address, port));
-        listener.Listen(512);
+        listener.Listen(backlog);
         return listener;
     }
 
