@@ -107,6 +107,7 @@ struct sock_info {
 	__u32 retrans_syn;
 	__u32 drops;
 	__u32 drop_reason;
+	__u32 reported_segs; /* segs_in + segs_out at the last fm_report record: an idle socket is not reported again */
 };
 
 /*
@@ -889,6 +890,55 @@ int fm_existing(struct bpf_iter__tcp *ctx)
 		__sync_fetch_and_add(&c->existing, 1);
 	fill_header(e, FM_EV_EXISTING, family, state, state);
 	e->flags |= FM_F_MIDLIFE;
+	e->sock_cookie = bpf_get_socket_cookie(tp);
+	e->netns_ino = netns;
+	e->local_port = lport;
+	e->remote_port = rport;
+	fill_addresses(e, skc, family);
+	fill_from_info(e, info);
+	fill_stats(e, skc, info);
+	submit(rb, e);
+	return 0;
+}
+
+/*
+ * The figures of every open socket FlowMesh follows that moved since the last pass (its
+ * segment counts changed): run by the Node every Flows:SessionReportSeconds, so the reports
+ * of long-lived flows carry health that is at most that old. Idle sockets cost nothing.
+ */
+SEC("iter/tcp")
+int fm_report(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	if (!skc)
+		return 0;
+	__u8 state = skc->skc_state;
+	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV || state == TCP_LISTEN)
+		return 0;
+	__u16 family = skc->skc_family;
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	struct sock_info *info = bpf_sk_storage_get(&fm_sock_info, tp, 0, 0);
+	if (!info || (info->flags & SI_SELF) || !(info->flags & SI_SEEN))
+		return 0;
+	__u32 segs = tp->segs_in + tp->segs_out;
+	if (segs == info->reported_segs)
+		return 0;
+	info->reported_segs = segs;
+	__u16 lport = local_port_of(skc);
+	__u16 rport = bpf_ntohs(skc->skc_dport);
+	__u32 netns = sk_netns(skc);
+	if (!wanted(netns, lport, rport))
+		return 0;
+
+	void *rb;
+	struct fm_event *e = reserve(&rb);
+	if (!e)
+		return 0;
+	fill_header(e, FM_EV_REPORT, family, state, state);
 	e->sock_cookie = bpf_get_socket_cookie(tp);
 	e->netns_ino = netns;
 	e->local_port = lport;

@@ -28,6 +28,7 @@ enum fm_event_kind {
 	FM_EV_TAG_ECHOED = 6,     /* the SYN-ACK brought this end's trace tag back (sock_ops runs just
 				   * after the SYN_SENT -> ESTABLISHED transition, so that record cannot say) */
 	FM_EV_ACCEPTED = 7,       /* accept() returned this socket to the task (FM_F_TASK): the end of its accept-queue wait */
+	FM_EV_REPORT = 8,         /* fm_report: a known open socket's figures, for long-lived flows (FM_F_STATS) */
 };
 
 /* Which optional parts of a record hold data. */

@@ -13,6 +13,8 @@ public enum TcpEventKind : byte
     TagEchoed = 6,
     /// <summary>accept() returned this socket to the task: the end of its accept-queue wait, and the process that serves it.</summary>
     Accepted = 7,
+    /// <summary>A known open socket's figures, read every Flows:SessionReportSeconds for long-lived flows (only sockets that moved).</summary>
+    Report = 8,
 }
 
 /// <summary>Which optional parts of a record hold data (enum fm_event_flags in bpf/capture.h).</summary>
@@ -58,6 +60,7 @@ public static class TcpEventKindNames
         TcpEventKind.Existing => "existing",
         TcpEventKind.TagEchoed => "tag-echoed",
         TcpEventKind.Accepted => "accepted",
+        TcpEventKind.Report => "report",
         _ => "unknown",
     };
 

@@ -126,7 +126,7 @@ public readonly struct TcpEventRecord
             return data.Length < Size ? RecordDecodeResult.Truncated : RecordDecodeResult.WrongSize;
 
         record = MemoryMarshal.Read<TcpEventRecord>(data);
-        if (record.Kind is < TcpEventKind.State or > TcpEventKind.Accepted)
+        if (record.Kind is < TcpEventKind.State or > TcpEventKind.Report)
             return RecordDecodeResult.UnknownKind;
         if (record.Family is not (AfInet or AfInet6))
             return RecordDecodeResult.UnknownFamily;

@@ -175,7 +175,9 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
         }
         if (!_slotOf.TryGetValue(cookie, out var slot))
         {
-            if (IsShed(cookie))
+            // A refresh of a flow not in memory (passivated, shed, or the Node's own): not worth a
+            // restore. Nothing is lost: the flow's next event, and its close, carry the same figures.
+            if (r.Kind == TcpEventKind.Report || IsShed(cookie))
                 return;
             if (TableFull)
             {

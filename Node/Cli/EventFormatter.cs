@@ -66,6 +66,7 @@ internal sealed class TableEventFormatter(TextWriter output, MonotonicClock cloc
         TcpEventKind.Existing => ($"open: {r.NewState.ShortName()}", "36"),
         TcpEventKind.TagEchoed => ("tag echoed", "36"),
         TcpEventKind.Accepted => ("accepted", "32"),
+        TcpEventKind.Report => ("report", "90"),
         _ => ("?", null),
     };
 

@@ -132,8 +132,8 @@ internal sealed partial class FlowState
         var reordered = Events > 1 && ts < LastEventNs;
         if (reordered)
             Reordered++;
-        // Retransmissions and echoes are counted and flagged, not kept as steps of the lifecycle.
-        if (r.Kind is not (TcpEventKind.Retransmit or TcpEventKind.TagEchoed))
+        // Retransmissions, echoes and reports are counted and flagged, not kept as steps of the lifecycle.
+        if (r.Kind is not (TcpEventKind.Retransmit or TcpEventKind.TagEchoed or TcpEventKind.Report))
             RecordStep(r);
         if (FirstSeenNs == 0 || ts < FirstSeenNs)
             FirstSeenNs = ts;
@@ -172,6 +172,7 @@ internal sealed partial class FlowState
                 break;
             case TcpEventKind.Retransmit:
             case TcpEventKind.TagEchoed: // its flag is learnt with the trace tag below
+            case TcpEventKind.Report: // its figures are taken below
                 break;
         }
         if (r.Has(TcpEventFlags.Stats) && ts >= _statsNs)

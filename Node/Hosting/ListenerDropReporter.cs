@@ -11,20 +11,18 @@ using Microsoft.Extensions.Logging;
 namespace FlowMesh.Node.Hosting;
 
 /// <summary>
-/// Reads the host's listening sockets every <c>Node:ListenerSeconds</c> (the fm_listeners
-/// iterator) and reports what each one dropped since the last look: SYNs and handshakes
+/// Reads the host's listening sockets (the fm_listeners iterator; <see cref="KernelSweeper"/>
+/// calls it every <c>Node:ListenerSeconds</c>) and reports what each one dropped since the last look: SYNs and handshakes
 /// refused because its SYN queue or accept queue was full. Those never become flows (the
 /// client sees only its SYN retransmitted), so they are counted per listener instead: in
 /// this Node's status (<c>listen_drops</c>), in a warning naming the listener, and in Redis
 /// per server endpoint, where the gateway shows them on the edges to that endpoint.
 /// </summary>
 internal sealed class ListenerDropReporter(
-    KernelCapture kernel, RedisConnection redis, RedisKeys keys, TimeSpan interval, int maxListeners, ILogger logger) : IAsyncDisposable
+    KernelCapture kernel, RedisConnection redis, RedisKeys keys, TimeSpan interval, int maxListeners, ILogger logger)
 {
     private readonly Dictionary<(uint Netns, ushort Family, ushort Port, UInt128 Address), uint> _seen = [];
-    private readonly CancellationTokenSource _stop = new();
     private bool _firstLook = true;
-    private Task? _loop;
     private long _listeners;
     private long _drops;
     private long _unwatched;
@@ -33,40 +31,8 @@ internal sealed class ListenerDropReporter(
     public long Drops => Interlocked.Read(ref _drops);
     public long Unwatched => Interlocked.Read(ref _unwatched);
 
-    public void Start() => _loop = Task.Run(RunAsync);
-
-    private async Task RunAsync()
-    {
-        using var timer = new PeriodicTimer(interval);
-        do
-        {
-            try
-            {
-                await LookAsync().ConfigureAwait(false);
-            }
-            catch (CaptureStartException e)
-            {
-                // The iterator failed this once (e.g. out of memory): the next look tries again.
-                logger.LogWarning("cannot read the listeners: {Reason}", e.Message);
-            }
-        }
-        while (await Tick(timer).ConfigureAwait(false));
-    }
-
-    private async Task<bool> Tick(PeriodicTimer timer)
-    {
-        try
-        {
-            return await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-    }
-
     /// <summary>One look: the growth of each listener's drops since the last one.</summary>
-    internal async Task LookAsync()
+    public async Task LookAsync()
     {
         var listeners = kernel.ReadListeners();
         if (listeners.Count > maxListeners)
@@ -149,12 +115,4 @@ internal sealed class ListenerDropReporter(
             .Select(u => u.Address)
             .Where(a => !a.IsIPv6LinkLocal)
             .ToList());
-
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync().ConfigureAwait(false);
-        if (_loop is not null)
-            await _loop.ConfigureAwait(false);
-        _stop.Dispose();
-    }
 }

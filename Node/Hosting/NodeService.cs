@@ -40,6 +40,7 @@ internal sealed class NodeService(
     private TagKeyFile? _tagKeys;
     private RuntimeMonitor? _runtime;
     private ListenerDropReporter? _listeners;
+    private KernelSweeper? _sweeper;
     private long _kernelDrops;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -69,12 +70,11 @@ internal sealed class NodeService(
         _runtime = new RuntimeMonitor(_capture.Kernel, settings.Runtime, _redis, _pipeline.Member.Keys, settings.HostId, loggers.CreateLogger("FlowMesh.Node.Runtime"));
         _pipeline.Services.Runtime = _runtime;
         _runtime.Start();
+        var listenerEvery = TimeSpan.FromSeconds(settings.ListenerSeconds > 0 ? settings.ListenerSeconds : 5);
         if (settings.ListenerSeconds > 0)
-        {
-            _listeners = new ListenerDropReporter(_capture.Kernel, _redis, _pipeline.Member.Keys, TimeSpan.FromSeconds(settings.ListenerSeconds),
-                settings.MaxListeners, loggers.CreateLogger("FlowMesh.Node.Listeners"));
-            _listeners.Start();
-        }
+            _listeners = new ListenerDropReporter(_capture.Kernel, _redis, _pipeline.Member.Keys, listenerEvery, settings.MaxListeners, loggers.CreateLogger("FlowMesh.Node.Listeners"));
+        _sweeper = new KernelSweeper(_capture.Kernel, _listeners, listenerEvery, flowOptions.SessionReport, _logger);
+        await _sweeper.StartAsync().ConfigureAwait(false);
         if (_capture.Kernel.AcceptUnavailable is { } noAccept)
             _logger.LogWarning("accept() is not traced, so servers are named by their listener's process and accept-queue waits are not measured: {Reason}", noAccept);
         // Sampled once per status interval (reading the kernel counters is a syscall): a flow
@@ -122,8 +122,8 @@ internal sealed class NodeService(
             await _reporter.StopAsync().ConfigureAwait(false);
         if (_runtime is not null)
             await _runtime.DisposeAsync().ConfigureAwait(false);
-        if (_listeners is not null)
-            await _listeners.DisposeAsync().ConfigureAwait(false);
+        if (_sweeper is not null)
+            await _sweeper.DisposeAsync().ConfigureAwait(false);
         if (_capture is not null)
         {
             var summary = _capture.Stop();

@@ -19,6 +19,7 @@ public sealed unsafe class KernelCapture : IDisposable
     private const string TagKeyMap = "fm_tag_key";
     private const string ExistingProgram = "fm_existing";
     private const string ListenersProgram = "fm_listeners";
+    private const string ReportProgram = "fm_report";
     private const string SockOpsProgram = "fm_sockops";
     private const string GoScheduleProgram = "fm_go_execute";
     private static readonly string[] AcceptPrograms = ["fm_accept4", "fm_accept"];
@@ -142,7 +143,7 @@ public sealed unsafe class KernelCapture : IDisposable
         {
             var name = LibBpf.NameOf(prog);
             // The Go probe is attached per binary (AttachUprobe); disabled programs were never loaded.
-            if (name == ExistingProgram || name == ListenersProgram || name == GoScheduleProgram || !Wanted(name, Options.Runtime))
+            if (name == ExistingProgram || name == ListenersProgram || name == ReportProgram || name == GoScheduleProgram || !Wanted(name, Options.Runtime))
                 continue;
             var accept = AcceptPrograms.Contains(name);
             if (accept && !acceptReady)
@@ -215,6 +216,12 @@ public sealed unsafe class KernelCapture : IDisposable
         RunIterator(ExistingProgram, static _ => { });
         return (int)(TotalExisting() - before);
     }
+
+    /// <summary>
+    /// Writes a report record (kind report, with the socket's figures) for every open socket
+    /// FlowMesh follows in the captured namespace whose segment counts moved since the last call.
+    /// </summary>
+    public void ReportOpenSockets() => RunIterator(ReportProgram, static _ => { });
 
     /// <summary>
     /// Every listening socket of the captured namespace with what it refused so far (the

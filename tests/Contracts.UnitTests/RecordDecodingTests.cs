@@ -74,7 +74,7 @@ public sealed class RecordDecodingTests
 
     [Theory]
     [InlineData(0)]
-    [InlineData(8)]
+    [InlineData(9)]
     [InlineData(255)]
     public void Unknown_kind_is_rejected(byte kind)
     {

@@ -246,6 +246,41 @@ public sealed class TcpHealthTests(ITestOutputHelper output)
         Assert.Equal(truth, (long)status);
     }
 
+    /// <summary>
+    /// A long-lived connection that moves data with no state change: the Node's periodic
+    /// report pass brings its flow the kernel's current figures while it stays open (its
+    /// ESTABLISHED record had a cwnd of 10 and no delivery rate).
+    /// </summary>
+    [Fact]
+    public async Task An_open_flow_is_reported_with_the_figures_ss_shows_now()
+    {
+        using var hosts = TwoHosts.Create();
+        var port = Sockets.FreePort(IPAddress.Loopback);
+        await using var fleet = await SessionFleet.StartAsync(hosts.A.Name, hosts.B.Name, [port], injectTag: false,
+            new Dictionary<string, string> { ["FLOWMESH_FLOWS__SESSIONREPORTSECONDS"] = "2", ["FLOWMESH_NODE__LISTENERSECONDS"] = "1" });
+        using var listener = hosts.B.Inside(() => Sockets.Listen(IPAddress.Parse(hosts.AddressB), port));
+        using var client = hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        client.Connect(IPAddress.Parse(hosts.AddressB), port);
+        using var server = listener.Accept();
+        var payload = Sockets.Pattern(4_000_000, 3);
+        var receive = Task.Run(() => Sockets.ReceiveExactly(server, payload.Length));
+        Sockets.SendAll(client, payload);
+        await receive.WaitAsync(Deadline);
+        await WaitIdleAsync(hosts.A, Sockets.Port(client), port);
+        var ss = await SsSocketInfo.ReadAsync(hosts.A, Sockets.Port(client), port);
+        Assert.True(ss.Cwnd > 10 && ss.DeliveryRateBitsPerSecond > 0, $"the transfer left no figures to report: {ss.Text}");
+
+        var cookie = Sockets.FlowCookie(client);
+        var flow = (await ClusterClient.WaitForAsync(() => fleet.Client.QueryAsync("host-a", cookie),
+            r => r.Found && r.Flow.Health is { } h && h.Cwnd == ss.Cwnd && h.MinRttUs > 0,
+            $"host-a's open flow to report cwnd {ss.Cwnd}", SessionFleet.Deadline)).Flow;
+        output.WriteLine($"ss: {ss.Text}\nflow: {flow.Health}");
+        Assert.False(flow.Closed);
+        Assert.InRange(flow.Health.MinRttUs / 1000.0, ss.MinRttMs - 0.001, ss.MinRttMs + 0.001);
+        Assert.InRange(flow.Health.DeliveryRate * 8.0, ss.DeliveryRateBitsPerSecond * 0.95, ss.DeliveryRateBitsPerSecond * 1.05 + 1);
+        Assert.Equal((ulong)payload.Length, flow.BytesSent);
+    }
+
     /// <summary>Every health field ss also shows, equal (rates and RTTs to ss's printed precision).</summary>
     private static void AssertSameAsSs(SsSocketInfo ss, JsonElement h)
     {
