@@ -3,7 +3,9 @@ namespace FlowMesh.Node.Kernel;
 /// <summary>Settings fixed when the BPF programs are loaded.</summary>
 public sealed record CaptureOptions
 {
-    public const uint DefaultRingBytes = 1 << 20;
+    // 2 MiB: a record is 224 bytes since version 4 (TCP health), so this holds about 9,000, more
+    // than 1 MiB held of the 160-byte records before it: the headroom for a reader that stalls.
+    public const uint DefaultRingBytes = 1 << 21;
     public const int DefaultPollMs = 2;
 
     /// <summary>Network namespace to capture: <c>self</c> (this process's), <c>all</c>, a name under /run/netns, or a path such as /proc/PID/ns/net.</summary>
