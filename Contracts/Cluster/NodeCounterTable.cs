@@ -49,8 +49,9 @@ public static class NodeCounterTable
         new("runtime_events_lost", ".NET runtime events lost: EventPipe's own losses, and GC pauses shed from a watcher's full ring.", IsLoss: true),
         new("runtime_table_full", "Run-queue waits the kernel could not time: its table was full (Node:Runtime:MaxThreads).", IsLoss: true),
         new("listeners", "Listening sockets watched for queue overflows.", CounterKind.Gauge),
-        new("listen_drops", "SYNs and completed handshakes the host's listeners dropped because their SYN or accept queue was full (the application's loss, not FlowMesh's)."),
+        new("listen_drops", "Segments the host's listeners dropped: SYNs refused because a SYN or accept queue was full, and handshake segments discarded (a repeated SYN under loss). The application's loss, not FlowMesh's."),
         new("listeners_unwatched", "Listeners not watched at a look: Node:MaxListeners were watched already.", IsLoss: true),
+        new("listen_overflows", "Connection attempts the host refused because an accept queue was full (the namespace's TcpExt ListenOverflows since the Node started)."),
     ];
 
     /// <summary>The status fields that are not figures: identity, time and the member list.</summary>

@@ -40,7 +40,9 @@ internal sealed partial class FlowState
         };
         if (_firstResetBy != FlowSide.None)
         {
-            view.ResetPhase = TcpResetCauses.Phase(_firstResetState);
+            // A reset sent as the socket closes (SO_LINGER 0, unread data) is sent after its move
+            // to CLOSE: its phase is the state it closed from.
+            view.ResetPhase = TcpResetCauses.Phase(_firstResetState == TcpState.Close && _closedFrom != TcpState.Unknown ? _closedFrom : _firstResetState);
             var sentReason = _firstResetBy == FlowSide.Local
                 ? (_firstResetReason != 0 || _restoredResetReason is null ? KernelReasonNames.Reset(_firstResetReason) : _restoredResetReason)
                 : "";

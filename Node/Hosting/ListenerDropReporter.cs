@@ -12,11 +12,14 @@ namespace FlowMesh.Node.Hosting;
 
 /// <summary>
 /// Reads the host's listening sockets (the fm_listeners iterator; <see cref="KernelSweeper"/>
-/// calls it every <c>Node:ListenerSeconds</c>) and reports what each one dropped since the last look: SYNs and handshakes
-/// refused because its SYN queue or accept queue was full. Those never become flows (the
-/// client sees only its SYN retransmitted), so they are counted per listener instead: in
-/// this Node's status (<c>listen_drops</c>), in a warning naming the listener, and in Redis
-/// per server endpoint, where the gateway shows them on the edges to that endpoint.
+/// calls it every <c>Node:ListenerSeconds</c>) and reports what each one dropped since the last
+/// look (its sk_drops): SYNs refused because its SYN queue or accept queue was full, and
+/// handshake segments it discarded, such as a SYN repeated under loss. Refused attempts never
+/// become flows (the client sees only its SYN go unanswered), so they are counted per listener:
+/// in this Node's status (<c>listen_drops</c>), in a warning naming the listener, and in Redis
+/// per server endpoint, where the gateway shows them on the edges to that endpoint. The
+/// namespace's accept-queue overflows, which the kernel counts only per namespace, are
+/// <c>listen_overflows</c>.
 /// </summary>
 internal sealed class ListenerDropReporter(
     KernelCapture kernel, RedisConnection redis, RedisKeys keys, TimeSpan interval, int maxListeners, ILogger logger)
@@ -26,14 +29,24 @@ internal sealed class ListenerDropReporter(
     private long _listeners;
     private long _drops;
     private long _unwatched;
+    private long? _overflowsAtStart;
+    private long _overflows;
 
     public long Listeners => Interlocked.Read(ref _listeners);
     public long Drops => Interlocked.Read(ref _drops);
     public long Unwatched => Interlocked.Read(ref _unwatched);
 
+    /// <summary>Accept-queue overflows of the whole namespace since the first look (a listener's own count does not tell them from its other drops).</summary>
+    public long Overflows => Interlocked.Read(ref _overflows);
+
     /// <summary>One look: the growth of each listener's drops since the last one.</summary>
     public async Task LookAsync()
     {
+        if (ReadListenOverflows() is { } overflows)
+        {
+            _overflowsAtStart ??= overflows;
+            Interlocked.Exchange(ref _overflows, overflows - _overflowsAtStart.Value);
+        }
         var listeners = kernel.ReadListeners();
         if (listeners.Count > maxListeners)
         {
@@ -67,7 +80,7 @@ internal sealed class ListenerDropReporter(
         {
             Interlocked.Add(ref _drops, growth);
             var endpoints = Endpoints(l, local);
-            logger.LogWarning("listener {Listener} dropped {Drops} connection attempts in the last {Seconds} s (SYN or accept queue full; its accept queue holds {Backlog} of {MaxBacklog})",
+            logger.LogWarning("listener {Listener} dropped {Drops} segments in the last {Seconds} s (full SYN or accept queue, or handshake segments discarded; its accept queue holds {Backlog} of {MaxBacklog})",
                 Endpoint(l.Address, l.Port), growth, interval.TotalSeconds, l.Backlog, l.MaxBacklog);
             foreach (var endpoint in endpoints)
                 writes.Add(batch.HashIncrementAsync(keys.ListenDrops, endpoint, growth));
@@ -82,6 +95,36 @@ internal sealed class ListenerDropReporter(
         {
             redis.Failed(e, "add listener drops");
         }
+    }
+
+    /// <summary>TcpExt ListenOverflows of the captured namespace (/proc/net/netstat, read from a thread inside it); null if unreadable.</summary>
+    private long? ReadListenOverflows()
+    {
+        try
+        {
+            var text = kernel.Namespace.RunInside(() => File.ReadAllText("/proc/thread-self/net/netstat"));
+            return NetstatValue(text, "TcpExt", "ListenOverflows");
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>One counter of /proc/net/netstat: a line of names, then a line of values, both starting "Group:".</summary>
+    internal static long? NetstatValue(string text, string group, string name)
+    {
+        var lines = text.Split('\n');
+        for (var i = 0; i + 1 < lines.Length; i++)
+        {
+            if (!lines[i].StartsWith(group + ":", StringComparison.Ordinal))
+                continue;
+            var names = lines[i].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var values = lines[i + 1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var at = Array.IndexOf(names, name);
+            return at > 0 && at < values.Length && long.TryParse(values[at], NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null;
+        }
+        return null;
     }
 
     private static UInt128 AddressKey(in ListenerRecord l)

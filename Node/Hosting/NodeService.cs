@@ -196,6 +196,7 @@ internal sealed class NodeService(
             Listeners = _listeners?.Listeners ?? 0,
             ListenDrops = _listeners?.Drops ?? 0,
             ListenersUnwatched = _listeners?.Unwatched ?? 0,
+            ListenOverflows = _listeners?.Overflows ?? 0,
         };
         if (_pipeline is not null)
             status.Members.AddRange(_pipeline.Member.Cluster.MemberList.GetAllMembers().Select(m => m.Id).Order(StringComparer.Ordinal));

@@ -244,6 +244,10 @@ public sealed class TcpHealthTests(ITestOutputHelper output)
         output.WriteLine(edge.ToString());
         var status = await fleet.Client.Member.Redis.Database.HashGetAsync(fleet.Keys.NodeStatus("host-b"), "listen_drops");
         Assert.Equal(truth, (long)status);
+        var overflows = await NstatAsync(hosts.B, "TcpExtListenOverflows");
+        Assert.True(overflows > 0, "the namespace counted no accept-queue overflow");
+        await ClusterClient.WaitForAsync(async () => (long)await fleet.Client.Member.Redis.Database.HashGetAsync(fleet.Keys.NodeStatus("host-b"), "listen_overflows"),
+            n => n == overflows, $"host-b's Node to count {overflows} accept-queue overflows", SessionFleet.Deadline);
     }
 
     /// <summary>

@@ -66,6 +66,19 @@ public sealed class TcpHealthViewTests
     }
 
     [Fact]
+    public void A_reset_sent_as_the_socket_closes_is_in_the_phase_it_closed_from()
+    {
+        // close() with unread data: the kernel moves to CLOSE, then sends the reset.
+        var state = new FlowState(Cookie);
+        state.Apply(TcpEventRecordBuilder.Transition(Cookie, TcpState.SynSent, TcpState.Established, 1_000).ToRecord());
+        state.Apply(TcpEventRecordBuilder.Transition(Cookie, TcpState.Established, TcpState.Close, 2_000).ToRecord());
+        var sent = TcpEventRecordBuilder.Transition(Cookie, TcpState.Close, TcpState.Close, 2_001);
+        sent.Kind = TcpEventKind.ResetSent;
+        state.Apply(sent.ToRecord());
+        Assert.Equal("transfer", state.ToView("host-a", 0).Health.ResetPhase);
+    }
+
+    [Fact]
     public void A_passivated_flow_keeps_its_health_and_names()
     {
         var state = new FlowState(Cookie);
