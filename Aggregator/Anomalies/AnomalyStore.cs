@@ -12,6 +12,7 @@ public sealed class AnomalyStore : IAsyncDisposable
     private readonly RedisKeys _keys;
     private readonly IndexedRecordWriter _writer;
     private long _notStored;
+    private long _malformed;
 
     public AnomalyStore(RedisConnection redis, RedisKeys keys, TimeSpan ttl, long maxIndexed)
     {
@@ -22,6 +23,9 @@ public sealed class AnomalyStore : IAsyncDisposable
 
     /// <summary>Anomalies Redis could not take (away, or the write queue full).</summary>
     public long NotStored => Interlocked.Read(ref _notStored);
+
+    /// <summary>Stored anomalies <see cref="RecentAsync"/> could not read.</summary>
+    public long Malformed => Interlocked.Read(ref _malformed);
 
     public void Save(AnomalyView anomaly) =>
         _writer.Enqueue(new IndexedRecord(_keys.Anomaly(anomaly.Id), anomaly.ToByteArray(), anomaly.UnixMs, anomaly.Id));
@@ -46,7 +50,7 @@ public sealed class AnomalyStore : IAsyncDisposable
             }
             catch (InvalidProtocolBufferException)
             {
-                // Not one of ours; the gateway's pager counts such records when it lists them.
+                Interlocked.Increment(ref _malformed); // not one of ours: left out of the clusters, counted
             }
         }
         return anomalies;

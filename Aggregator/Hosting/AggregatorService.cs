@@ -214,6 +214,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             ["anomalies_retransmissions"] = () => _anomalies?.Found(AnomalyMetric.Retransmissions) ?? 0,
             ["anomalies_resets"] = () => _anomalies?.Found(AnomalyMetric.Resets) ?? 0,
             ["anomalies_not_stored"] = () => _anomalyStore!.NotStored,
+            ["anomalies_malformed"] = () => _anomalyStore!.Malformed,
             ["anomaly_edges"] = () => _anomalies?.Edges ?? 0,
             ["anomaly_sessions_unjudged"] = () => _anomalies?.EdgesShed ?? 0,
             ["anomaly_clusters"] = () => _clusterer?.Clusters ?? 0,

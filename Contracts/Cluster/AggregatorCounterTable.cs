@@ -59,6 +59,7 @@ public static class AggregatorCounterTable
         new("anomalies_retransmissions", "Anomalies found: retransmission rate (a session's, or an edge's over 10 s) beyond its baseline.", Family: "anomalies", Label: "metric=\"retransmissions\""),
         new("anomalies_resets", "Anomalies found: an edge's reset rate over 10 s beyond its baseline.", Family: "anomalies", Label: "metric=\"resets\""),
         new("anomalies_not_stored", "Anomalies Redis could not take.", IsLoss: true),
+        new("anomalies_malformed", "Stored anomalies the clustering pass could not read (left out of its clusters).", IsLoss: true),
         new("anomaly_edges", "Edges with anomaly baselines (at most Anomalies:MaxEdges).", CounterKind.Gauge),
         new("anomaly_sessions_unjudged", "Sessions not judged for anomalies: their edge came past Anomalies:MaxEdges."),
         new("anomaly_clusters", "Clusters of anomalous sessions in the last pass.", CounterKind.Gauge),
