@@ -52,6 +52,8 @@ public static class NodeCounterTable
         new("listen_drops", "Segments the host's listeners dropped: SYNs refused because a SYN or accept queue was full, and handshake segments discarded (a repeated SYN under loss). The application's loss, not FlowMesh's."),
         new("listeners_unwatched", "Listeners not watched at a look: Node:MaxListeners were watched already.", IsLoss: true),
         new("listen_overflows", "Connection attempts the host refused because an accept queue was full (the namespace's TcpExt ListenOverflows since the Node started)."),
+        new("zero_window_adverts", "Times the host's sockets advertised a zero receive window: an application read too slowly (TcpExt TCPToZeroWindowAdv since the Node started)."),
+        new("zero_window_drops", "Segments the host dropped because the receive window was zero (TcpExt TCPZeroWindowDrop since the Node started)."),
     ];
 
     /// <summary>The status fields that are not figures: identity, time and the member list.</summary>

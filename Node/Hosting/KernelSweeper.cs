@@ -7,9 +7,11 @@ namespace FlowMesh.Node.Hosting;
 /// <summary>
 /// The Node's periodic passes over the kernel's sockets: listeners for queue overflows every
 /// <c>Node:ListenerSeconds</c>, and open sockets' figures (health for long-lived flows' reports)
-/// every <c>Flows:SessionReportSeconds</c>. One loop, so the two iterators never run at once.
+/// every <c>Flows:SessionReportSeconds</c>, and the namespace's own TCP counters at each tick.
+/// One loop, so the two iterators never run at once.
 /// </summary>
-internal sealed class KernelSweeper(KernelCapture kernel, ListenerDropReporter? listeners, TimeSpan tick, TimeSpan reportEvery, ILogger logger) : IAsyncDisposable
+internal sealed class KernelSweeper(
+    KernelCapture kernel, ListenerDropReporter? listeners, HostTcpCounters host, TimeSpan tick, TimeSpan reportEvery, ILogger logger) : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -43,6 +45,7 @@ internal sealed class KernelSweeper(KernelCapture kernel, ListenerDropReporter? 
     {
         try
         {
+            host.Read();
             if (listeners is not null)
                 await listeners.LookAsync().ConfigureAwait(false);
             if (report)

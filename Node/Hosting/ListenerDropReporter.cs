@@ -18,8 +18,7 @@ namespace FlowMesh.Node.Hosting;
 /// become flows (the client sees only its SYN go unanswered), so they are counted per listener:
 /// in this Node's status (<c>listen_drops</c>), in a warning naming the listener, and in Redis
 /// per server endpoint, where the gateway shows them on the edges to that endpoint. The
-/// namespace's accept-queue overflows, which the kernel counts only per namespace, are
-/// <c>listen_overflows</c>.
+/// accept-queue overflows alone the kernel counts only per namespace (<see cref="HostTcpCounters"/>).
 /// </summary>
 internal sealed class ListenerDropReporter(
     KernelCapture kernel, RedisConnection redis, RedisKeys keys, TimeSpan interval, int maxListeners, ILogger logger)
@@ -29,24 +28,14 @@ internal sealed class ListenerDropReporter(
     private long _listeners;
     private long _drops;
     private long _unwatched;
-    private long? _overflowsAtStart;
-    private long _overflows;
 
     public long Listeners => Interlocked.Read(ref _listeners);
     public long Drops => Interlocked.Read(ref _drops);
     public long Unwatched => Interlocked.Read(ref _unwatched);
 
-    /// <summary>Accept-queue overflows of the whole namespace since the first look (a listener's own count does not tell them from its other drops).</summary>
-    public long Overflows => Interlocked.Read(ref _overflows);
-
     /// <summary>One look: the growth of each listener's drops since the last one.</summary>
     public async Task LookAsync()
     {
-        if (ReadListenOverflows() is { } overflows)
-        {
-            _overflowsAtStart ??= overflows;
-            Interlocked.Exchange(ref _overflows, overflows - _overflowsAtStart.Value);
-        }
         var listeners = kernel.ReadListeners();
         if (listeners.Count > maxListeners)
         {
@@ -95,36 +84,6 @@ internal sealed class ListenerDropReporter(
         {
             redis.Failed(e, "add listener drops");
         }
-    }
-
-    /// <summary>TcpExt ListenOverflows of the captured namespace (/proc/net/netstat, read from a thread inside it); null if unreadable.</summary>
-    private long? ReadListenOverflows()
-    {
-        try
-        {
-            var text = kernel.Namespace.RunInside(() => File.ReadAllText("/proc/thread-self/net/netstat"));
-            return NetstatValue(text, "TcpExt", "ListenOverflows");
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>One counter of /proc/net/netstat: a line of names, then a line of values, both starting "Group:".</summary>
-    internal static long? NetstatValue(string text, string group, string name)
-    {
-        var lines = text.Split('\n');
-        for (var i = 0; i + 1 < lines.Length; i++)
-        {
-            if (!lines[i].StartsWith(group + ":", StringComparison.Ordinal))
-                continue;
-            var names = lines[i].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            var values = lines[i + 1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            var at = Array.IndexOf(names, name);
-            return at > 0 && at < values.Length && long.TryParse(values[at], NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null;
-        }
-        return null;
     }
 
     private static UInt128 AddressKey(in ListenerRecord l)

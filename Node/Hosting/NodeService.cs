@@ -41,6 +41,7 @@ internal sealed class NodeService(
     private RuntimeMonitor? _runtime;
     private ListenerDropReporter? _listeners;
     private KernelSweeper? _sweeper;
+    private HostTcpCounters? _hostTcp;
     private long _kernelDrops;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -73,7 +74,8 @@ internal sealed class NodeService(
         var listenerEvery = TimeSpan.FromSeconds(settings.ListenerSeconds > 0 ? settings.ListenerSeconds : 5);
         if (settings.ListenerSeconds > 0)
             _listeners = new ListenerDropReporter(_capture.Kernel, _redis, _pipeline.Member.Keys, listenerEvery, settings.MaxListeners, loggers.CreateLogger("FlowMesh.Node.Listeners"));
-        _sweeper = new KernelSweeper(_capture.Kernel, _listeners, listenerEvery, flowOptions.SessionReport, _logger);
+        _hostTcp = new HostTcpCounters(_capture.Namespace);
+        _sweeper = new KernelSweeper(_capture.Kernel, _listeners, _hostTcp, listenerEvery, flowOptions.SessionReport, _logger);
         await _sweeper.StartAsync().ConfigureAwait(false);
         if (_capture.Kernel.AcceptUnavailable is { } noAccept)
             _logger.LogWarning("accept() is not traced, so servers are named by their listener's process and accept-queue waits are not measured: {Reason}", noAccept);
@@ -196,7 +198,9 @@ internal sealed class NodeService(
             Listeners = _listeners?.Listeners ?? 0,
             ListenDrops = _listeners?.Drops ?? 0,
             ListenersUnwatched = _listeners?.Unwatched ?? 0,
-            ListenOverflows = _listeners?.Overflows ?? 0,
+            ListenOverflows = _hostTcp?.ListenOverflows ?? 0,
+            ZeroWindowAdverts = _hostTcp?.ZeroWindowAdverts ?? 0,
+            ZeroWindowDrops = _hostTcp?.ZeroWindowDrops ?? 0,
         };
         if (_pipeline is not null)
             status.Members.AddRange(_pipeline.Member.Cluster.MemberList.GetAllMembers().Select(m => m.Id).Order(StringComparer.Ordinal));

@@ -242,12 +242,11 @@ public sealed class TcpHealthTests(ITestOutputHelper output)
             e => e.ValueKind == JsonValueKind.Object && e.GetProperty("listenDrops").GetInt64() == truth,
             $"the edge to {server} to show {truth} listen drops", SessionFleet.Deadline);
         output.WriteLine(edge.ToString());
-        var status = await fleet.Client.Member.Redis.Database.HashGetAsync(fleet.Keys.NodeStatus("host-b"), "listen_drops");
-        Assert.Equal(truth, (long)status);
+        // The Node publishes its status each second: wait for the publication after the look.
+        await WaitForStatusAsync(fleet, "listen_drops", truth);
         var overflows = await NstatAsync(hosts.B, "TcpExtListenOverflows");
         Assert.True(overflows > 0, "the namespace counted no accept-queue overflow");
-        await ClusterClient.WaitForAsync(async () => (long)await fleet.Client.Member.Redis.Database.HashGetAsync(fleet.Keys.NodeStatus("host-b"), "listen_overflows"),
-            n => n == overflows, $"host-b's Node to count {overflows} accept-queue overflows", SessionFleet.Deadline);
+        await WaitForStatusAsync(fleet, "listen_overflows", overflows);
     }
 
     /// <summary>
@@ -283,6 +282,27 @@ public sealed class TcpHealthTests(ITestOutputHelper output)
         Assert.InRange(flow.Health.MinRttUs / 1000.0, ss.MinRttMs - 0.001, ss.MinRttMs + 0.001);
         Assert.InRange(flow.Health.DeliveryRate * 8.0, ss.DeliveryRateBitsPerSecond * 0.95, ss.DeliveryRateBitsPerSecond * 1.05 + 1);
         Assert.Equal((ulong)payload.Length, flow.BytesSent);
+
+        // The server stops reading: its receive window fills and it advertises zero. The
+        // kernel counts that per namespace only; host-b's Node reports the namespace's count.
+        client.Blocking = false;
+        var chunk = new byte[65536];
+        var stalled = Stopwatch.StartNew();
+        while (await NstatAsync(hosts.B, "TcpExtTCPToZeroWindowAdv") == 0)
+        {
+            try
+            {
+                client.Send(chunk);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
+            {
+                await Task.Delay(50);
+            }
+            if (stalled.Elapsed > Deadline)
+                throw new XunitException("the server's namespace never advertised a zero window");
+        }
+        // Sending stopped at the first advert; the window stays shut, so the count holds still.
+        await WaitForStatusAsync(fleet, "zero_window_adverts", await NstatAsync(hosts.B, "TcpExtTCPToZeroWindowAdv"));
     }
 
     /// <summary>Every health field ss also shows, equal (rates and RTTs to ss's printed precision).</summary>
@@ -321,6 +341,11 @@ public sealed class TcpHealthTests(ITestOutputHelper output)
             await Task.Delay(200);
         }
     }
+
+    /// <summary>Until host-b's published status shows <paramref name="expected"/> for one figure.</summary>
+    private static Task<long> WaitForStatusAsync(SessionFleet fleet, string figure, long expected) =>
+        ClusterClient.WaitForAsync(async () => (long)await fleet.Client.Member.Redis.Database.HashGetAsync(fleet.Keys.NodeStatus("host-b"), figure),
+            n => n == expected, $"host-b's Node to count {expected} {figure}", SessionFleet.Deadline);
 
     /// <summary>Until the test's nftables rule (with a counter) has dropped a packet.</summary>
     private static async Task WaitDroppedAsync(TestNamespace host)

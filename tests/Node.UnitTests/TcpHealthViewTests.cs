@@ -36,6 +36,15 @@ public sealed class TcpHealthViewTests
         Assert.Empty(KernelReasonNames.Parse("print fmt: \"no reasons here\""));
     }
 
+    [Fact]
+    public void Netstat_counters_are_read_by_name_from_their_group()
+    {
+        const string Netstat = "TcpExt: SyncookiesSent ListenOverflows ListenDrops TCPToZeroWindowAdv\nTcpExt: 0 7 9 3\nIpExt: InNoRoutes ListenOverflows\nIpExt: 1 99\n";
+        Assert.Equal(7, FlowMesh.Node.Hosting.HostTcpCounters.NetstatValue(Netstat, "TcpExt", "ListenOverflows"));
+        Assert.Equal(3, FlowMesh.Node.Hosting.HostTcpCounters.NetstatValue(Netstat, "TcpExt", "TCPToZeroWindowAdv"));
+        Assert.Null(FlowMesh.Node.Hosting.HostTcpCounters.NetstatValue(Netstat, "TcpExt", "TCPZeroWindowDrop"));
+    }
+
     [Theory]
     [InlineData("NO_SOCKET", "no-listener")]
     [InlineData("TCP_STATE", "abortive-close")]
