@@ -832,6 +832,29 @@ int BPF_PROG(fm_drop, struct sk_buff *skb, void *location, enum skb_drop_reason 
 	return 0;
 }
 
+/* A record of a socket an iterator walks (existing, report): its state, addresses and figures. */
+static __always_inline bool emit_iterated(__u8 kind, struct tcp_sock *tp, __u8 state, __u16 family, __u32 netns,
+					  __u16 lport, __u16 rport, const struct sock_info *info)
+{
+	const struct sock_common *skc = &tp->inet_conn.icsk_inet.sk.__sk_common;
+	void *rb;
+	struct fm_event *e = reserve(&rb);
+	if (!e)
+		return false;
+	fill_header(e, kind, family, state, state);
+	if (kind == FM_EV_EXISTING)
+		e->flags |= FM_F_MIDLIFE;
+	e->sock_cookie = bpf_get_socket_cookie(tp);
+	e->netns_ino = netns;
+	e->local_port = lport;
+	e->remote_port = rport;
+	fill_addresses(e, skc, family);
+	fill_from_info(e, info);
+	fill_stats(e, skc, info);
+	submit(rb, e);
+	return true;
+}
+
 /*
  * One pass over the TCP sockets of the caller's network namespace at start:
  * each socket already open is reported (FM_EV_EXISTING) and remembered as
@@ -881,23 +904,11 @@ int fm_existing(struct bpf_iter__tcp *ctx)
 		}
 	}
 
-	void *rb;
-	struct fm_event *e = reserve(&rb);
-	if (!e)
-		return 0;
-	struct fm_counters *c = counters();
-	if (c)
-		__sync_fetch_and_add(&c->existing, 1);
-	fill_header(e, FM_EV_EXISTING, family, state, state);
-	e->flags |= FM_F_MIDLIFE;
-	e->sock_cookie = bpf_get_socket_cookie(tp);
-	e->netns_ino = netns;
-	e->local_port = lport;
-	e->remote_port = rport;
-	fill_addresses(e, skc, family);
-	fill_from_info(e, info);
-	fill_stats(e, skc, info);
-	submit(rb, e);
+	if (emit_iterated(FM_EV_EXISTING, tp, state, family, netns, lport, rport, info)) {
+		struct fm_counters *c = counters();
+		if (c)
+			__sync_fetch_and_add(&c->existing, 1);
+	}
 	return 0;
 }
 
@@ -934,19 +945,7 @@ int fm_report(struct bpf_iter__tcp *ctx)
 	if (!wanted(netns, lport, rport))
 		return 0;
 
-	void *rb;
-	struct fm_event *e = reserve(&rb);
-	if (!e)
-		return 0;
-	fill_header(e, FM_EV_REPORT, family, state, state);
-	e->sock_cookie = bpf_get_socket_cookie(tp);
-	e->netns_ino = netns;
-	e->local_port = lport;
-	e->remote_port = rport;
-	fill_addresses(e, skc, family);
-	fill_from_info(e, info);
-	fill_stats(e, skc, info);
-	submit(rb, e);
+	emit_iterated(FM_EV_REPORT, tp, state, family, netns, lport, rport, info);
 	return 0;
 }
 
@@ -954,7 +953,7 @@ int fm_report(struct bpf_iter__tcp *ctx)
  * Every listening socket of the caller's network namespace, with what it refused: run by
  * the Node every Node:ListenerSeconds. Overflowing queues free their SYNs and ACKs with
  * consume_skb, not kfree_skb, so no drop event sees them; the listener's sk_drops does
- * (tcp_listendrop, the same count as the namespace's ListenDrops).
+ * (tcp_listendrop), with the handshake segments it discarded (a repeated SYN under loss).
  */
 SEC("iter/tcp")
 int fm_listeners(struct bpf_iter__tcp *ctx)

@@ -113,6 +113,20 @@ internal sealed class TwoHosts : IDisposable
     public string AddressA { get; }
     public string AddressB { get; }
 
+    /// <summary>A TCP socket made inside host A (a client there).</summary>
+    public Socket ClientOnA() => A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+
+    /// <summary>A listener on host B's address.</summary>
+    public Socket ListenOnB(int port, int backlog = 512) => B.Inside(() => Sockets.Listen(IPAddress.Parse(AddressB), port, backlog));
+
+    /// <summary>A client on A connected to <paramref name="listener"/> on B, and the server's accepted socket.</summary>
+    public (Socket Client, Socket Server) ConnectAToB(Socket listener, int port)
+    {
+        var client = ClientOnA();
+        client.Connect(IPAddress.Parse(AddressB), port);
+        return (client, listener.Accept());
+    }
+
     /// <summary>Host A's end of the veth pair (inside A), e.g. for tcpdump.</summary>
     public string InterfaceA { get; private set; } = "";
 

@@ -23,14 +23,9 @@ public sealed class TcpHealthTests(ITestOutputHelper output)
     [Fact]
     public async Task A_lossy_transfer_reports_what_ss_shows_for_both_sockets()
     {
-        using var hosts = TwoHosts.Create();
-        var port = Sockets.FreePort(IPAddress.Loopback);
-        await using var captureA = await CaptureProcess.StartAsync("--netns", hosts.A.Name, "--port", $"{port}");
-        await using var captureB = await CaptureProcess.StartAsync("--netns", hosts.B.Name, "--port", $"{port}");
-        using var listener = hosts.B.Inside(() => Sockets.Listen(IPAddress.Parse(hosts.AddressB), port));
-        using var client = hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
-        client.Connect(IPAddress.Parse(hosts.AddressB), port);
-        using var server = listener.Accept();
+        await using var t = await CapturedHosts.StartAsync();
+        var (hosts, port, captureA, captureB, listener) = (t.Hosts, t.Port, t.A, t.B, t.Listener);
+        var (client, server) = t.Connect();
         var clientPort = Sockets.Port(client);
 
         // 3% of the client's data lost on its way into the server's host: fast retransmits,
@@ -78,14 +73,9 @@ public sealed class TcpHealthTests(ITestOutputHelper output)
     [Fact]
     public async Task Acknowledgements_lost_for_a_second_make_spurious_retransmissions_and_drops_of_old_data()
     {
-        using var hosts = TwoHosts.Create();
-        var port = Sockets.FreePort(IPAddress.Loopback);
-        await using var captureA = await CaptureProcess.StartAsync("--netns", hosts.A.Name, "--port", $"{port}");
-        await using var captureB = await CaptureProcess.StartAsync("--netns", hosts.B.Name, "--port", $"{port}");
-        using var listener = hosts.B.Inside(() => Sockets.Listen(IPAddress.Parse(hosts.AddressB), port));
-        using var client = hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
-        client.Connect(IPAddress.Parse(hosts.AddressB), port);
-        using var server = listener.Accept();
+        await using var t = await CapturedHosts.StartAsync();
+        var (hosts, port, captureA, captureB, listener) = (t.Hosts, t.Port, t.A, t.B, t.Listener);
+        var (client, server) = t.Connect();
         var clientPort = Sockets.Port(client);
         var warmUp = Sockets.Pattern(1000, 1);
         Sockets.SendAll(client, warmUp);
@@ -134,14 +124,11 @@ public sealed class TcpHealthTests(ITestOutputHelper output)
     [Fact]
     public async Task A_lost_SYN_and_a_lost_SYN_ACK_are_counted_as_handshake_retransmissions()
     {
-        using var hosts = TwoHosts.Create();
-        var port = Sockets.FreePort(IPAddress.Loopback);
-        await using var captureA = await CaptureProcess.StartAsync("--netns", hosts.A.Name, "--port", $"{port}");
-        await using var captureB = await CaptureProcess.StartAsync("--netns", hosts.B.Name, "--port", $"{port}");
-        using var listener = hosts.B.Inside(() => Sockets.Listen(IPAddress.Parse(hosts.AddressB), port));
+        await using var t = await CapturedHosts.StartAsync();
+        var (hosts, port, captureA, captureB, listener) = (t.Hosts, t.Port, t.A, t.B, t.Listener);
 
         // The client's first SYN is lost; its retransmission (1 s later) gets through.
-        using var client = hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        using var client = hosts.ClientOnA();
         hosts.A.Exec("nft", $"add table inet fm_health {{ chain out {{ type filter hook output priority 0; tcp dport {port} tcp flags & (syn | ack) == syn counter drop; }}; }}");
         var connect = client.ConnectAsync(IPAddress.Parse(hosts.AddressB), port);
         await WaitDroppedAsync(hosts.A);
@@ -150,7 +137,7 @@ public sealed class TcpHealthTests(ITestOutputHelper output)
         using var server = listener.Accept();
 
         // The second client's first SYN-ACK is lost; the server retransmits it (and answers the client's repeated SYN).
-        using var client2 = hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        using var client2 = hosts.ClientOnA();
         hosts.B.Exec("nft", $"add table inet fm_health {{ chain out {{ type filter hook output priority 0; tcp sport {port} tcp flags & (syn | ack) == syn | ack counter drop; }}; }}");
         var connect2 = client2.ConnectAsync(IPAddress.Parse(hosts.AddressB), port);
         await WaitDroppedAsync(hosts.B);
@@ -179,24 +166,19 @@ public sealed class TcpHealthTests(ITestOutputHelper output)
     [Fact]
     public async Task Resets_carry_the_kernels_reason_and_refused_connects_end_with_ECONNREFUSED()
     {
-        using var hosts = TwoHosts.Create();
-        var port = Sockets.FreePort(IPAddress.Loopback);
-        var closedPort = port + 1 > 65535 ? port - 1 : port + 1;
-        await using var captureA = await CaptureProcess.StartAsync("--netns", hosts.A.Name, "--port", $"{port}", "--port", $"{closedPort}");
-        await using var captureB = await CaptureProcess.StartAsync("--netns", hosts.B.Name, "--port", $"{port}", "--port", $"{closedPort}");
-        using var listener = hosts.B.Inside(() => Sockets.Listen(IPAddress.Parse(hosts.AddressB), port));
+        await using var t = await CapturedHosts.StartAsync(withClosedPort: true);
+        var (hosts, port, captureA, captureB, listener) = (t.Hosts, t.Port, t.A, t.B, t.Listener);
+        var closedPort = t.ClosedPort;
 
         // An abortive close (SO_LINGER 0) by the client: tcp_disconnect() sends it, with reason TCP_STATE.
-        using var client = hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
-        client.Connect(IPAddress.Parse(hosts.AddressB), port);
-        using var server = listener.Accept();
+        var (client, server) = t.Connect();
         var c = Sockets.Cookie(client);
         Sockets.CloseAbortively(client);
         var a = await captureA.WaitForAsync(e => e.Any(x => x.Cookie == c && x.Event == "reset-sent"), "the client's reset");
         Assert.Equal("TCP_STATE", a.First(x => x.Cookie == c && x.Event == "reset-sent").Reason);
 
         // A connect to a port nobody listens on: the server's kernel resets it with no socket.
-        using var refused = hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        using var refused = hosts.ClientOnA();
         var error = Assert.Throws<SocketException>(() => refused.Connect(IPAddress.Parse(hosts.AddressB), closedPort));
         Assert.Equal(SocketError.ConnectionRefused, error.SocketErrorCode);
         var r = Sockets.Cookie(refused);
@@ -219,11 +201,11 @@ public sealed class TcpHealthTests(ITestOutputHelper output)
         var port = Sockets.FreePort(IPAddress.Loopback);
         await using var fleet = await SessionFleet.StartAsync(hosts.A.Name, hosts.B.Name, [port], injectTag: false,
             new Dictionary<string, string> { ["FLOWMESH_NODE__LISTENERSECONDS"] = "1" });
-        using var listener = hosts.B.Inside(() => Sockets.Listen(IPAddress.Parse(hosts.AddressB), port, backlog: 1));
+        using var listener = hosts.ListenOnB(port, backlog: 1);
 
         // 20 connects at once: two fit the accept queue, the rest have their SYNs dropped
         // (and dropped again when they retransmit them) until the test gives up on them.
-        var clients = Enumerable.Range(0, 20).Select(_ => hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))).ToList();
+        var clients = Enumerable.Range(0, 20).Select(_ => hosts.ClientOnA()).ToList();
         var connects = clients.Select(c => c.ConnectAsync(IPAddress.Parse(hosts.AddressB), port)).ToList();
         await ClusterClient.WaitForAsync(() => NstatAsync(hosts.B, "TcpExtListenDrops"), d => d >= 18, "the listener to drop SYNs", SessionFleet.Deadline);
         foreach (var c in clients)
@@ -261,10 +243,10 @@ public sealed class TcpHealthTests(ITestOutputHelper output)
         var port = Sockets.FreePort(IPAddress.Loopback);
         await using var fleet = await SessionFleet.StartAsync(hosts.A.Name, hosts.B.Name, [port], injectTag: false,
             new Dictionary<string, string> { ["FLOWMESH_FLOWS__SESSIONREPORTSECONDS"] = "2", ["FLOWMESH_NODE__LISTENERSECONDS"] = "1" });
-        using var listener = hosts.B.Inside(() => Sockets.Listen(IPAddress.Parse(hosts.AddressB), port));
-        using var client = hosts.A.Inside(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
-        client.Connect(IPAddress.Parse(hosts.AddressB), port);
-        using var server = listener.Accept();
+        using var listener = hosts.ListenOnB(port);
+        var (client, server) = hosts.ConnectAToB(listener, port);
+        using var clientSocket = client; // disposed with the test, after the fleet's last look
+        using var serverSocket = server;
         var payload = Sockets.Pattern(4_000_000, 3);
         var receive = Task.Run(() => Sockets.ReceiveExactly(server, payload.Length));
         Sockets.SendAll(client, payload);
@@ -303,6 +285,65 @@ public sealed class TcpHealthTests(ITestOutputHelper output)
         }
         // Sending stopped at the first advert; the window stays shut, so the count holds still.
         await WaitForStatusAsync(fleet, "zero_window_adverts", await NstatAsync(hosts.B, "TcpExtTCPToZeroWindowAdv"));
+    }
+
+    /// <summary>
+    /// Two hosts with `capture --json` on each for the test's port (and a closed one), a listener
+    /// on B, and the connections made through it: all removed on dispose.
+    /// </summary>
+    private sealed class CapturedHosts : IAsyncDisposable
+    {
+        private readonly List<Socket> _sockets = [];
+
+        private CapturedHosts(TwoHosts hosts, int port, int closedPort) => (Hosts, Port, ClosedPort) = (hosts, port, closedPort);
+
+        public TwoHosts Hosts { get; }
+        public int Port { get; }
+        public int ClosedPort { get; }
+        public CaptureProcess A { get; private set; } = null!;
+        public CaptureProcess B { get; private set; } = null!;
+        public Socket Listener { get; private set; } = null!;
+
+        public static async Task<CapturedHosts> StartAsync(bool withClosedPort = false)
+        {
+            var port = Sockets.FreePort(IPAddress.Loopback);
+            var closedPort = port + 1 > 65535 ? port - 1 : port + 1;
+            var t = new CapturedHosts(TwoHosts.Create(), port, closedPort);
+            try
+            {
+                string[] filter = withClosedPort ? ["--port", $"{port}", "--port", $"{closedPort}"] : ["--port", $"{port}"];
+                t.A = await CaptureProcess.StartAsync(["--netns", t.Hosts.A.Name, .. filter]);
+                t.B = await CaptureProcess.StartAsync(["--netns", t.Hosts.B.Name, .. filter]);
+                t.Listener = t.Hosts.ListenOnB(port);
+                return t;
+            }
+            catch
+            {
+                await t.DisposeAsync();
+                throw;
+            }
+        }
+
+        /// <summary>A client on A connected to the listener, and the server's accepted socket.</summary>
+        public (Socket Client, Socket Server) Connect()
+        {
+            var (client, server) = Hosts.ConnectAToB(Listener, Port);
+            _sockets.Add(client);
+            _sockets.Add(server);
+            return (client, server);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var s in _sockets)
+                s.Dispose();
+            Listener?.Dispose();
+            if (B is not null)
+                await B.DisposeAsync();
+            if (A is not null)
+                await A.DisposeAsync();
+            Hosts.Dispose();
+        }
     }
 
     /// <summary>Every health field ss also shows, equal (rates and RTTs to ss's printed precision).</summary>
