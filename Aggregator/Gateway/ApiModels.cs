@@ -17,7 +17,7 @@ public sealed record SessionSideJson(
     uint Pid, string Process, string State, bool Closed, string CloseReason,
     long StartUnixMs, long EstablishedUnixMs, long EndUnixMs, double HandshakeMs, double RttMs, double DurationMs,
     ulong BytesSent, ulong BytesReceived, uint Retransmissions, uint ResetsSent, uint ResetsReceived, bool EventsLost, bool MidLife,
-    RuntimeJson? Runtime, HealthJson? Health);
+    RuntimeJson? Runtime, HealthJson? Health, WorkloadJson? Workload);
 
 /// <summary>
 /// A side's TCP health: the kernel's figures at the side's latest event that read them
@@ -34,6 +34,15 @@ public sealed record HealthJson(
         new RetransmitsJson(h.RetransmitsTimeout, h.RetransmitsFast, h.RetransmitsProbe, h.RetransmitsSyn),
         h.SpuriousRetransmits, h.ReorderingSeen, h.OutOfOrderPackets,
         h.Drops, NullIfEmpty(h.DropReason), NullIfEmpty(h.ResetPhase), NullIfEmpty(h.ResetCause), NullIfEmpty(h.ResetReason), NullIfEmpty(h.Error));
+
+    private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
+}
+
+/// <summary>The workload a side's process ran in, from its host's cgroups; null parts are unknown.</summary>
+public sealed record WorkloadJson(string Cgroup, string? Unit, string? ContainerId, string? ContainerRuntime, string? PodUid)
+{
+    public static WorkloadJson? From(Workload? w) => w is null ? null : new(
+        w.Cgroup, NullIfEmpty(w.Unit), NullIfEmpty(w.ContainerId), NullIfEmpty(w.ContainerRuntime), NullIfEmpty(w.PodUid));
 
     private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
 }
@@ -113,7 +122,7 @@ public sealed record SessionJson(
         s.StartUnixNs / 1_000_000, s.EstablishedUnixNs / 1_000_000, s.EndUnixNs / 1_000_000,
         s.HandshakeUs / 1000.0, s.SrttUs / 1000.0, s.DurationUs / 1000.0,
         s.BytesSent, s.BytesReceived, s.Retransmissions, s.ResetsSent, s.ResetsReceived, s.EventsLost, s.MidLife,
-        RuntimeJson.From(s.Runtime), HealthJson.From(s.Health));
+        RuntimeJson.From(s.Runtime), HealthJson.From(s.Health), WorkloadJson.From(s.Workload));
 }
 
 public sealed record FlowStepJson(long TimeUnixNs, string Event, string OldState, string NewState);
@@ -125,7 +134,7 @@ public sealed record FlowJson(
     double HandshakeMs, double RttMs, ulong BytesSent, ulong BytesReceived, uint SegmentsOut, uint SegmentsIn,
     uint Retransmissions, uint ResetsSent, uint ResetsReceived, uint Pid, string Process, ulong CgroupId,
     string? TraceTag, bool TagSent, bool TagEchoed, bool TagReceived, bool EventsLost,
-    uint Events, uint Reordered, uint Duplicates, uint Unexpected, IReadOnlyList<FlowStepJson>? Steps, RuntimeJson? Runtime, HealthJson? Health)
+    uint Events, uint Reordered, uint Duplicates, uint Unexpected, IReadOnlyList<FlowStepJson>? Steps, RuntimeJson? Runtime, HealthJson? Health, WorkloadJson? Workload)
 {
     public static FlowJson From(FlowView f, bool live) => new(
         ClusterKinds.FlowIdentity(f.HostId, f.Cookie), f.HostId, f.Cookie, live, f.Family, f.LocalAddress, f.LocalPort, f.RemoteAddress, f.RemotePort,
@@ -137,7 +146,7 @@ public sealed record FlowJson(
         f.TraceTag == 0 ? null : f.TraceTag.ToString("x16", CultureInfo.InvariantCulture), f.TagSent, f.TagEchoed, f.TagReceived, f.EventsLost,
         f.Events, f.Reordered, f.Duplicates, f.Unexpected,
         f.Steps.Count == 0 ? null : f.Steps.Select(s => new FlowStepJson((long)s.MonotonicNs + f.WallClockOffsetNs, s.Event, s.OldState, s.NewState)).ToList(),
-        RuntimeJson.From(f.Runtime), HealthJson.From(f.Health));
+        RuntimeJson.From(f.Runtime), HealthJson.From(f.Health), WorkloadJson.From(f.Workload));
 
     private static string SideName(FlowSide side) => side switch
     {

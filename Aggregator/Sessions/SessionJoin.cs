@@ -158,6 +158,7 @@ public static class SessionJoin
             IsnRemote = f.IsnRemote,
             Runtime = f.Runtime,
             Health = f.Health,
+            Workload = f.Workload,
         };
     }
 

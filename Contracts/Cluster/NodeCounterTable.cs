@@ -53,6 +53,8 @@ public static class NodeCounterTable
         new("listeners_unwatched", "Listeners not watched at a look: Node:MaxListeners were watched already.", IsLoss: true),
         new("listen_overflows", "Connection attempts the host refused because an accept queue was full (the namespace's TcpExt ListenOverflows since the Node started)."),
         new("zero_window_adverts", "Times the host's sockets advertised a zero receive window: an application read too slowly (TcpExt TCPToZeroWindowAdv since the Node started)."),
+        new("cgroups_unresolved", "Lookups of a flow's cgroup that found no cgroup with its id (removed before it could be read): the flow has no workload name."),
+        new("cgroup_names_reset", "Times the table of cgroup names reached Node:MaxCgroups and started over."),
         new("zero_window_drops", "Segments the host dropped because the receive window was zero (TcpExt TCPZeroWindowDrop since the Node started)."),
     ];
 

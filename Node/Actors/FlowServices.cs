@@ -18,6 +18,9 @@ public sealed record FlowServices(FlowStore Store, NodeCounters Counters, FlowOp
     /// <summary>The processes behind the flows (Node:Runtime): adds their figures to each hand-off; null: not measured.</summary>
     internal Runtime.RuntimeMonitor? Runtime { get; set; }
 
+    /// <summary>Names the cgroups of flows' processes (units, containers, pods); null: not named.</summary>
+    internal Identity.CgroupResolver? Cgroups { get; set; }
+
     /// <summary>The host's kernel drop counter, as last sampled: a flow that sees it rise while it lives may have lost events.</summary>
     public Func<long> KernelDrops { get; set; } = () => 0;
 }

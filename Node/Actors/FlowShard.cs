@@ -207,6 +207,9 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
             _touched.Add(slot);
         }
         entry.State.Apply(r);
+        // Named while the task still runs (its /proc/PID/cgroup names the group at once); views look it up later.
+        if (r.Has(TcpEventFlags.Task) && r.CgroupId != 0)
+            services.Cgroups?.Resolve(r.CgroupId, (int)r.Tgid);
         entry.LastActivityMs = _roundMs;
         entry.Unsaved = true;
         // Counted and timed here, where an event reaches its flow: not the shed, the late, or
@@ -312,12 +315,20 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
         services.Counters.FlowStopped();
     }
 
-    private FlowView View(FlowState state) => state.ToView(hostId, services.Clock.RealtimeMinusMonotonicNs, names: _names);
+    private FlowView View(FlowState state) => Named(state.ToView(hostId, services.Clock.RealtimeMinusMonotonicNs, names: _names));
+
+    /// <summary>The view with its workload, named from its process's cgroup (a cached lookup once the cgroup is known).</summary>
+    private FlowView Named(FlowView view)
+    {
+        if (services.Cgroups is { } cgroups && view.CgroupId != 0)
+            view.Workload = cgroups.Resolve(view.CgroupId, (int)view.Pid).ToMessage();
+        return view;
+    }
 
     /// <summary>The view for the session, under the key of the flow's first hand-off whatever it learns later.</summary>
     private FlowView SessionView(FlowState state)
     {
-        var view = state.ToView(hostId, services.Clock.RealtimeMinusMonotonicNs, withSteps: false, _names);
+        var view = Named(state.ToView(hostId, services.Clock.RealtimeMinusMonotonicNs, withSteps: false, _names));
         if (state.SessionKey is null)
             view.SessionKey = state.SessionKey = SessionKeys.For(view);
         services.Runtime?.Describe(view, state.Pid, state.SynNs != 0 ? state.SynNs : state.FirstSeenNs, state.Closed ? state.ClosedNs : state.LastEventNs);

@@ -42,6 +42,7 @@ internal sealed class NodeService(
     private ListenerDropReporter? _listeners;
     private KernelSweeper? _sweeper;
     private HostTcpCounters? _hostTcp;
+    private Identity.CgroupResolver? _cgroups;
     private long _kernelDrops;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -70,6 +71,7 @@ internal sealed class NodeService(
         }
         _runtime = new RuntimeMonitor(_capture.Kernel, settings.Runtime, _redis, _pipeline.Member.Keys, settings.HostId, loggers.CreateLogger("FlowMesh.Node.Runtime"));
         _pipeline.Services.Runtime = _runtime;
+        _pipeline.Services.Cgroups = _cgroups = Identity.CgroupResolver.ForThisHost(settings.MaxCgroups);
         _runtime.Start();
         var listenerEvery = TimeSpan.FromSeconds(settings.ListenerSeconds > 0 ? settings.ListenerSeconds : 5);
         if (settings.ListenerSeconds > 0)
@@ -201,6 +203,8 @@ internal sealed class NodeService(
             ListenOverflows = _hostTcp?.ListenOverflows ?? 0,
             ZeroWindowAdverts = _hostTcp?.ZeroWindowAdverts ?? 0,
             ZeroWindowDrops = _hostTcp?.ZeroWindowDrops ?? 0,
+            CgroupsUnresolved = _cgroups?.Unresolved ?? 0,
+            CgroupNamesReset = _cgroups?.Resets ?? 0,
         };
         if (_pipeline is not null)
             status.Members.AddRange(_pipeline.Member.Cluster.MemberList.GetAllMembers().Select(m => m.Id).Order(StringComparer.Ordinal));

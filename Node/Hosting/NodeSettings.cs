@@ -47,6 +47,9 @@ public sealed class NodeSettings
     /// <summary>How often (seconds) the listeners are read for queue overflows; 0 turns it off.</summary>
     public double ListenerSeconds { get; set; } = 5;
 
+    /// <summary>At most this many cgroups are named at once (units, containers, pods of flows' processes).</summary>
+    public int MaxCgroups { get; set; } = 8192;
+
     /// <summary>At most this many listeners are watched at a look (the rest are counted in listeners_unwatched).</summary>
     public int MaxListeners { get; set; } = 4096;
 
