@@ -57,6 +57,10 @@ readonly CLOSED_PORT=81                  # nothing listens there: connects are r
 readonly ROOT=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 # In /run (root's alone): no other user can make, fill or replace it.
 readonly LOCK_FILE=/run/flowmesh-local.lock
+# The servers run in cgroups named like systemd units under this slice of the cgroup v2
+# hierarchy, so their sessions name a workload (empty: no cgroup v2, no units).
+CGROUP2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+readonly SLICE=${CGROUP2:+$CGROUP2/fm-local.slice}
 # Every process the fleet starts carries this variable (the run's directory) in its
 # environment, which no process can rename: finding them all again, even those that
 # rewrite their command line like redis-server, or a later run after a kill -9.
@@ -218,11 +222,13 @@ cleanup() {
   stop_processes "${AGGREGATOR_PIDS[@]}"
   stop_processes "${PIDS[@]}" # Redis, and anything a signal caught between its start and its role
   remove_namespaces >/dev/null
+  remove_units
   [[ -n $RUN ]] && kill_now $(marked_pids "$RUN")
   [[ -n $RUN && -d $RUN ]] && rm -rf "$RUN"
   rm -f "$LOCK_FILE"
   local left
   left=$(our_namespaces)
+  [[ -n $SLICE && -d $SLICE ]] && left+=" cgroup $SLICE"
   [[ -n $RUN ]] && for pid in $(marked_pids "$RUN"); do left+=" pid $pid"; done
   if [[ -n $left ]]; then
     echo "run-local.sh: could not remove: $left" >&2
@@ -239,6 +245,7 @@ remove_leftovers() {
   pids=$(marked_pids)
   [[ -n $pids ]] && found=1 && kill_now $pids
   (($(remove_namespaces) > 0)) && found=1
+  [[ -n $SLICE && -d $SLICE ]] && remove_units && found=1
   # Only a directory this script would have made, and owned by root.
   if [[ ${previous_run:-} =~ ^/tmp/flowmesh-local\.[A-Za-z0-9]{6}$ && -d $previous_run && -O $previous_run ]]; then
     rm -rf "$previous_run" && found=1
@@ -436,6 +443,33 @@ on_host() {
     setsid bash -c "$*" >/dev/null 2>&1 9>&- </dev/null &
 }
 
+# on_unit UNIT HOST COMMAND: a server in a cgroup of its own, named like a systemd unit. The
+# shell joins the cgroup before it enters the host's namespace (where `ip netns exec` mounts
+# a sysfs without the cgroup hierarchy), and everything it starts stays in both.
+on_unit() {
+  local unit=$1 i=$2; shift 2
+  if [[ -z $SLICE ]] || ! mkdir -p "$SLICE/$unit" 2>/dev/null; then
+    on_host "$i" "$*"
+    return
+  fi
+  env -u FLOWMESH_CLUSTER__REDIS -u FLOWMESH_CLUSTER__TLS__KEY \
+    setsid bash -c "echo \$\$ >$SLICE/$unit/cgroup.procs && exec ip netns exec $NS_PREFIX-host-$i bash -c $(printf %q "$*")" \
+    >/dev/null 2>&1 9>&- </dev/null &
+}
+
+# Removes the units' cgroups (the kernel removes only empty ones: their processes are gone by then).
+remove_units() {
+  [[ -n $SLICE && -d $SLICE ]] || return 0
+  local unit deadline=$((SECONDS + 5))
+  for unit in "$SLICE"/*/; do
+    [[ -d $unit ]] || continue
+    xargs -r kill -KILL <"$unit/cgroup.procs" 2>/dev/null
+    while ! rmdir "$unit" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+  done
+  rmdir "$SLICE" 2>/dev/null
+  return 0
+}
+
 # A pause of SECONDS at 3 hosts, scaled by the number of client hosts per server.
 pace() { awk -v s="$1" -v n="$HOSTS" 'BEGIN { printf "%.2f", s * (n - 1) / 2 }'; }
 
@@ -443,8 +477,8 @@ start_traffic() {
   head -c 65536 /dev/urandom >"$RUN/www/blob"
   echo "<h1>host-1</h1>" >"$RUN/www/index.html"
   # Servers: an HTTP/1.1 server (keep-alive) on host-1 and a redis-server on host-2.
-  on_host 1 "exec $PYTHON -m http.server $WEB_PORT --bind $WEB --protocol HTTP/1.1 --directory $RUN/www"
-  on_host 2 "exec redis-server --bind $APP_REDIS --port $APP_REDIS_PORT --save '' --appendonly no --protected-mode no --dir $RUN/app-redis --set-proc-title no"
+  on_unit web.service 1 "exec $PYTHON -m http.server $WEB_PORT --bind $WEB --protocol HTTP/1.1 --directory $RUN/www"
+  on_unit redis.service 2 "exec redis-server --bind $APP_REDIS --port $APP_REDIS_PORT --save '' --appendonly no --protected-mode no --dir $RUN/app-redis --set-proc-title no"
   # Wait for both to listen (looking, not connecting: a refused probe would show up as a
   # session), then ask each once from another host, which also proves the bridge works.
   local deadline=$((SECONDS + 15))
@@ -477,12 +511,12 @@ start_traffic() {
   # A Go server (its accept loop on one goroutine, each request about 1 ms on the CPU) on
   # the last host, and the Go client (a new connection per request) on the first.
   local go_server=$(addr_of "$HOSTS")
-  on_host "$HOSTS" "exec $GOSERVER -listen $go_server:$GO_PORT -spin"
+  on_unit goserver.service "$HOSTS" "exec $GOSERVER -listen $go_server:$GO_PORT -spin"
   on_host 1 "while :; do $GOSERVER -client $go_server:$GO_PORT -n 50 -interval $(pace 0.2)s; done"
   # A .NET server on host-2 (its /gc forces a blocking collection in the handler), asked by
   # curl from the others, a collection one request in ten: its GC pauses show on sessions.
   local dotnet_server=$(addr_of 2)
-  on_host 2 "exec dotnet $GCSERVER_DLL --listen $dotnet_server:$DOTNET_PORT"
+  on_unit gcserver.service 2 "exec dotnet $GCSERVER_DLL --listen $dotnet_server:$DOTNET_PORT"
   for ((i = 1; i <= HOSTS; i++)); do
     ((i == 2)) && continue
     on_host "$i" "while :; do for k in 1 2 3 4 5 6 7 8 9; do curl -s -m 5 -o /dev/null http://$dotnet_server:$DOTNET_PORT/; sleep $(pace 0.5); done; curl -s -m 5 -o /dev/null http://$dotnet_server:$DOTNET_PORT/gc; done"

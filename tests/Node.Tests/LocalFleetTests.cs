@@ -98,6 +98,9 @@ public sealed partial class LocalFleetTests
         Assert.Equal(["host-1", "host-3"], HostsOf(crossHost.Where(s => s.Edge == $"redis-benchmark>{AppRedis}").Select(s => (s.Client, s.Server)), "host-2"));
         Assert.All(crossHost.Where(s => s.Edge == $"python3>{Web}"), s => Assert.Equal("client", s.Session.GetProperty("reset").GetString()));
         Assert.Contains(crossHost, s => s.Edge == $"python3>{Web}");
+        // The servers run in cgroups named like units: each session's server side names its own.
+        Assert.All(crossHost, s => Assert.Equal(s.Edge.StartsWith("redis-benchmark>", StringComparison.Ordinal) ? "redis.service" : "web.service",
+            s.Session.GetProperty("server").GetProperty("workload").GetProperty("unit").GetString()));
 
         // Drops are reported: per member and in total, by the gateway and on the summary lines.
         var cluster = await http.GetJsonAsync("/api/cluster");

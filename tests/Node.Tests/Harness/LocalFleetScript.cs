@@ -135,6 +135,8 @@ internal sealed class LocalFleetScript : IAsyncDisposable
         left.AddRange(Directory.GetDirectories(RunDirectoryParent, RunDirectoryPrefix + "*").Select(d => $"directory {d}"));
         if (File.Exists(LockFile))
             left.Add($"lock file {LockFile}");
+        if (FlowMesh.Node.Kernel.CaptureRequirements.FindCgroup2Mount() is { } cgroup2 && Directory.Exists(Path.Combine(cgroup2, "fm-local.slice")))
+            left.Add($"cgroup {Path.Combine(cgroup2, "fm-local.slice")}");
         foreach (var dir in Directory.GetDirectories("/proc"))
         {
             if (!int.TryParse(Path.GetFileName(dir), out var pid) || pid == Environment.ProcessId)
