@@ -74,9 +74,15 @@ public sealed class GoRuntimeTests
             Assert.Equal("go", Attribute(span!, "process.runtime.name"));
             Assert.Equal(traced.Server.Runtime.AcceptWaitUs / 1000.0, double.Parse(Attribute(span!, "flowmesh.accept_wait_ms")!, CultureInfo.InvariantCulture));
 
+            // The client is a new process: its Node reads its binary while it dials, so its first
+            // connections may go unnamed (more of them on a busy machine). Every one after the
+            // first it names must be named.
+            var dialled = quiet.OrderBy(s => s.Session.Client.StartUnixNs).ToList();
+            var first = dialled.FindIndex(s => s.Session.Client.Runtime is { GoroutineId: > 0 });
             var carried = quiet.Count(s => s.Session.Client.Runtime is { GoroutineId: > 0 });
-            Console.WriteLine($"Go client: {carried} of {quiet.Count} client sides carry the dialling goroutine");
-            Assert.True(carried >= quiet.Count / 3, $"only {carried} of {quiet.Count} client sides carry the dialling goroutine");
+            Console.WriteLine($"Go client: {carried} of {quiet.Count} client sides carry the dialling goroutine, all from the {first + 1}th on");
+            Assert.True(first >= 0, "no client side carries the dialling goroutine");
+            Assert.True(carried == quiet.Count - first, $"{quiet.Count - first - carried} client sides after the first named one ({first + 1}th of {quiet.Count}) carry no goroutine");
 
             // A CPU hog in host-b's namespace: eight spinning processes on the server's CPU (both
             // pinned to CPU 0, so the contention is the hog's and not whatever else the machine runs).
