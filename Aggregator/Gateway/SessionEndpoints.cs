@@ -8,14 +8,26 @@ using Microsoft.AspNetCore.Routing;
 
 namespace FlowMesh.Aggregator.Gateway;
 
-/// <summary>Which sessions a list or a stream asks for; null fields match everything.</summary>
-internal sealed record SessionFilter(string? Edge, string? Join, string? Reset, double? MinDurationMs, bool? Incomplete, bool? Closed, string? Host, long? Since, long? Until)
+/// <summary>
+/// Which sessions a list or a stream asks for; null fields match everything. <c>unit</c>,
+/// <c>container</c> (the full id or its first 12 digits) and <c>pod</c> (UID) match a session
+/// either of whose sides ran in that workload.
+/// </summary>
+internal sealed record SessionFilter(string? Edge, string? Join, string? Reset, double? MinDurationMs, bool? Incomplete, bool? Closed, string? Host, long? Since, long? Until,
+    string? Unit = null, string? Container = null, string? Pod = null)
 {
-    public static readonly string[] Parameters = ["edge", "join", "reset", "minDurationMs", "incomplete", "closed", "host"];
+    public static readonly string[] Parameters = ["edge", "join", "reset", "minDurationMs", "incomplete", "closed", "host", "unit", "container", "pod"];
 
     public static SessionFilter Read(QueryReader q) => new(
         q.String("edge", 600), q.OneOf("join", "tag", "isn", "tuple", "one-sided"), q.OneOf("reset", "none", "client", "server", "any"),
-        q.Double("minDurationMs", 0, 1e12), q.Bool("incomplete"), q.Bool("closed"), q.String("host"), null, null);
+        q.Double("minDurationMs", 0, 1e12), q.Bool("incomplete"), q.Bool("closed"), q.String("host"), null, null,
+        q.String("unit", 256), q.String("container", 64), q.String("pod", 64));
+
+    private bool MatchesWorkload(Workload? w) =>
+        w is not null
+        && (Unit is null || w.Unit == Unit)
+        && (Container is null || (Container.Length >= 12 && w.ContainerId.StartsWith(Container, StringComparison.Ordinal)))
+        && (Pod is null || w.PodUid == Pod);
 
     public bool Matches(SessionView s)
     {
@@ -36,6 +48,8 @@ internal sealed record SessionFilter(string? Edge, string? Join, string? Reset, 
         if (Closed is { } closed && s.Closed != closed)
             return false;
         if (Host is not null && s.ClientHost != Host && s.ServerHost != Host)
+            return false;
+        if ((Unit ?? Container ?? Pod) is not null && !MatchesWorkload(s.Client?.Workload) && !MatchesWorkload(s.Server?.Workload))
             return false;
         if (Since is { } since && s.EndUnixMs < since)
             return false;

@@ -65,6 +65,13 @@ public sealed class WorkloadIdentityTests(ITestOutputHelper output)
             var inContainer = Assert.Single(mine, s => s.Client.Workload.Cgroup == $"/{slice}/{scope}");
             Assert.Equal((ContainerId, "docker"), (inContainer.Client.Workload.ContainerId, inContainer.Client.Workload.ContainerRuntime));
 
+            // The gateway's filters: by unit, and by the container's short id.
+            using var http = new HttpClient { BaseAddress = fleet.Aggregator.GatewayUrl };
+            var byUnit = (await http.GetJsonAsync($"/api/sessions?unit={unit}&limit=100")).GetProperty("items").EnumerateArray().ToList();
+            Assert.Equal(inUnit.Id, Assert.Single(byUnit).GetProperty("id").GetString());
+            var byContainer = (await http.GetJsonAsync($"/api/sessions?container={ContainerId[..12]}&limit=100")).GetProperty("items").EnumerateArray().ToList();
+            Assert.Equal(inContainer.Id, Assert.Single(byContainer).GetProperty("id").GetString());
+
             // The server side is this test process, in whatever cgroup it runs.
             var own = CgroupPaths.FromProcCgroup(await File.ReadAllTextAsync("/proc/self/cgroup"));
             Assert.All(mine, s => Assert.Equal(own, s.Server!.Workload?.Cgroup));
