@@ -256,9 +256,11 @@ public sealed class TcpHealthTests(ITestOutputHelper output)
         Assert.True(ss.Cwnd > 10 && ss.DeliveryRateBitsPerSecond > 0, $"the transfer left no figures to report: {ss.Text}");
 
         var cookie = Sockets.FlowCookie(client);
+        // A report taken mid-transfer may already show the final cwnd: only one taken after the
+        // last byte was acknowledged has the figures ss shows now.
         var flow = (await ClusterClient.WaitForAsync(() => fleet.Client.QueryAsync("host-a", cookie),
-            r => r.Found && r.Flow.Health is { } h && h.Cwnd == ss.Cwnd && h.MinRttUs > 0,
-            $"host-a's open flow to report cwnd {ss.Cwnd}", SessionFleet.Deadline)).Flow;
+            r => r.Found && r.Flow.BytesSent == (ulong)payload.Length && r.Flow.Health is { } h && h.Cwnd == ss.Cwnd && h.MinRttUs > 0,
+            $"host-a's open flow to report all {payload.Length} bytes acknowledged and cwnd {ss.Cwnd}", SessionFleet.Deadline)).Flow;
         output.WriteLine($"ss: {ss.Text}\nflow: {flow.Health}");
         Assert.False(flow.Closed);
         Assert.InRange(flow.Health.MinRttUs / 1000.0, ss.MinRttMs - 0.001, ss.MinRttMs + 0.001);

@@ -39,7 +39,7 @@ public static class GoBinaryReader
         }
         catch (InvalidDataException e)
         {
-            whyNot = e.Message;
+            whyNot = e.Message.ReplaceLineEndings(" "); // a reason is one line of the Node's log
         }
         catch (EndOfStreamException)
         {
@@ -51,7 +51,7 @@ public static class GoBinaryReader
         }
         catch (IOException e)
         {
-            whyNot = $"cannot read: {e.Message}";
+            whyNot = $"cannot read: {e.Message.ReplaceLineEndings(" ")}";
         }
         catch (UnauthorizedAccessException e)
         {
@@ -61,7 +61,7 @@ public static class GoBinaryReader
         {
             // LibObjectFile's reader reports some malformed headers by throwing these
             // rather than through its diagnostics.
-            whyNot = $"unreadable ELF: {e.Message}";
+            whyNot = $"unreadable ELF: {e.Message.ReplaceLineEndings(" ")}";
         }
         return null;
     }
