@@ -206,9 +206,11 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
             entry.ClosedAtRoundStart = entry.State.Closed;
             _touched.Add(slot);
         }
+        var cgroupBefore = entry.State.CgroupId;
         entry.State.Apply(r);
-        // Named while the task still runs (its /proc/PID/cgroup names the group at once); views look it up later.
-        if (r.Has(TcpEventFlags.Task) && r.CgroupId != 0)
+        // Named once, when the flow first learns its cgroup, while the task still runs (its
+        // /proc/PID/cgroup names the group at once); views look the name up later.
+        if (cgroupBefore == 0 && entry.State.CgroupId != 0 && r.Has(TcpEventFlags.Task))
             services.Cgroups?.Resolve(r.CgroupId, (int)r.Tgid);
         entry.LastActivityMs = _roundMs;
         entry.Unsaved = true;

@@ -494,6 +494,9 @@ internal sealed partial class FlowState
     /// <summary>The process (tgid) at this end, 0 if none was seen.</summary>
     public uint Pid => _pid;
 
+    /// <summary>The cgroup its process ran in (0 until a record with a process says).</summary>
+    public ulong CgroupId => _cgroupId;
+
     private string Address(in AddressBytes bytes) => bytes.ToAddress(Family == TcpEventRecord.AfInet6).ToString();
 
     /// <summary>Rebuilds the state of a passivated flow from its saved view.</summary>
