@@ -10,6 +10,7 @@ using FlowMesh.Cluster.Placement;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Cluster.Sessions;
 using FlowMesh.Contracts.Cluster;
+using FlowMesh.Kubernetes;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -22,6 +23,9 @@ namespace FlowMesh.Aggregator.Hosting;
 /// <summary>The Aggregator's settings beyond the cluster: session timing, OTLP export, the gateway and anomalies.</summary>
 public sealed record AggregatorSettings(SessionOptions Sessions, Uri? OtlpEndpoint, string ServiceName, GatewaySettings Gateway, AnomalySettings Anomalies)
 {
+    /// <summary>Where the Kubernetes API is, to name ends outside the fleet by who owned their address (section Kubernetes).</summary>
+    public KubernetesSettings Kubernetes { get; init; } = new();
+
     public static AggregatorSettings From(IConfiguration configuration)
     {
         var s = configuration.GetSection("Sessions");
@@ -41,7 +45,10 @@ public sealed record AggregatorSettings(SessionOptions Sessions, Uri? OtlpEndpoi
         return new AggregatorSettings(sessions,
             string.IsNullOrWhiteSpace(endpoint) ? null : TracesEndpoint(endpoint),
             configuration["Otlp:ServiceName"] is { Length: > 0 } name ? name : "flowmesh",
-            GatewaySettings.From(configuration), AnomalySettings.From(configuration));
+            GatewaySettings.From(configuration), AnomalySettings.From(configuration))
+        {
+            Kubernetes = configuration.GetSection("Kubernetes").Get<KubernetesSettings>() ?? new(),
+        };
     }
 
     /// <summary>
@@ -88,6 +95,8 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
     private AggregatorFigures? _figures;
     private LossTotals? _losses;
     private Task? _status;
+    private ClusterAddresses? _addresses;
+    private Task? _kubernetes;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -137,9 +146,15 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             _clusterer = new AnomalyClusterer(_anomalyStore, _redis, settings.Anomalies, _member.System.Id, _logger);
             _clusterer.Start();
         }
+        if (settings.Kubernetes.IsEnabled)
+        {
+            _addresses = new ClusterAddresses(KubernetesConnection.Open(settings.Kubernetes), settings.Kubernetes, TimeProvider.System,
+                loggers.CreateLogger("FlowMesh.Kubernetes"));
+            _kubernetes = Task.Run(() => _addresses.RunAsync(_stop.Token), CancellationToken.None);
+        }
         var services = new SessionServices(_store, _counters, settings.Sessions, subscribers, aliases)
         {
-            Forward = _forward.Deliver, Refused = _confirmations.Refused,
+            Forward = _forward.Deliver, Refused = _confirmations.Refused, Owners = _addresses,
         };
         _shards = shards = new SessionShards(_member.System.Root, services, Math.Max(1, Environment.ProcessorCount));
         // Shards live as long as the system: a batch can only find one stopped while the system stops (then it is counted as undeliverable).
@@ -218,6 +233,10 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             ["anomaly_edges"] = () => _anomalies?.Edges ?? 0,
             ["anomaly_sessions_unjudged"] = () => _anomalies?.EdgesShed ?? 0,
             ["anomaly_clusters"] = () => _clusterer?.Clusters ?? 0,
+            ["kubernetes_addresses"] = () => _addresses?.Addresses ?? 0,
+            ["kubernetes_services"] = () => _addresses?.Services ?? 0,
+            ["kubernetes_errors"] = () => _addresses?.Errors ?? 0,
+            ["kubernetes_history_shed"] = () => _addresses?.Shed ?? 0,
         });
     }
 
@@ -228,6 +247,8 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_status is not null)
             await _status.ConfigureAwait(false);
+        if (_kubernetes is not null)
+            await _kubernetes.ConfigureAwait(false);
         // The shards' sweeps first: they are what forwards sides, so the flush after them is the last.
         if (_shards is not null)
             await _shards.DisposeAsync().ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using FlowMesh.Kubernetes;
 using FlowMesh.Contracts.Messages;
 
 namespace FlowMesh.Aggregator.Sessions;
@@ -62,9 +63,9 @@ internal sealed class SessionEntry(string key)
         return true;
     }
 
-    public SessionView Build()
+    public SessionView Build(IAddressOwners? owners)
     {
-        var view = SessionJoin.Build(Key, Flows, Id);
+        var view = SessionJoin.Build(Key, Flows, Id, owners);
         Id = view.Id;
         if (LostHosts is { Count: > 0 } lost)
         {

@@ -1,5 +1,7 @@
 using System.Globalization;
 using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Identity;
+using FlowMesh.Kubernetes;
 using FlowMesh.Contracts.Messages;
 
 namespace FlowMesh.Aggregator.Sessions;
@@ -15,7 +17,8 @@ public static class SessionJoin
     /// <param name="key">The session key the flows arrived under.</param>
     /// <param name="flows">Its flows, one per (host, cookie).</param>
     /// <param name="id">The session's id when it has one already (a tuple session keeps the id of its first view).</param>
-    public static SessionView Build(string key, IReadOnlyCollection<FlowView> flows, string? id = null)
+    /// <param name="owners">Who owned an address when (Kubernetes), to name an end whose host is not in the fleet.</param>
+    public static SessionView Build(string key, IReadOnlyCollection<FlowView> flows, string? id = null, IAddressOwners? owners = null)
     {
         var (client, server, ambiguous) = Sides(flows);
         var view = new SessionView
@@ -69,7 +72,28 @@ public static class SessionJoin
         view.ClientWorkload = client is null ? "" : Workload(client);
         // The address the client dialled (before any NAT), else the one the server listened on.
         view.ServerEndpoint = client is not null ? Endpoint(client.RemoteAddress, client.RemotePort) : Endpoint(server!.LocalAddress, server.LocalPort);
+        (view.ClientEnd, view.ServerEnd) = Ends(view, client, server, owners);
         return view;
+    }
+
+    /// <summary>
+    /// The edge's ends as workloads: each side seen is named by its own host (its cgroup and,
+    /// in Kubernetes, its pod); a side not seen by who owned its address when the session
+    /// began: a Service the client dialled, else the pod that held the address. Without
+    /// either, the process name and the address:port, as <c>client_workload</c> and <c>server_endpoint</c>.
+    /// </summary>
+    private static (string Client, string Server) Ends(SessionView view, FlowView? client, FlowView? server, IAddressOwners? owners)
+    {
+        var at = view.StartUnixMs;
+        var clientEnd = client is not null
+            ? WorkloadNames.Of(client.Workload) ?? view.ClientWorkload
+            : owners?.PodAt(server!.RemoteAddress, at) ?? "";
+        var (address, port) = client is not null ? (client.RemoteAddress, client.RemotePort) : (server!.LocalAddress, server.LocalPort);
+        var serverEnd = server is not null && WorkloadNames.Of(server.Workload) is { } own ? WorkloadNames.Server(own, server.LocalPort)
+            : owners?.ServiceAt(address, port) is { } service ? WorkloadNames.Server(service, port)
+            : owners?.PodAt(address, at) is { } pod ? WorkloadNames.Server(pod, port)
+            : view.ServerEndpoint;
+        return (clientEnd, serverEnd);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using FlowMesh.Kubernetes;
 using FlowMesh.Contracts.Messages;
 
 namespace FlowMesh.Aggregator.Sessions;
@@ -19,6 +20,9 @@ public sealed record SessionServices(SessionStore Store, AggregatorCounters Coun
 
     /// <summary>Hands a flow to the session of its (pinned) key, on whichever Aggregator owns it: how a mid-life side joins its peer.</summary>
     public Action<FlowView>? Forward { get; set; }
+
+    /// <summary>Who owned an address when, from the Kubernetes API; null outside Kubernetes.</summary>
+    public IAddressOwners? Owners { get; set; }
 }
 
 public sealed record SessionOptions

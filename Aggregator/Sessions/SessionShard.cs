@@ -50,7 +50,7 @@ internal sealed class SessionShard(SessionServices services) : IActor
                     // deadline, or a session polled by the gateway or a user would never settle.
                     if (!entry.WaitingForPeer)
                         Restart(entry);
-                    context.Respond(new SessionQueryResponse { Found = true, Session = entry.Settled ?? entry.Build() });
+                    context.Respond(new SessionQueryResponse { Found = true, Session = entry.Settled ?? entry.Build(services.Owners) });
                 }
                 else
                 {
@@ -96,12 +96,12 @@ internal sealed class SessionShard(SessionServices services) : IActor
             return;
         }
         entry.Resent |= resent && entry.Settled is null;
-        var view = entry.Build();
+        var view = entry.Build(services.Owners);
         var bothSides = view.Client is not null && view.Server is not null;
         if (view.Closed && (bothSides || entry.Settled is not null))
         {
             // Both ends closed; or a settled side told again (a reset just behind its close): keep the store right.
-            if (!ReadStoredFirst(context, entry, () => Settle(entry, entry.Build())))
+            if (!ReadStoredFirst(context, entry, () => Settle(entry, entry.Build(services.Owners))))
                 Settle(entry, view);
         }
         else if (view.Closed)
@@ -133,7 +133,7 @@ internal sealed class SessionShard(SessionServices services) : IActor
             if (entry.Removed || !entry.LoseHost(hostId))
                 continue;
             services.Counters.SessionHostLost();
-            var view = entry.Build();
+            var view = entry.Build(services.Owners);
             if (view.Closed)
             {
                 Settle(entry, view);
@@ -213,7 +213,7 @@ internal sealed class SessionShard(SessionServices services) : IActor
         if (entry.ReadingStored)
             return true; // the read under way goes on with whatever has arrived by then
         entry.ReadingStored = true;
-        context.ReenterAfter(services.Store.LoadAsync(entry.Build().Id), loaded =>
+        context.ReenterAfter(services.Store.LoadAsync(entry.Build(services.Owners).Id), loaded =>
         {
             entry.ReadingStored = false;
             entry.Resent = false;
@@ -222,7 +222,7 @@ internal sealed class SessionShard(SessionServices services) : IActor
             // Only a settled (closed) session counts as an earlier settle: a stored live view of
             // an open one is what this shard is about to rebuild anyway.
             var stored = loaded.IsCompletedSuccessfully && loaded.Result is { Closed: true } s ? s : null;
-            if (stored is not null && SessionJoin.Covers(stored, entry.Build()))
+            if (stored is not null && SessionJoin.Covers(stored, entry.Build(services.Owners)))
             {
                 // Stored with everything this side says: the confirmation (or the index entry) was lost.
                 services.Counters.ResentAlreadyStored();
@@ -272,7 +272,7 @@ internal sealed class SessionShard(SessionServices services) : IActor
     /// <summary>Settles the session with the side(s) it has; a one-sided tag or ISN session says where it waits under its tuple.</summary>
     private void SettleAlone(SessionEntry entry)
     {
-        var view = entry.Build();
+        var view = entry.Build(services.Owners);
         Settle(entry, view);
         if (view.Join == JoinMethod.OneSided && SessionKeys.MethodOf(entry.Key) != JoinMethod.Tuple && services.Aliases is { } aliases)
         {

@@ -62,8 +62,12 @@ public sealed class TagSurvival(RedisConnection redis, RedisKeys keys, TimeSpan 
     public static bool IsError(SessionView s) =>
         WasReset(s) || s.Client is { CloseReason: CloseReason.Refused or CloseReason.ConnectTimeout };
 
-    /// <summary>The edge a session belongs to, as the service map names it.</summary>
-    public static string EdgeOf(SessionView s) => $"{s.ClientWorkload}>{s.ServerEndpoint}";
+    /// <summary>The edge a session belongs to, as the service map names it: client workload > server workload (sessions stored before workloads had ends: their address form).</summary>
+    public static string EdgeOf(SessionView s) =>
+        $"{(s.ClientEnd.Length > 0 ? s.ClientEnd : s.ClientWorkload)}>{(s.ServerEnd.Length > 0 ? s.ServerEnd : s.ServerEndpoint)}";
+
+    /// <summary>The same edge by address: the client's process name > the address:port it dialled.</summary>
+    public static string AddressEdgeOf(SessionView s) => $"{s.ClientWorkload}>{s.ServerEndpoint}";
 
     public void Record(SessionView session) => Record(session, EdgeOf(session));
 

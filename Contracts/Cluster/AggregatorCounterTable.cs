@@ -63,6 +63,10 @@ public static class AggregatorCounterTable
         new("anomaly_edges", "Edges with anomaly baselines (at most Anomalies:MaxEdges).", CounterKind.Gauge),
         new("anomaly_sessions_unjudged", "Sessions not judged for anomalies: their edge came past Anomalies:MaxEdges."),
         new("anomaly_clusters", "Clusters of anomalous sessions in the last pass.", CounterKind.Gauge),
+        new("kubernetes_addresses", "Pod address tenancies known from the Kubernetes API (Aggregator:Kubernetes), current and for Kubernetes:History after they ended.", CounterKind.Gauge),
+        new("kubernetes_services", "Service cluster addresses known from the Kubernetes API.", CounterKind.Gauge),
+        new("kubernetes_errors", "Kubernetes API requests that failed (retried with backoff); until the first list, unseen ends are named by address."),
+        new("kubernetes_history_shed", "Pod address tenancies forgotten early or never kept: more than Kubernetes:MaxPods (those addresses are named by address)."),
         new("requests_host_refused", "Gateway requests refused with 400 by a loopback gateway without a token: a Host it does not answer to (Gateway:AllowedHosts)."),
     ];
 }

@@ -56,6 +56,9 @@ public static class NodeCounterTable
         new("cgroups_unresolved", "Lookups of a flow's cgroup that found no cgroup with its id (removed before it could be read): the flow has no workload name."),
         new("cgroup_names_reset", "Times the table of cgroup names reached Node:MaxCgroups and started over."),
         new("zero_window_drops", "Segments the host dropped because the receive window was zero (TcpExt TCPZeroWindowDrop since the Node started)."),
+        new("kubernetes_pods", "Pods on this node known from the Kubernetes API (Node:Kubernetes): a flow in one of them is named by its namespace and owner.", CounterKind.Gauge),
+        new("kubernetes_errors", "Kubernetes API requests that failed (retried with backoff); until the first list, pods are named by their cgroup only."),
+        new("kubernetes_pods_shed", "Pods not kept: the Node knew Node:Kubernetes:MaxPods already (their flows are named by their cgroup only)."),
     ];
 
     /// <summary>The status fields that are not figures: identity, time and the member list.</summary>

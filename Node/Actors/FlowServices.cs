@@ -19,7 +19,7 @@ public sealed record FlowServices(FlowStore Store, NodeCounters Counters, FlowOp
     internal Runtime.RuntimeMonitor? Runtime { get; set; }
 
     /// <summary>Names the cgroups of flows' processes (units, containers, pods); null: not named.</summary>
-    internal Identity.CgroupResolver? Cgroups { get; set; }
+    internal Identity.NodeWorkloads? Workloads { get; set; }
 
     /// <summary>The host's kernel drop counter, as last sampled: a flow that sees it rise while it lives may have lost events.</summary>
     public Func<long> KernelDrops { get; set; } = () => 0;

@@ -211,7 +211,7 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
         // Named once, when the flow first learns its cgroup, while the task still runs (its
         // /proc/PID/cgroup names the group at once); views look the name up later.
         if (cgroupBefore == 0 && entry.State.CgroupId != 0 && r.Has(TcpEventFlags.Task))
-            services.Cgroups?.Resolve(r.CgroupId, (int)r.Tgid);
+            services.Workloads?.Cgroups.Resolve(r.CgroupId, (int)r.Tgid);
         entry.LastActivityMs = _roundMs;
         entry.Unsaved = true;
         // Counted and timed here, where an event reaches its flow: not the shed, the late, or
@@ -319,11 +319,11 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
 
     private FlowView View(FlowState state) => Named(state.ToView(hostId, services.Clock.RealtimeMinusMonotonicNs, names: _names));
 
-    /// <summary>The view with its workload, named from its process's cgroup (a cached lookup once the cgroup is known).</summary>
+    /// <summary>The view with its workload, named from its process's cgroup (a cached lookup once the cgroup is known) and its pod.</summary>
     private FlowView Named(FlowView view)
     {
-        if (services.Cgroups is { } cgroups && view.CgroupId != 0)
-            view.Workload = cgroups.Resolve(view.CgroupId, (int)view.Pid).ToMessage();
+        if (services.Workloads is { } workloads && view.CgroupId != 0)
+            view.Workload = workloads.Describe(view.CgroupId, (int)view.Pid);
         return view;
     }
 

@@ -42,7 +42,7 @@ internal sealed class NodeService(
     private ListenerDropReporter? _listeners;
     private KernelSweeper? _sweeper;
     private HostTcpCounters? _hostTcp;
-    private Identity.CgroupResolver? _cgroups;
+    private Identity.NodeWorkloads? _workloads;
     private long _kernelDrops;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -71,7 +71,8 @@ internal sealed class NodeService(
         }
         _runtime = new RuntimeMonitor(_capture.Kernel, settings.Runtime, _redis, _pipeline.Member.Keys, settings.HostId, loggers.CreateLogger("FlowMesh.Node.Runtime"));
         _pipeline.Services.Runtime = _runtime;
-        _pipeline.Services.Cgroups = _cgroups = Identity.CgroupResolver.ForThisHost(settings.MaxCgroups);
+        _pipeline.Services.Workloads = _workloads = new Identity.NodeWorkloads(Identity.CgroupResolver.ForThisHost(settings.MaxCgroups), settings.Kubernetes,
+            loggers.CreateLogger("FlowMesh.Kubernetes"));
         _runtime.Start();
         var listenerEvery = TimeSpan.FromSeconds(settings.ListenerSeconds > 0 ? settings.ListenerSeconds : 5);
         if (settings.ListenerSeconds > 0)
@@ -128,6 +129,8 @@ internal sealed class NodeService(
             await _runtime.DisposeAsync().ConfigureAwait(false);
         if (_sweeper is not null)
             await _sweeper.DisposeAsync().ConfigureAwait(false);
+        if (_workloads is not null)
+            await _workloads.DisposeAsync().ConfigureAwait(false);
         if (_capture is not null)
         {
             var summary = _capture.Stop();
@@ -203,8 +206,11 @@ internal sealed class NodeService(
             ListenOverflows = _hostTcp?.ListenOverflows ?? 0,
             ZeroWindowAdverts = _hostTcp?.ZeroWindowAdverts ?? 0,
             ZeroWindowDrops = _hostTcp?.ZeroWindowDrops ?? 0,
-            CgroupsUnresolved = _cgroups?.Unresolved ?? 0,
-            CgroupNamesReset = _cgroups?.Resets ?? 0,
+            CgroupsUnresolved = _workloads?.Cgroups.Unresolved ?? 0,
+            CgroupNamesReset = _workloads?.Cgroups.Resets ?? 0,
+            KubernetesPods = _workloads?.Pods ?? 0,
+            KubernetesErrors = _workloads?.KubernetesErrors ?? 0,
+            KubernetesPodsShed = _workloads?.PodsShed ?? 0,
         };
         if (_pipeline is not null)
             status.Members.AddRange(_pipeline.Member.Cluster.MemberList.GetAllMembers().Select(m => m.Id).Order(StringComparer.Ordinal));

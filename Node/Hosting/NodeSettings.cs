@@ -53,10 +53,14 @@ public sealed class NodeSettings
     /// <summary>At most this many listeners are watched at a look (the rest are counted in listeners_unwatched).</summary>
     public int MaxListeners { get; set; } = 4096;
 
+    /// <summary>The Kubernetes section: the API that names the pods on this node.</summary>
+    public FlowMesh.Kubernetes.KubernetesSettings Kubernetes { get; set; } = new();
+
     public static NodeSettings From(IConfiguration configuration)
     {
         var settings = new NodeSettings();
         configuration.GetSection("Node").Bind(settings);
+        configuration.GetSection("Kubernetes").Bind(settings.Kubernetes);
         return settings;
     }
 

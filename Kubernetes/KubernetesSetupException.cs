@@ -1,0 +1,6 @@
+using FlowMesh.Cluster.Hosting;
+
+namespace FlowMesh.Kubernetes;
+
+/// <summary>The Kubernetes API cannot be reached as configured: the message says what is missing and how to fix it.</summary>
+public sealed class KubernetesSetupException(string message) : StartupException(message);
