@@ -443,7 +443,8 @@ on_host() {
     setsid bash -c "$*" >/dev/null 2>&1 9>&- </dev/null &
 }
 
-# on_unit UNIT HOST COMMAND: a server in a cgroup of its own, named like a systemd unit. The
+# on_unit UNIT HOST COMMAND: a workload in a cgroup of its own, named like a systemd unit (one
+# cgroup per unit: a client unit on several hosts shares it, as one unit file would). The
 # shell joins the cgroup before it enters the host's namespace (where `ip netns exec` mounts
 # a sysfs without the cgroup hierarchy), and everything it starts stays in both.
 on_unit() {
@@ -498,33 +499,33 @@ start_traffic() {
   for ((i = 1; i <= HOSTS; i++)); do
     if ((i != 1)); then
       # Keep-alive: five requests over one connection (every second at 3 hosts).
-      on_host "$i" "while :; do curl -s -m 5 -o /dev/null $url/ -o /dev/null $url/blob -o /dev/null $url/ -o /dev/null $url/blob -o /dev/null $url/; sleep $keepalive_pause; done"
+      on_unit web-keepalive.service "$i" "while :; do curl -s -m 5 -o /dev/null $url/ -o /dev/null $url/blob -o /dev/null $url/ -o /dev/null $url/blob -o /dev/null $url/; sleep $keepalive_pause; done"
       # Churn: a new connection for every request (five a second at 3 hosts).
-      on_host "$i" "while :; do curl -s -m 5 -o /dev/null $url/; sleep $churn_pause; done"
+      on_unit web-churn.service "$i" "while :; do curl -s -m 5 -o /dev/null $url/; sleep $churn_pause; done"
     fi
     if ((i != 2)); then
       # One long-lived connection (a command a second), and bursts of short ones.
-      on_host "$i" "exec redis-cli -h $APP_REDIS -p $APP_REDIS_PORT -i 1 -r -1 INCR visits"
-      on_host "$i" "while :; do redis-benchmark -h $APP_REDIS -p $APP_REDIS_PORT -q -c 2 -n 20 -k 0 -t set,get; sleep $burst_pause; done"
+      on_unit visits.service "$i" "exec redis-cli -h $APP_REDIS -p $APP_REDIS_PORT -i 1 -r -1 INCR visits"
+      on_unit redis-bench.service "$i" "while :; do redis-benchmark -h $APP_REDIS -p $APP_REDIS_PORT -q -c 2 -n 20 -k 0 -t set,get; sleep $burst_pause; done"
     fi
   done
   # A Go server (its accept loop on one goroutine, each request about 1 ms on the CPU) on
   # the last host, and the Go client (a new connection per request) on the first.
   local go_server=$(addr_of "$HOSTS")
   on_unit goserver.service "$HOSTS" "exec $GOSERVER -listen $go_server:$GO_PORT -spin"
-  on_host 1 "while :; do $GOSERVER -client $go_server:$GO_PORT -n 50 -interval $(pace 0.2)s; done"
+  on_unit go-client.service 1 "while :; do $GOSERVER -client $go_server:$GO_PORT -n 50 -interval $(pace 0.2)s; done"
   # A .NET server on host-2 (its /gc forces a blocking collection in the handler), asked by
   # curl from the others, a collection one request in ten: its GC pauses show on sessions.
   local dotnet_server=$(addr_of 2)
   on_unit gcserver.service 2 "exec dotnet $GCSERVER_DLL --listen $dotnet_server:$DOTNET_PORT"
   for ((i = 1; i <= HOSTS; i++)); do
     ((i == 2)) && continue
-    on_host "$i" "while :; do for k in 1 2 3 4 5 6 7 8 9; do curl -s -m 5 -o /dev/null http://$dotnet_server:$DOTNET_PORT/; sleep $(pace 0.5); done; curl -s -m 5 -o /dev/null http://$dotnet_server:$DOTNET_PORT/gc; done"
+    on_unit gc-client.service "$i" "while :; do for k in 1 2 3 4 5 6 7 8 9; do curl -s -m 5 -o /dev/null http://$dotnet_server:$DOTNET_PORT/; sleep $(pace 0.5); done; curl -s -m 5 -o /dev/null http://$dotnet_server:$DOTNET_PORT/gc; done"
   done
   # The last host also connects to a port where nothing listens (refused: the kernel
   # answers with a reset) and closes a connection abortively (SO_LINGER 0: a reset).
-  on_host "$HOSTS" "while :; do curl -s -m 2 -o /dev/null http://$APP_REDIS:$CLOSED_PORT/; sleep 3; done"
-  on_host "$HOSTS" "while :; do $PYTHON -c '
+  on_unit refused-probe.service "$HOSTS" "while :; do curl -s -m 2 -o /dev/null http://$APP_REDIS:$CLOSED_PORT/; sleep 3; done"
+  on_unit linger-client.service "$HOSTS" "while :; do $PYTHON -c '
 import socket, struct, sys
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
 s.sendall(b\"GET /blob HTTP/1.1\\r\\nHost: host-1\\r\\n\\r\\n\")
@@ -598,7 +599,7 @@ Try:
   latency percentiles of its edge
     curl -s -G $G/api/latency --data-urlencode 'edge=$edge' | jq
   the Go server's run queue and goroutine scheduling beside its edge's latency
-    curl -s -G $G/api/runtime --data-urlencode 'edge=goserver>$(addr_of "$HOSTS"):$GO_PORT' | jq
+    curl -s -G $G/api/runtime --data-urlencode 'edge=go-client.service>goserver.service:$GO_PORT' | jq
   the .NET server's sessions that overlapped one of its GC pauses
     curl -s '$G/api/sessions?host=host-2&limit=100' | jq '.items[] | select(.server.runtime.gcPauses > 0) | {id, gc: .server.runtime}'
   the processes the Nodes watch (Go, .NET, others)

@@ -32,13 +32,13 @@ internal static class TagsCommand
             var (edges, _, _) = await TagSurvival.ReadAsync(connection.Database, new RedisKeys(parse.GetValue(where.Cluster)!), null, int.MaxValue).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                foreach (var (edge, counts) in edges)
+                foreach (var (edge, counts, _) in edges)
                     Console.WriteLine(JsonSerializer.Serialize(new SortedDictionary<string, object>(counts.ToDictionary(c => c.Key, c => (object)c.Value)) { ["edge"] = edge }));
                 return 0;
             }
             var width = Math.Max(4, edges.Count == 0 ? 0 : edges.Max(e => e.Edge.Length));
             Console.WriteLine($"{"EDGE".PadRight(width)}  {"SESSIONS",8}  {"TAGGED",8}  {"SURVIVED",8}  {"STRIPPED",8}  {"ECHO-LOST",9}  {"NO-PEER",8}  {"NO-HS",6}");
-            foreach (var (edge, c) in edges)
+            foreach (var (edge, c, _) in edges)
             {
                 Console.WriteLine($"{edge.PadRight(width)}  {c["sessions"],8}  {c["sent"],8}  {c["survived"],8}  {c["stripped_on_path"],8}  {c["echo_stripped"],9}  {c["peer_not_instrumented"],8}  {c["no_handshake"],6}");
             }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using FlowMesh.Aggregator.Sessions;
 using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Identity;
 using FlowMesh.Contracts.Messages;
 
 namespace FlowMesh.Aggregator.Gateway;
@@ -39,10 +40,12 @@ public sealed record HealthJson(
 }
 
 /// <summary>The workload a side's process ran in, from its host's cgroups; null parts are unknown.</summary>
-public sealed record WorkloadJson(string Cgroup, string? Unit, string? ContainerId, string? ContainerRuntime, string? PodUid)
+public sealed record WorkloadJson(string? Name, string Cgroup, string? Unit, string? ContainerId, string? ContainerRuntime, string? PodUid,
+    string? Namespace, string? Pod, string? OwnerKind, string? Owner, IReadOnlyDictionary<string, string>? Labels)
 {
     public static WorkloadJson? From(Workload? w) => w is null ? null : new(
-        w.Cgroup, NullIfEmpty(w.Unit), NullIfEmpty(w.ContainerId), NullIfEmpty(w.ContainerRuntime), NullIfEmpty(w.PodUid));
+        WorkloadNames.Of(w), w.Cgroup, NullIfEmpty(w.Unit), NullIfEmpty(w.ContainerId), NullIfEmpty(w.ContainerRuntime), NullIfEmpty(w.PodUid),
+        NullIfEmpty(w.Namespace), NullIfEmpty(w.Pod), NullIfEmpty(w.OwnerKind), NullIfEmpty(w.Owner), w.Labels.Count == 0 ? null : w.Labels);
 
     private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
 }
@@ -96,7 +99,7 @@ public sealed record RuntimeSeriesJson(string Process, string? Edge, string Wind
     double? RunQueueVsDurationCorrelation, double? RunQueueVsConnectCorrelation);
 
 public sealed record SessionJson(
-    string Id, string Join, bool Ambiguous, string Edge, string ClientWorkload, string ServerEndpoint,
+    string Id, string Join, bool Ambiguous, string Edge, string AddressEdge, string ClientEnd, string ServerEnd, string ClientWorkload, string ServerEndpoint,
     SessionSideJson? Client, SessionSideJson? Server,
     double? ConnectMs, double DurationMs, double? ClientRttMs, double? ServerRttMs,
     ulong BytesClientToServer, ulong BytesServerToClient, bool BytesMismatch,
@@ -104,14 +107,18 @@ public sealed record SessionJson(
     string? TraceTag, bool TagSent, bool TagEchoed, bool TagSeenByServer, IReadOnlyList<string> LostHosts)
 {
     public static SessionJson From(SessionView s) => new(
-        s.Id, SessionNames.Join(s.Join), s.Ambiguous, TagSurvival.EdgeOf(s), s.ClientWorkload, s.ServerEndpoint,
-        Side(s.Client), Side(s.Server),
+        s.Id, SessionNames.Join(s.Join), s.Ambiguous, TagSurvival.EdgeOf(s), TagSurvival.AddressEdgeOf(s), ClientEndOf(s), ServerEndOf(s),
+        s.ClientWorkload, s.ServerEndpoint, Side(s.Client), Side(s.Server),
         s.Client is { EstablishedUnixNs: > 0 } ? s.ConnectMs : null,
         DurationMsOf(s),
         s.ClientRttMs > 0 ? s.ClientRttMs : null, s.ServerRttMs > 0 ? s.ServerRttMs : null,
         s.BytesClientToServer, s.BytesServerToClient, s.BytesMismatch,
         s.Reset.Length == 0 ? "none" : s.Reset, s.Complete, s.Closed, s.StartUnixMs, s.EndUnixMs,
         s.TraceTag == 0 ? null : s.TraceTag.ToString("x16", CultureInfo.InvariantCulture), s.TagSent, s.TagEchoed, s.TagSeenByServer, [.. s.LostHosts]);
+
+    private static string ClientEndOf(SessionView s) => s.ClientEnd.Length > 0 ? s.ClientEnd : s.ClientWorkload;
+
+    private static string ServerEndOf(SessionView s) => s.ServerEnd.Length > 0 ? s.ServerEnd : s.ServerEndpoint;
 
     /// <summary>The session's length: the client's view when it was seen, else the server's.</summary>
     public static double DurationMsOf(SessionView s) => s.Client is not null ? s.ClientDurationMs : s.ServerDurationMs;
@@ -169,7 +176,9 @@ public sealed record TagSurvivalJson(long Sent, long Survived, long StrippedOnPa
 /// An edge. <c>ListenDrops</c>: connection attempts the server's listener dropped because its SYN
 /// or accept queue was full (they never became sessions), as its host's Node counted them.
 /// </summary>
-public sealed record EdgeJson(string Edge, string Client, string Server, long Sessions, long Errors, double? P99Ms, TagSurvivalJson Tags, long ListenDrops);
+/// <summary>An edge of the service map; <c>ServerEndpoint</c> is the address:port its latest session dialled.</summary>
+public sealed record EdgeJson(string Edge, string Client, string Server, long Sessions, long Errors, double? P99Ms, TagSurvivalJson Tags, long ListenDrops,
+    string? ServerEndpoint);
 
 public sealed record MemberJson(string MemberId, string Role, string HostId, string Address, long StartedUnixMs, bool Healthy, long? UpdatedUnixMs,
     IReadOnlyDictionary<string, long> Counters, long Drops);

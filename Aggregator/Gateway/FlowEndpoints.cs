@@ -12,7 +12,7 @@ namespace FlowMesh.Aggregator.Gateway;
 
 internal static class FlowEndpoints
 {
-    public static readonly string[] FilterParameters = ["host", "state", "port", "address", "process"];
+    public static readonly string[] FilterParameters = ["host", "state", "port", "address", "process", "workload", "namespace", "unit", "pod"];
     private static readonly string[] ListParameters = [.. FilterParameters, "since", "until", "limit", "cursor"];
 
     public static void Map(IEndpointRouteBuilder app)
@@ -21,7 +21,7 @@ internal static class FlowEndpoints
             .WithSummary("One flow (one connection on one host) by id HOST/COOKIE: a live one from its Node, a passivated or closed one from Redis.")
             .Produces<FlowJson>().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status400BadRequest);
         app.MapGet("/api/flows", ListAsync).WithName("ListFlows").WithTags("flows")
-            .WithSummary("Flows, live ones first (asked of each Node), then closed ones (from Redis), newest first; filtered by host, state, port, address, process and time.")
+            .WithSummary("Flows, live ones first (asked of each Node), then closed ones (from Redis), newest first; filtered by host, state, port, address, process, workload (name, namespace, unit, pod) and time.")
             .Produces<Page<FlowJson>>().ProducesProblem(StatusCodes.Status400BadRequest).Query(ListParameters);
     }
 
@@ -34,6 +34,10 @@ internal static class FlowEndpoints
             Port = q.Port("port") ?? 0,
             Address = q.Address("address") ?? "",
             Process = q.String("process", 64) ?? "",
+            Workload = q.String("workload", 300) ?? "",
+            Namespace = q.String("namespace", 253) ?? "",
+            Unit = q.String("unit", 256) ?? "",
+            Pod = q.String("pod", 320) ?? "",
         };
         if (q.String("state", 32) is { } state)
         {

@@ -11,7 +11,7 @@ internal static class LatencyEndpoints
 {
     private static readonly string[] SeriesParameters = ["edge", "host", "metric", "window", "from", "to"];
     private static readonly string[] WindowParameters = ["window", "from", "to"];
-    private static readonly string[] EdgeParameters = [.. WindowParameters, "limit", "cursor"];
+    private static readonly string[] EdgeParameters = [.. WindowParameters, .. EdgeFilter.Parameters, "limit", "cursor"];
 
     /// <summary>Heatmap bins: four per decade from 10 us to 100 s, trimmed to the range that has data.</summary>
     private static readonly double[] BinUpperMs = [.. Enumerable.Range(0, 29).Select(i => Math.Round(0.01 * Math.Pow(10, i / 4.0), 4))];
@@ -27,7 +27,7 @@ internal static class LatencyEndpoints
             .WithSummary("Counts per time column and latency bin for one edge, one host or the whole cluster.")
             .Produces<HeatmapJson>().ProducesProblem(StatusCodes.Status400BadRequest).Query(SeriesParameters);
         app.MapGet("/api/edges", EdgesAsync).WithName("ListEdges").WithTags("latency")
-            .WithSummary("The service map: edges (client workload -> server address:port) in name order with sessions, errors, connect P99 and trace tag survival; "
+            .WithSummary("The service map: edges (client workload -> server workload:port, or address:port) in name order with sessions, errors, connect P99 and trace tag survival; "
                 + "a page at a time (limit, cursor), the next page's URL in the Link header, the number of edges in X-Total-Count.")
             .Produces<IReadOnlyList<EdgeJson>>().ProducesProblem(StatusCodes.Status400BadRequest).Query(EdgeParameters);
     }
@@ -41,7 +41,7 @@ internal static class LatencyEndpoints
         if (edge is not null && host is not null)
             q.Reject("host", "give edge or host, not both");
         if (edge is not null && !edge.Contains('>', StringComparison.Ordinal))
-            q.Reject("edge", $"'{edge}' is not an edge: CLIENT>ADDRESS:PORT as listed by /api/edges");
+            q.Reject("edge", $"'{edge}' is not an edge: CLIENT>SERVER:PORT as listed by /api/edges");
         var metricText = q.OneOf("metric", "connect", "duration", "rtt") ?? "connect";
         var window = q.Window(defaultWindow, gateway.Retention, gateway.NowUnixMs);
         if (q.Problem is not null)
@@ -125,13 +125,14 @@ internal static class LatencyEndpoints
         var window = q.Window(TimeSpan.FromMinutes(15), gateway.Retention, gateway.NowUnixMs);
         var limit = q.Int("limit", 100, 1, 1000);
         var cursor = q.String("cursor", 600);
+        var filter = EdgeFilter.Read(q);
         if (q.Problem is { } problem)
             return problem;
         // Each edge costs one read per 10 s bucket of the window: a long window gets fewer edges
         // a page, so no request asks more than Gateway:MaxReadsPerRequest of Redis.
         var buckets = (int)Math.Max(1, (window.ToUnixMs - window.FromUnixMs) / (LatencyRecorder.BucketSeconds * 1000L) + 1);
         limit = Math.Clamp(gateway.MaxReadsPerRequest / (buckets + 1), 1, limit);
-        var (edges, total, more) = await TagSurvival.ReadAsync(gateway.Db, gateway.Keys, cursor, limit).ConfigureAwait(false);
+        var (edges, total, more) = await TagSurvival.ReadAsync(gateway.Db, gateway.Keys, cursor, limit, filter.IsEmpty ? null : filter.Matches).ConfigureAwait(false);
         request.HttpContext.Response.Headers["X-Total-Count"] = total.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (more)
         {
@@ -141,19 +142,20 @@ internal static class LatencyEndpoints
             request.HttpContext.Response.Headers.Link = $"<{next}>; rel=\"next\"";
         }
         var p99s = await Task.WhenAll(edges.Select(e => gateway.Latency.ReadAsync(LatencyScopes.Edge(e.Edge), LatencyMetric.Connect, window))).ConfigureAwait(false);
-        var servers = edges.Select(e => (RedisValue)e.Edge[(e.Edge.LastIndexOf('>') + 1)..]).ToArray();
+        // Listen drops are kept per listening address: the server address the edge's sessions dialled.
+        var servers = edges.Select(e => (RedisValue)(e.Endpoint ?? e.Edge[(e.Edge.LastIndexOf('>') + 1)..])).ToArray();
         var listenDrops = servers.Length == 0 ? [] : await gateway.Db.HashGetAsync(gateway.Keys.ListenDrops, servers).ConfigureAwait(false);
         var result = new List<EdgeJson>(edges.Count);
         for (var i = 0; i < edges.Count; i++)
         {
-            var (edge, counts) = edges[i];
+            var (edge, counts, endpoint) = edges[i];
             var split = edge.LastIndexOf('>');
             var sent = counts["sent"];
             result.Add(new EdgeJson(edge, edge[..split], edge[(split + 1)..], counts["sessions"], counts["errors"],
                 p99s[i].IsEmpty ? null : Math.Round(p99s[i].Quantile(0.99) / 1000, 4),
                 new TagSurvivalJson(sent, counts["survived"], counts["stripped_on_path"], counts["echo_stripped"], counts["peer_not_instrumented"], counts["no_handshake"],
                     sent == 0 ? null : Math.Round((double)counts["survived"] / sent, 4)),
-                listenDrops[i].TryParse(out long drops) ? drops : 0));
+                listenDrops[i].TryParse(out long drops) ? drops : 0, endpoint));
         }
         return Results.Ok(result);
     }

@@ -42,6 +42,9 @@ public sealed class TagSurvival(RedisConnection redis, RedisKeys keys, TimeSpan 
 
     private readonly ConcurrentDictionary<string, long[]> _pending = new();
 
+    /// <summary>Each edge's latest server address:port, stored beside its counts (field <c>endpoint</c>): where a workload edge's listen drops are found.</summary>
+    private readonly ConcurrentDictionary<string, string> _endpoints = new();
+
     public static TagOutcome Classify(SessionView s)
     {
         if (!s.TagSent)
@@ -83,6 +86,7 @@ public sealed class TagSurvival(RedisConnection redis, RedisKeys keys, TimeSpan 
     {
         var outcome = Classify(session);
         var counts = _pending.GetOrAdd(edge, _ => new long[Fields.Length]);
+        _endpoints[edge] = session.ServerEndpoint;
         Interlocked.Increment(ref counts[0]);
         if (IsError(session))
             Interlocked.Increment(ref counts[ErrorsField]);
@@ -122,6 +126,8 @@ public sealed class TagSurvival(RedisConnection redis, RedisKeys keys, TimeSpan 
                     if (deltas[i] != 0)
                         writes.Add(batch.HashIncrementAsync(key, Fields[i], deltas[i]));
                 }
+                if (_endpoints.TryGetValue(edge, out var endpoint))
+                    writes.Add(batch.HashSetAsync(key, "endpoint", endpoint));
                 writes.Add(batch.KeyExpireAsync(key, ttl));
                 writes.Add(batch.SetAddAsync(keys.TagEdges, edge));
                 writes.Add(batch.KeyExpireAsync(keys.TagEdges, ttl));
@@ -139,27 +145,29 @@ public sealed class TagSurvival(RedisConnection redis, RedisKeys keys, TimeSpan 
         }
     }
 
-    /// <summary>Every edge's counts, read back from Redis (all Aggregators together).</summary>
     /// <summary>
     /// One page of edges in name order: at most <paramref name="limit"/> after
-    /// <paramref name="after"/> (null: from the first), their counts read in one batch, with
-    /// how many edges there are in all and whether more follow.
+    /// <paramref name="after"/> (null: from the first) of those <paramref name="wanted"/> takes,
+    /// their counts and server address read in one batch, with how many edges there are in
+    /// all and whether more follow.
     /// </summary>
-    public static async Task<(IReadOnlyList<(string Edge, IReadOnlyDictionary<string, long> Counts)> Page, int Total, bool More)> ReadAsync(
-        IDatabase db, RedisKeys keys, string? after, int limit)
+    public static async Task<(IReadOnlyList<(string Edge, IReadOnlyDictionary<string, long> Counts, string? Endpoint)> Page, int Total, bool More)> ReadAsync(
+        IDatabase db, RedisKeys keys, string? after, int limit, Func<string, bool>? wanted = null)
     {
-        var all = (await db.SetMembersAsync(keys.TagEdges).ConfigureAwait(false)).Select(e => (string)e!).Order(StringComparer.Ordinal).ToList();
+        var all = (await db.SetMembersAsync(keys.TagEdges).ConfigureAwait(false)).Select(e => (string)e!)
+            .Where(e => wanted is null || wanted(e)).Order(StringComparer.Ordinal).ToList();
         var following = all.Where(e => after is null || string.CompareOrdinal(e, after) > 0).ToList();
         var page = following.Take(limit).ToList();
         var batch = db.CreateBatch();
         var reads = page.Select(e => batch.HashGetAllAsync(keys.TagEdge(e))).ToArray();
         batch.Execute();
         await Task.WhenAll(reads).ConfigureAwait(false);
-        var result = new List<(string, IReadOnlyDictionary<string, long>)>(page.Count);
+        var result = new List<(string, IReadOnlyDictionary<string, long>, string?)>(page.Count);
         for (var i = 0; i < page.Count; i++)
         {
             var fields = reads[i].Result;
-            result.Add((page[i], Fields.ToDictionary(f => f, f => (long?)fields.FirstOrDefault(x => x.Name == f).Value ?? 0)));
+            var endpoint = fields.FirstOrDefault(x => x.Name == "endpoint").Value;
+            result.Add((page[i], Fields.ToDictionary(f => f, f => (long?)fields.FirstOrDefault(x => x.Name == f).Value ?? 0), endpoint.IsNull ? null : (string)endpoint!));
         }
         return (result, all.Count, following.Count > page.Count);
     }

@@ -22,8 +22,17 @@ public static class FlowFilters
             return false;
         if (filter.UntilUnixMs != 0 && StartUnixMs(flow) > filter.UntilUnixMs)
             return false;
+        if ((filter.Workload.Length | filter.Namespace.Length | filter.Unit.Length | filter.Pod.Length) != 0 && !WorkloadMatches(filter, flow.Workload))
+            return false;
         return true;
     }
+
+    private static bool WorkloadMatches(FlowFilter filter, Workload? w) =>
+        w is not null
+        && (filter.Workload.Length == 0 || Identity.WorkloadNames.Of(w) == filter.Workload)
+        && (filter.Namespace.Length == 0 || w.Namespace == filter.Namespace)
+        && (filter.Unit.Length == 0 || w.Unit == filter.Unit)
+        && (filter.Pod.Length == 0 || w.PodUid == filter.Pod || (w.Pod.Length > 0 && (w.Pod == filter.Pod || $"{w.Namespace}/{w.Pod}" == filter.Pod)));
 
     /// <summary>True for the words a state filter takes: open, closed, or a TCP state with or without its TCP_ prefix.</summary>
     public static bool IsKnownState(string state) =>

@@ -18,10 +18,15 @@ public sealed partial class LocalFleetTests
     /// <summary>Ample for the checks below, which take seconds, on a slow machine too.</summary>
     private const int Duration = 60;
 
-    // The workload run-local.sh starts with --hosts 3 (see start_traffic there).
-    private const string Web = "10.99.0.1:8000";
-    private const string AppRedis = "10.99.0.2:6379";
+    // The workload run-local.sh starts with --hosts 3 (see start_traffic there): every
+    // process in a cgroup named like a systemd unit, so edges name units at both ends.
+    private const string Web = "web.service:8000";
+    private const string AppRedis = "redis.service:6379";
+    private const string WebAddress = "10.99.0.1:8000";
     private const string ClosedPort = "10.99.0.2:81";
+    private const string KeepAlive = "web-keepalive.service>" + Web;
+    private const string Linger = "linger-client.service>" + Web;
+    private const string Bench = "redis-bench.service>" + AppRedis;
 
     [Fact]
     public async Task ThreeHostsJoinSessionsAcrossHostsByTagAndLeaveNothingBehind()
@@ -55,7 +60,7 @@ public sealed partial class LocalFleetTests
         // Every edge of the workload, with a connect P99 for each that completes handshakes,
         // and the refused connects counted as errors.
         var edges = await WaitForJsonAsync(http, "/api/edges?window=5m", e => EdgesSeen(e).IsSupersetOf(
-            [$"curl>{Web}", $"python3>{Web}", $"redis-benchmark>{AppRedis}", $"curl>{ClosedPort}"]) && e.EnumerateArray().All(x =>
+            [KeepAlive, "web-churn.service>" + Web, Linger, Bench, "refused-probe.service>" + ClosedPort]) && e.EnumerateArray().All(x =>
                 x.GetProperty("server").GetString() == ClosedPort || x.GetProperty("p99Ms").ValueKind == JsonValueKind.Number),
             "the workload's edges, each with a P99");
         foreach (var edge in edges.EnumerateArray())
@@ -76,7 +81,7 @@ public sealed partial class LocalFleetTests
         // Sessions joined by tag across hosts: each client on the host whose address it used,
         // each server on the host that runs it, the same bytes seen at both ends.
         var sessions = new List<JsonElement>();
-        foreach (var edge in new[] { $"curl>{Web}", $"python3>{Web}", $"redis-benchmark>{AppRedis}" })
+        foreach (var edge in new[] { KeepAlive, Linger, Bench })
         {
             sessions.AddRange((await http.GetJsonAsync($"/api/sessions?join=tag&closed=true&limit=200&edge={Uri.EscapeDataString(edge)}"))
                 .GetProperty("items").EnumerateArray());
@@ -94,13 +99,23 @@ public sealed partial class LocalFleetTests
             Assert.Equal(s.Session.GetProperty("id").GetString(), "tag:" + s.Session.GetProperty("traceTag").GetString());
             Assert.False(s.Session.GetProperty("bytesMismatch").GetBoolean(), $"{s.Session.GetProperty("id")}: bytes differ between the sides");
         });
-        Assert.Equal(["host-2", "host-3"], HostsOf(crossHost.Where(s => s.Edge == $"curl>{Web}").Select(s => (s.Client, s.Server)), "host-1"));
-        Assert.Equal(["host-1", "host-3"], HostsOf(crossHost.Where(s => s.Edge == $"redis-benchmark>{AppRedis}").Select(s => (s.Client, s.Server)), "host-2"));
-        Assert.All(crossHost.Where(s => s.Edge == $"python3>{Web}"), s => Assert.Equal("client", s.Session.GetProperty("reset").GetString()));
-        Assert.Contains(crossHost, s => s.Edge == $"python3>{Web}");
-        // The servers run in cgroups named like units: each session's server side names its own.
-        Assert.All(crossHost, s => Assert.Equal(s.Edge.StartsWith("redis-benchmark>", StringComparison.Ordinal) ? "redis.service" : "web.service",
-            s.Session.GetProperty("server").GetProperty("workload").GetProperty("unit").GetString()));
+        Assert.Equal(["host-2", "host-3"], HostsOf(crossHost.Where(s => s.Edge == KeepAlive).Select(s => (s.Client, s.Server)), "host-1"));
+        Assert.Equal(["host-1", "host-3"], HostsOf(crossHost.Where(s => s.Edge == Bench).Select(s => (s.Client, s.Server)), "host-2"));
+        Assert.All(crossHost.Where(s => s.Edge == Linger), s => Assert.Equal("client", s.Session.GetProperty("reset").GetString()));
+        Assert.Contains(crossHost, s => s.Edge == Linger);
+        // Each end is named by its own host. The truth is the cgroup the script put each
+        // server in, read here from /proc (the servers live as long as the fleet), and the
+        // client's process name, which the address form keeps.
+        Assert.All(crossHost, s =>
+        {
+            var server = s.Session.GetProperty("server");
+            var unit = s.Edge == Bench ? "redis.service" : "web.service";
+            Assert.Contains($"/fm-local.slice/{unit}", File.ReadAllText($"/proc/{server.GetProperty("pid").GetInt32()}/cgroup"), StringComparison.Ordinal);
+            Assert.Equal(unit, server.GetProperty("workload").GetProperty("unit").GetString());
+            Assert.Equal(s.Edge[..s.Edge.IndexOf('>', StringComparison.Ordinal)], s.Session.GetProperty("client").GetProperty("workload").GetProperty("unit").GetString());
+            var comm = s.Edge == Bench ? "redis-benchmark" : s.Edge == Linger ? "python3" : "curl";
+            Assert.Equal($"{comm}>{(s.Edge == Bench ? "10.99.0.2:6379" : WebAddress)}", s.Session.GetProperty("addressEdge").GetString());
+        });
 
         // Drops are reported: per member and in total, by the gateway and on the summary lines.
         var cluster = await http.GetJsonAsync("/api/cluster");

@@ -48,10 +48,21 @@ internal sealed class NamespaceProgram : IAsyncDisposable
         }
     }
 
-    public static NamespaceProgram Start(TestNamespace host, string what, params string[] command)
+    public static NamespaceProgram Start(TestNamespace host, string what, params string[] command) =>
+        Start("ip", ["netns", "exec", host.Name, .. command], what);
+
+    /// <summary>
+    /// As <see cref="Start(TestNamespace, string, string[])"/>, in the cgroup whose cgroup.procs
+    /// is <paramref name="cgroupProcs"/>: the shell moves itself there before it enters the
+    /// namespace (where `ip netns exec` mounts a sysfs without the cgroup hierarchy).
+    /// </summary>
+    public static NamespaceProgram StartInCgroup(TestNamespace host, string cgroupProcs, string what, params string[] command) =>
+        Start("sh", ["-c", $"echo $$ > {cgroupProcs} && exec ip netns exec {host.Name} \"$@\"", "sh", .. command], what);
+
+    private static NamespaceProgram Start(string file, IEnumerable<string> arguments, string what)
     {
-        var info = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
-        foreach (var a in new[] { "netns", "exec", host.Name }.Concat(command))
+        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        foreach (var a in arguments)
             info.ArgumentList.Add(a);
         var program = new NamespaceProgram(new Process { StartInfo = info }, what);
         program._process.OutputDataReceived += (_, e) => program.Keep(program._stdout, e.Data);
