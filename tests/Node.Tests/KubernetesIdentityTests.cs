@@ -87,7 +87,10 @@ public sealed class KubernetesIdentityTests(ITestOutputHelper output)
             // The API's filters by namespace, workload and pod.
             var byNamespace = (await http.GetJsonAsync("/api/sessions?namespace=shop&limit=100")).GetProperty("items").EnumerateArray().ToList();
             Assert.Contains(byNamespace, s => s.GetProperty("edge").GetString() == edge);
-            var edges = (await http.GetJsonAsync("/api/edges?workload=shop%2Fcart")).EnumerateArray().Select(e => e.GetProperty("edge").GetString()).ToList();
+            // (The service map's counts reach Redis within a second of the session.)
+            var edges = await ClusterClient.WaitForAsync(
+                async () => (await http.GetJsonAsync("/api/edges?workload=shop%2Fcart")).EnumerateArray().Select(e => e.GetProperty("edge").GetString()).ToList(),
+                e => e.Count > 0, "the edge on the service map", SessionFleet.Deadline);
             Assert.Equal([edge], edges);
             var flows = (await http.GetJsonAsync("/api/flows?pod=shop%2Fcart-0&limit=100")).GetProperty("items").EnumerateArray().ToList();
             Assert.NotEmpty(flows);
