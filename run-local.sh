@@ -477,15 +477,25 @@ pace() { awk -v s="$1" -v n="$HOSTS" 'BEGIN { printf "%.2f", s * (n - 1) / 2 }';
 start_traffic() {
   head -c 65536 /dev/urandom >"$RUN/www/blob"
   echo "<h1>host-1</h1>" >"$RUN/www/index.html"
-  # Servers: an HTTP/1.1 server (keep-alive) on host-1 and a redis-server on host-2.
+  # Servers, each in a unit of its own: an HTTP/1.1 server (keep-alive) on host-1, a
+  # redis-server and a .NET server (its /gc forces a blocking collection in the handler) on
+  # host-2, and a Go server (its accept loop on one goroutine, each request about 1 ms on
+  # the CPU) on the last host.
+  local go_server dotnet_server
+  go_server=$(addr_of "$HOSTS") dotnet_server=$(addr_of 2)
   on_unit web.service 1 "exec $PYTHON -m http.server $WEB_PORT --bind $WEB --protocol HTTP/1.1 --directory $RUN/www"
   on_unit redis.service 2 "exec redis-server --bind $APP_REDIS --port $APP_REDIS_PORT --save '' --appendonly no --protected-mode no --dir $RUN/app-redis --set-proc-title no"
-  # Wait for both to listen (looking, not connecting: a refused probe would show up as a
-  # session), then ask each once from another host, which also proves the bridge works.
-  local deadline=$((SECONDS + 15))
+  on_unit goserver.service "$HOSTS" "exec $GOSERVER -listen $go_server:$GO_PORT -spin"
+  on_unit gcserver.service 2 "exec dotnet $GCSERVER_DLL --listen $dotnet_server:$DOTNET_PORT"
+  # Wait for all of them to listen (looking, not connecting: a refused probe would show up
+  # as a session, and so would clients started too early), then ask two of them once from
+  # another host, which also proves the bridge works.
+  local deadline=$((SECONDS + 30))
   until [[ -n $(ip netns exec "$NS_PREFIX-host-1" ss -Hltn "sport = :$WEB_PORT") &&
-    -n $(ip netns exec "$NS_PREFIX-host-2" ss -Hltn "sport = :$APP_REDIS_PORT") ]]; do
-    ((SECONDS < deadline)) || fail "the workload servers (HTTP on host-1, Redis on host-2) did not start"
+    -n $(ip netns exec "$NS_PREFIX-host-2" ss -Hltn "sport = :$APP_REDIS_PORT") &&
+    -n $(ip netns exec "$NS_PREFIX-host-2" ss -Hltn "sport = :$DOTNET_PORT") &&
+    -n $(ip netns exec "$NS_PREFIX-host-$HOSTS" ss -Hltn "sport = :$GO_PORT") ]]; do
+    ((SECONDS < deadline)) || fail "the workload servers (HTTP on host-1, Redis and .NET on host-2, Go on host-$HOSTS) did not start"
     sleep 0.2
   done
   ip netns exec "$NS_PREFIX-host-2" curl -sf -m 5 -o /dev/null "http://$WEB:$WEB_PORT/" &&
@@ -509,15 +519,9 @@ start_traffic() {
       on_unit redis-bench.service "$i" "while :; do redis-benchmark -h $APP_REDIS -p $APP_REDIS_PORT -q -c 2 -n 20 -k 0 -t set,get; sleep $burst_pause; done"
     fi
   done
-  # A Go server (its accept loop on one goroutine, each request about 1 ms on the CPU) on
-  # the last host, and the Go client (a new connection per request) on the first.
-  local go_server=$(addr_of "$HOSTS")
-  on_unit goserver.service "$HOSTS" "exec $GOSERVER -listen $go_server:$GO_PORT -spin"
+  # The Go client (a new connection per request) on the first host, and curl asking the .NET
+  # server from the others, a collection one request in ten: its GC pauses show on sessions.
   on_unit go-client.service 1 "while :; do $GOSERVER -client $go_server:$GO_PORT -n 50 -interval $(pace 0.2)s; done"
-  # A .NET server on host-2 (its /gc forces a blocking collection in the handler), asked by
-  # curl from the others, a collection one request in ten: its GC pauses show on sessions.
-  local dotnet_server=$(addr_of 2)
-  on_unit gcserver.service 2 "exec dotnet $GCSERVER_DLL --listen $dotnet_server:$DOTNET_PORT"
   for ((i = 1; i <= HOSTS; i++)); do
     ((i == 2)) && continue
     on_unit gc-client.service "$i" "while :; do for k in 1 2 3 4 5 6 7 8 9; do curl -s -m 5 -o /dev/null http://$dotnet_server:$DOTNET_PORT/; sleep $(pace 0.5); done; curl -s -m 5 -o /dev/null http://$dotnet_server:$DOTNET_PORT/gc; done"

@@ -9,17 +9,22 @@ namespace FlowMesh.Node.Identity;
 /// inode of the cgroup's directory: the process's /proc/PID/cgroup gives a candidate path
 /// (checked against that inode, since a process may have moved), and when the process is
 /// gone, one walk of the cgroup tree maps every directory's inode to its path (at most every
-/// <see cref="RescanEvery"/>: cgroups of exited short-lived units are gone by then anyway).
+/// <see cref="RescanEvery"/>: cgroups of exited short-lived units are gone by then anyway;
+/// sooner, every <see cref="NewCgroupRescan"/>, for an id above every id the last walk saw:
+/// the kernel numbers cgroups upwards, so that one was made since, as when a unit starts
+/// and its first short-lived process has exited before its record is read).
 /// Shared by the flow shards; bounded to <c>Node:MaxCgroups</c> names (past it the table
 /// starts over, counted in <see cref="Resets"/>).
 /// </summary>
 public sealed class CgroupResolver(string? cgroupRoot, int maxCgroups)
 {
     private static readonly TimeSpan RescanEvery = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan NewCgroupRescan = TimeSpan.FromMilliseconds(100);
 
     private readonly ConcurrentDictionary<ulong, CgroupWorkload> _names = new();
     private readonly Lock _scanLock = new();
     private long? _lastScanMs;
+    private ulong _highestScanned;
     private long _unresolved;
     private long _resets;
 
@@ -96,7 +101,8 @@ public sealed class CgroupResolver(string? cgroupRoot, int maxCgroups)
             if (_names.TryGetValue(cgroupId, out var known))
                 return known.Path.Length > 0 ? known.Path : null;
             var now = Environment.TickCount64;
-            if (now - _lastScanMs < RescanEvery.TotalMilliseconds)
+            var every = cgroupId > _highestScanned ? NewCgroupRescan : RescanEvery;
+            if (now - _lastScanMs < every.TotalMilliseconds)
                 return null;
             _lastScanMs = now;
             scanned = true;
@@ -108,6 +114,7 @@ public sealed class CgroupResolver(string? cgroupRoot, int maxCgroups)
                 var path = pending.Pop();
                 if (InodeOf(path) is { } inode)
                 {
+                    _highestScanned = Math.Max(_highestScanned, inode);
                     if (inode == cgroupId)
                         found = path;
                     else

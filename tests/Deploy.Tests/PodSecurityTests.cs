@@ -3,7 +3,8 @@ using FlowMesh.Deploy.Tests.Support;
 namespace FlowMesh.Deploy.Tests;
 
 /// <summary>
-/// What the pods may do: fixed images, no API token, and Pod Security labels no wider
+/// What the pods may do: fixed images, API tokens only where the API is read (and then
+/// read-only, pods and Services), and Pod Security labels no wider
 /// than the Node needs (the Node alone needs "privileged"; everything else meets
 /// "restricted", so the namespace's warnings name only the Node).
 /// </summary>
@@ -46,13 +47,30 @@ public sealed class PodSecurityTests
     }
 
     [Fact]
-    public void No_pod_mounts_a_service_account_token()
+    public void Only_the_Node_and_the_Aggregator_mount_a_token_and_their_roles_only_read_pods_and_services()
     {
         var workloads = M.Workloads.ToList();
         Assert.Equal(3, workloads.Count);
-        foreach (var workload in workloads)
-            Assert.True(workload.PodSpec["automountServiceAccountToken"].IsFalse,
-                $"{workload} would mount an API token it never uses: set automountServiceAccountToken: false");
+        var redis = M.Single("StatefulSet", "redis");
+        Assert.True(redis.PodSpec["automountServiceAccountToken"].IsFalse, "Redis would mount an API token it never uses");
+        // What the watches ask (Kubernetes/KubernetesWatches.cs): the Node its node's pods, the Aggregator every pod and Service.
+        var wanted = new Dictionary<Role, string[]> { [Role.Node] = ["pods:get,list,watch"], [Role.Aggregator] = ["pods:list,watch", "services:list,watch"] };
+        foreach (var (role, grants) in wanted)
+        {
+            var workload = RoleContainer.Of(role).Workload;
+            Assert.False(workload.PodSpec["automountServiceAccountToken"].IsFalse, $"{workload} watches the API: it needs its token");
+            var account = workload.PodSpec["serviceAccountName"].Text ?? "";
+            Assert.Contains(M.Objects, o => o.Kind == "ServiceAccount" && o.Name == account);
+            var binding = Assert.Single(M.Objects, o => o.Kind == "ClusterRoleBinding" && o.Document["subjects"].Items.Any(x => x["name"].Text == account));
+            Assert.Equal(M.Kustomization["namespace"].Text, Assert.Single(binding.Document["subjects"].Items)["namespace"].Text);
+            var clusterRole = M.Single("ClusterRole", binding.Document.At("roleRef.name").Text ?? "");
+            var rules = clusterRole.Document["rules"].Items.SelectMany(r =>
+            {
+                Assert.Equal([""], r["apiGroups"].Strings);
+                return r["resources"].Strings.Select(res => $"{res}:{string.Join(',', r["verbs"].Strings)}");
+            });
+            Assert.Equal(grants, rules.Order(StringComparer.Ordinal));
+        }
     }
 
     [Fact]
