@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using FlowMesh.Aggregator.Sessions;
+using FlowMesh.Contracts.Identity;
 using FlowMesh.Contracts.Messages;
 using OpenTelemetry;
 using OpenTelemetry.Exporter;
@@ -69,7 +70,8 @@ public sealed class OtlpSessionExporter : ISessionSubscriber, IDisposable
         Activity? root;
         try
         {
-            root = _source.StartActivity($"TCP {session.ClientWorkload} -> {session.ServerEndpoint}", ActivityKind.Internal, parentContext: default, startTime: start);
+            var edge = TagSurvival.EdgeOf(session);
+            root = _source.StartActivity($"TCP {edge.Replace(">", " -> ", StringComparison.Ordinal)}", ActivityKind.Internal, parentContext: default, startTime: start);
         }
         finally
         {
@@ -81,6 +83,8 @@ public sealed class OtlpSessionExporter : ISessionSubscriber, IDisposable
             return; // nobody listening (no exporter)
         }
         root.SetTag("flowmesh.session.id", session.Id);
+        root.SetTag("flowmesh.edge", TagSurvival.EdgeOf(session));
+        root.SetTag("flowmesh.address_edge", TagSurvival.AddressEdgeOf(session));
         root.SetTag("flowmesh.join", SessionNames.Join(session.Join));
         root.SetTag("flowmesh.reset", session.Reset);
         root.SetTag("flowmesh.complete", session.Complete);
@@ -120,8 +124,29 @@ public sealed class OtlpSessionExporter : ISessionSubscriber, IDisposable
             RuntimeTags(span, runtime);
         if (side.Health is { } health)
             HealthTags(span, health);
+        if (side.Workload is { } workload)
+            WorkloadTags(span, workload);
         span.SetEndTime(new DateTime(side.EndUnixNs / 100 + DateTime.UnixEpoch.Ticks, DateTimeKind.Utc));
         span.Stop();
+    }
+
+    /// <summary>The side's workload, as OpenTelemetry's resource conventions name its parts (k8s.*, container.id); a unit as flowmesh.unit.</summary>
+    private static void WorkloadTags(Activity span, Workload w)
+    {
+        if (WorkloadNames.Of(w) is { } name)
+            span.SetTag("flowmesh.workload", name);
+        if (w.Unit.Length > 0)
+            span.SetTag("flowmesh.unit", w.Unit);
+        if (w.ContainerId.Length > 0)
+            span.SetTag("container.id", w.ContainerId);
+        if (w.PodUid.Length > 0)
+            span.SetTag("k8s.pod.uid", w.PodUid);
+        if (w.Namespace.Length == 0)
+            return;
+        span.SetTag("k8s.namespace.name", w.Namespace);
+        span.SetTag("k8s.pod.name", w.Pod);
+        if (w.OwnerKind.Length > 0)
+            span.SetTag($"k8s.{w.OwnerKind.ToLowerInvariant()}.name", w.Owner);
     }
 
     /// <summary>The side's TCP health (the README's TCP health section); reasons only when there were some.</summary>
