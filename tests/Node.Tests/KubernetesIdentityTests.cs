@@ -43,7 +43,8 @@ public sealed class KubernetesIdentityTests(ITestOutputHelper output)
             ["FLOWMESH_KUBERNETES__KUBECONFIG"] = kubeconfig,
             ["FLOWMESH_KUBERNETES__NODENAME"] = node ?? "",
         };
-        var slice = "kubepods.slice/kubepods-besteffort.slice";
+        // The kubelet's layout below a slice of the test's own (a real node's kubepods.slice is never touched).
+        var slice = $"fm-test-{Environment.ProcessId}-{Random.Shared.Next(1 << 20):x}.slice";
         var clientGroup = Path.Combine(root, slice, $"kubepods-besteffort-pod{ClientUid.Replace('-', '_')}.slice", $"cri-containerd-{ClientContainer}.scope");
         var serverGroup = Path.Combine(root, slice, $"kubepods-besteffort-pod{ServerUid.Replace('-', '_')}.slice", $"cri-containerd-{ServerContainer}.scope");
         Directory.CreateDirectory(clientGroup);
@@ -124,6 +125,7 @@ public sealed class KubernetesIdentityTests(ITestOutputHelper output)
                 TryRemove(group);
                 TryRemove(Path.GetDirectoryName(group)!);
             }
+            TryRemove(Path.Combine(root, slice));
         }
     }
 
