@@ -60,15 +60,4 @@ public sealed class LatencyReader(IDatabase db, RedisKeys keys)
         }
         return series;
     }
-
-    /// <summary>Every scope that has latency buckets.</summary>
-    public async Task<IReadOnlyList<string>> ScopesAsync()
-    {
-        var members = await db.SetMembersAsync(keys.LatencyScopes).ConfigureAwait(false);
-        var scopes = new List<string>(members.Length);
-        foreach (var m in members)
-            scopes.Add(m!);
-        scopes.Sort(StringComparer.Ordinal);
-        return scopes;
-    }
 }

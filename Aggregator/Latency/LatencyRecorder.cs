@@ -24,7 +24,6 @@ public sealed class LatencyRecorder(RedisConnection redis, RedisKeys keys, strin
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Lock _lock = new();
     private readonly SketchBucketTable _table = new();
-    private readonly HashSet<string> _scopesWritten = [];
     private long _values;
 
     /// <summary>Values recorded since start.</summary>
@@ -76,15 +75,7 @@ public sealed class LatencyRecorder(RedisConnection redis, RedisKeys keys, strin
             return;
         try
         {
-            await SketchBuckets.WriteAsync(redis, keys, memberId, writes, ttl, (batch, tasks) =>
-            {
-                foreach (var write in writes)
-                {
-                    if (_scopesWritten.Add(write.Scope))
-                        tasks.Add(batch.SetAddAsync(keys.LatencyScopes, write.Scope));
-                }
-                tasks.Add(batch.KeyExpireAsync(keys.LatencyScopes, ttl));
-            }).ConfigureAwait(false);
+            await SketchBuckets.WriteAsync(redis, keys, memberId, writes, ttl).ConfigureAwait(false);
         }
         catch (Exception e) when (RedisConnection.IsOutage(e))
         {
@@ -92,8 +83,6 @@ public sealed class LatencyRecorder(RedisConnection redis, RedisKeys keys, strin
             lock (_lock)
             {
                 _table.MarkChanged(writes);
-                // The scope set may not have been written either: add them again next time.
-                _scopesWritten.Clear();
             }
         }
     }

@@ -294,9 +294,3 @@ public sealed class RedisClusterProvider : IClusterProvider, IMemberDirectory, I
         _cluster.MemberList.UpdateClusterTopology(members);
     }
 }
-
-/// <summary>What placement needs to know about members beyond Proto's view: which host each captures.</summary>
-public interface IMemberDirectory
-{
-    IReadOnlyDictionary<string, MemberRegistration> Registrations { get; }
-}

@@ -1,5 +1,4 @@
 using FlowMesh.Contracts.Cluster;
-using StackExchange.Redis;
 
 namespace FlowMesh.Cluster.Redis;
 
@@ -14,19 +13,17 @@ public static class SketchBuckets
     /// <summary>One sketch for one series and bucket (its start, Unix seconds), already serialised.</summary>
     public readonly record struct Write(string Scope, string Metric, long BucketUnixSeconds, byte[] Bytes);
 
-    /// <summary>Writes them all (and whatever <paramref name="more"/> adds to the batch); throws what Redis throws.</summary>
-    public static async Task WriteAsync(RedisConnection redis, RedisKeys keys, string field, IReadOnlyList<Write> writes, TimeSpan ttl,
-        Action<IBatch, List<Task>>? more = null)
+    /// <summary>Writes them all in one batch; throws what Redis throws.</summary>
+    public static async Task WriteAsync(RedisConnection redis, RedisKeys keys, string field, IReadOnlyList<Write> writes, TimeSpan ttl)
     {
         var batch = redis.Database.CreateBatch();
-        var tasks = new List<Task>(writes.Count * 2 + 2);
+        var tasks = new List<Task>(writes.Count * 2);
         foreach (var write in writes)
         {
             var key = keys.LatencyBucket(write.Scope, write.Metric, write.BucketUnixSeconds);
             tasks.Add(batch.HashSetAsync(key, field, write.Bytes));
             tasks.Add(batch.KeyExpireAsync(key, ttl));
         }
-        more?.Invoke(batch, tasks);
         batch.Execute();
         await Task.WhenAll(tasks).ConfigureAwait(false);
         redis.Succeeded(write: true);

@@ -90,9 +90,6 @@ public sealed class RedisKeys(string clusterName)
     public string LatencyBucket(string scope, string metric, long bucketUnixSeconds) =>
         Prefix + "lat:" + metric + ":" + bucketUnixSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + scope;
 
-    /// <summary>SET: the latency scopes (<c>all</c>, <c>edge:...</c>, <c>host:...</c>) that have buckets.</summary>
-    public string LatencyScopes => Prefix + "lat-scopes";
-
     /// <summary>Pub/sub channel: flow and session events for live streams (published only while someone listens).</summary>
     public string EventChannel => Prefix + "events";
 }
