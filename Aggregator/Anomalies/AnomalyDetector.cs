@@ -118,7 +118,7 @@ public sealed class AnomalyDetector(AnomalySettings settings, string memberId, A
         }
         // A session that ended in an earlier bucket than the one filling (it settled late) counts in this one.
         state.BucketSessions++;
-        if (TagSurvival.WasReset(view))
+        if (EdgeCounters.WasReset(view))
             state.BucketResets++;
         var (retransmitted, segments) = AnomalyMetrics.RetransmittedOf(view);
         state.BucketRetransmitted += retransmitted;
@@ -153,7 +153,7 @@ public sealed class AnomalyDetector(AnomalySettings settings, string memberId, A
         var anomaly = Anomaly(view.Id, "session", metric, edge, view.ClientHost, view.ServerHost, view.EndUnixMs, value, baseline, sigmas, "");
         anomaly.SessionId = view.Id;
         anomaly.Bytes = view.BytesClientToServer + view.BytesServerToClient;
-        anomaly.Reset = TagSurvival.WasReset(view);
+        anomaly.Reset = EdgeCounters.WasReset(view);
         return anomaly;
     }
 

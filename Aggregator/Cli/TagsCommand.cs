@@ -29,7 +29,7 @@ internal static class TagsCommand
         {
             await using var connection = await RedisConnection.ConnectAsync(parse.GetValue(where.Redis)!, NullLogger.Instance).ConfigureAwait(false);
             // Every edge (at most Sessions:MaxEdges, plus other>other): a command run by hand reads them all.
-            var (edges, _, _) = await TagSurvival.ReadAsync(connection.Database, new RedisKeys(parse.GetValue(where.Cluster)!), null, int.MaxValue).ConfigureAwait(false);
+            var (edges, _, _) = await EdgeCounters.ReadAsync(connection.Database, new RedisKeys(parse.GetValue(where.Cluster)!), null, int.MaxValue).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
                 foreach (var (edge, counts, _) in edges)

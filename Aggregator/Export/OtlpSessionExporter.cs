@@ -70,7 +70,7 @@ public sealed class OtlpSessionExporter : ISessionSubscriber, IDisposable
         Activity? root;
         try
         {
-            var edge = TagSurvival.EdgeOf(session);
+            var edge = Edges.Of(session);
             root = _source.StartActivity($"TCP {edge.Replace(">", " -> ", StringComparison.Ordinal)}", ActivityKind.Internal, parentContext: default, startTime: start);
         }
         finally
@@ -83,8 +83,8 @@ public sealed class OtlpSessionExporter : ISessionSubscriber, IDisposable
             return; // nobody listening (no exporter)
         }
         root.SetTag("flowmesh.session.id", session.Id);
-        root.SetTag("flowmesh.edge", TagSurvival.EdgeOf(session));
-        root.SetTag("flowmesh.address_edge", TagSurvival.AddressEdgeOf(session));
+        root.SetTag("flowmesh.edge", Edges.Of(session));
+        root.SetTag("flowmesh.address_edge", Edges.AddressOf(session));
         root.SetTag("flowmesh.join", SessionNames.Join(session.Join));
         root.SetTag("flowmesh.reset", session.Reset);
         root.SetTag("flowmesh.complete", session.Complete);

@@ -107,7 +107,7 @@ public sealed record SessionJson(
     string? TraceTag, bool TagSent, bool TagEchoed, bool TagSeenByServer, IReadOnlyList<string> LostHosts)
 {
     public static SessionJson From(SessionView s) => new(
-        s.Id, SessionNames.Join(s.Join), s.Ambiguous, TagSurvival.EdgeOf(s), TagSurvival.AddressEdgeOf(s), ClientEndOf(s), ServerEndOf(s),
+        s.Id, SessionNames.Join(s.Join), s.Ambiguous, Edges.Of(s), Edges.AddressOf(s), ClientEndOf(s), ServerEndOf(s),
         s.ClientWorkload, s.ServerEndpoint, Side(s.Client), Side(s.Server),
         s.Client is { EstablishedUnixNs: > 0 } ? s.ConnectMs : null,
         DurationMsOf(s),

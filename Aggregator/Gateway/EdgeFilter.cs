@@ -16,13 +16,9 @@ internal sealed record EdgeFilter(string? Workload, string? Namespace, string? U
 
     public bool IsEmpty => (Workload ?? Namespace ?? Unit) is null;
 
-    public bool Matches(string edge)
-    {
-        var split = edge.LastIndexOf('>');
-        return split >= 0 && Matches(edge[..split], WorkloadOf(edge[(split + 1)..]));
-    }
+    public bool Matches(string edge) => Edges.Split(edge) is var (client, server) && Matches(client, WorkloadOf(server));
 
-    public bool Matches(SessionView s) => Matches(TagSurvival.EdgeOf(s));
+    public bool Matches(SessionView s) => Matches(Edges.Of(s));
 
     private bool Matches(string client, string server) =>
         (Workload is null || client == Workload || server == Workload)

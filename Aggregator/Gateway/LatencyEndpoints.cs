@@ -132,7 +132,7 @@ internal static class LatencyEndpoints
         // a page, so no request asks more than Gateway:MaxReadsPerRequest of Redis.
         var buckets = (int)Math.Max(1, (window.ToUnixMs - window.FromUnixMs) / (LatencyRecorder.BucketSeconds * 1000L) + 1);
         limit = Math.Clamp(gateway.MaxReadsPerRequest / (buckets + 1), 1, limit);
-        var (edges, total, more) = await TagSurvival.ReadAsync(gateway.Db, gateway.Keys, cursor, limit, filter.IsEmpty ? null : filter.Matches).ConfigureAwait(false);
+        var (edges, total, more) = await EdgeCounters.ReadAsync(gateway.Db, gateway.Keys, cursor, limit, filter.IsEmpty ? null : filter.Matches).ConfigureAwait(false);
         request.HttpContext.Response.Headers["X-Total-Count"] = total.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (more)
         {
@@ -143,15 +143,15 @@ internal static class LatencyEndpoints
         }
         var p99s = await Task.WhenAll(edges.Select(e => gateway.Latency.ReadAsync(LatencyScopes.Edge(e.Edge), LatencyMetric.Connect, window))).ConfigureAwait(false);
         // Listen drops are kept per listening address: the server address the edge's sessions dialled.
-        var servers = edges.Select(e => (RedisValue)(e.Endpoint ?? e.Edge[(e.Edge.LastIndexOf('>') + 1)..])).ToArray();
+        var servers = edges.Select(e => (RedisValue)(e.Endpoint ?? Edges.Split(e.Edge)!.Value.Server)).ToArray();
         var listenDrops = servers.Length == 0 ? [] : await gateway.Db.HashGetAsync(gateway.Keys.ListenDrops, servers).ConfigureAwait(false);
         var result = new List<EdgeJson>(edges.Count);
         for (var i = 0; i < edges.Count; i++)
         {
             var (edge, counts, endpoint) = edges[i];
-            var split = edge.LastIndexOf('>');
+            var (client, server) = Edges.Split(edge)!.Value;
             var sent = counts["sent"];
-            result.Add(new EdgeJson(edge, edge[..split], edge[(split + 1)..], counts["sessions"], counts["errors"],
+            result.Add(new EdgeJson(edge, client, server, counts["sessions"], counts["errors"],
                 p99s[i].IsEmpty ? null : Math.Round(p99s[i].Quantile(0.99) / 1000, 4),
                 new TagSurvivalJson(sent, counts["survived"], counts["stripped_on_path"], counts["echo_stripped"], counts["peer_not_instrumented"], counts["no_handshake"],
                     sent == 0 ? null : Math.Round((double)counts["survived"] / sent, 4)),

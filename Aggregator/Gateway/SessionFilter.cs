@@ -27,7 +27,7 @@ internal sealed record SessionFilter(string? Edge, string? Join, string? Reset, 
 
     public bool Matches(SessionView s)
     {
-        if (Edge is not null && TagSurvival.EdgeOf(s) != Edge && TagSurvival.AddressEdgeOf(s) != Edge)
+        if (Edge is not null && Edges.Of(s) != Edge && Edges.AddressOf(s) != Edge)
             return false;
         if (Ends is { IsEmpty: false } ends && !ends.Matches(s))
             return false;

@@ -38,7 +38,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
     private StoredConfirmations? _confirmations;
     private RedisMemoryWatch? _memory;
     private OtlpSessionExporter? _exporter;
-    private TagSurvival? _tags;
+    private EdgeCounters? _edgeCounters;
     private LatencyRecorder? _latency;
     private LiveEventPublisher? _live;
     private AnomalyStore? _anomalyStore;
@@ -62,7 +62,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         _closedFlows = new ClosedFlowStore(_redis, keys, settings.Sessions.Ttl, _counters, settings.Sessions.MaxIndexed);
         _memory = new RedisMemoryWatch(_redis, _logger);
         await _memory.SampleAsync().ConfigureAwait(false);
-        _tags = new TagSurvival(_redis, keys, settings.Sessions.Ttl);
+        _edgeCounters = new EdgeCounters(_redis, keys, settings.Sessions.Ttl);
         _live = new LiveEventPublisher(_redis, keys, _logger);
         if (settings.OtlpEndpoint is { } endpoint)
         {
@@ -85,7 +85,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         // A mid-life side moves to its peer's session through the same routing the Nodes use.
         _forward = new SessionRouter(_member, loggers.CreateLogger("FlowMesh.Sessions"), moving: true);
         var aliases = new TupleAliases(_redis, keys, settings.Sessions.JoinWindow * 4);
-        List<ISessionSubscriber> subscribers = [_tags, _latency, _live];
+        List<ISessionSubscriber> subscribers = [_edgeCounters, _latency, _live];
         if (_exporter is not null)
             subscribers.Add(_exporter);
         _anomalyStore = new AnomalyStore(_redis, keys, settings.Sessions.Ttl, settings.Sessions.MaxIndexed);
@@ -223,8 +223,8 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             await _confirmations.DisposeAsync().ConfigureAwait(false);
         if (_member is not null)
             await _member.ShutdownAsync(graceful: true, "aggregator stopping").ConfigureAwait(false);
-        if (_tags is not null)
-            await _tags.FlushAsync().ConfigureAwait(false);
+        if (_edgeCounters is not null)
+            await _edgeCounters.FlushAsync().ConfigureAwait(false);
         if (_latency is not null)
             await _latency.FlushAsync().ConfigureAwait(false);
         _logger.LogInformation("Stopped: {Flows} flows in, {Joined} sessions joined, {OneSided} one-sided, {NotStored} not stored",
@@ -275,7 +275,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
                 }
                 var byName = figures.ToDictionary(f => f.Spec.Name, f => f.Value, StringComparer.Ordinal);
                 await _losses!.ObserveAsync(name => byName[name]).ConfigureAwait(false);
-                await _tags!.FlushAsync().ConfigureAwait(false);
+                await _edgeCounters!.FlushAsync().ConfigureAwait(false);
                 await _latency!.FlushAsync().ConfigureAwait(false);
                 if (DateTime.UtcNow - lastLog >= TimeSpan.FromSeconds(10))
                 {

@@ -320,12 +320,12 @@ internal sealed class SessionShard(SessionServices services) : IActor
         var previous = entry.Settled;
         entry.WaitingForPeer = false;
         entry.Settled = view;
-        var edgeBefore = previous is null ? null : services.Edges.Known(TagSurvival.EdgeOf(previous));
+        var edgeBefore = previous is null ? null : services.Edges.Known(Edges.Of(previous));
         var settled = new SettledSession(view, "", previous, edgeBefore);
         if (settled.LateJoin)
             services.Counters.LateJoin();
         // A late side can change the edge (a server-only session has no client workload): admitted then too.
-        var edge = settled.IsNews ? services.Edges.Admit(TagSurvival.EdgeOf(view)) : services.Edges.Known(TagSurvival.EdgeOf(view));
+        var edge = settled.IsNews ? services.Edges.Admit(Edges.Of(view)) : services.Edges.Known(Edges.Of(view));
         settled = settled with { Edge = edge };
         foreach (var subscriber in services.Subscribers)
             subscriber.Settled(settled);

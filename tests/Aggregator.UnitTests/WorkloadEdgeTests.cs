@@ -93,17 +93,17 @@ public sealed class WorkloadEdgeTests
         };
         var owners = new Owners();
         var joined = SessionJoin.Build(SessionKeys.For(client), [client, server], owners: owners);
-        Assert.Equal("web-client.service>shop/cart:8080", TagSurvival.EdgeOf(joined));
-        Assert.Equal("curl>10.96.120.15:80", TagSurvival.AddressEdgeOf(joined));
+        Assert.Equal("web-client.service>shop/cart:8080", Edges.Of(joined));
+        Assert.Equal("curl>10.96.120.15:80", Edges.AddressOf(joined));
         // The server's host is not in the fleet: the Service the client dialled names it.
         var clientOnly = SessionJoin.Build(SessionKeys.For(client), [client], owners: owners);
-        Assert.Equal("web-client.service>shop/cart-svc:80", TagSurvival.EdgeOf(clientOnly));
+        Assert.Equal("web-client.service>shop/cart-svc:80", Edges.Of(clientOnly));
         // Nor the Service: the pod that held the address.
         client.RemoteAddress = "10.244.1.7";
-        Assert.Equal("web-client.service>shop/cart:80", TagSurvival.EdgeOf(SessionJoin.Build(SessionKeys.For(client), [client], owners: owners)));
+        Assert.Equal("web-client.service>shop/cart:80", Edges.Of(SessionJoin.Build(SessionKeys.For(client), [client], owners: owners)));
         // Outside Kubernetes and systemd: the process name and the address, as before.
         client.Workload = null;
-        Assert.Equal("curl>10.244.1.7:80", TagSurvival.EdgeOf(SessionJoin.Build(SessionKeys.For(client), [client])));
+        Assert.Equal("curl>10.244.1.7:80", Edges.Of(SessionJoin.Build(SessionKeys.For(client), [client])));
     }
 
     private sealed class Owners : IAddressOwners

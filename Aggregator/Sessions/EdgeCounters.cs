@@ -7,16 +7,29 @@ using StackExchange.Redis;
 namespace FlowMesh.Aggregator.Sessions;
 
 /// <summary>
-/// Per edge (client workload -> server address:port) counts for the service map:
+/// Per edge (see <see cref="Edges"/>) counts for the service map:
 /// sessions, errors, and trace tag survival (of the sessions whose client wrote a tag,
 /// how many kept it, and where the others lost it). Counted once per session when it settles, kept in memory as deltas and added
 /// to Redis every second (HINCRBY, so every Aggregator's counts add up), one hash per
 /// edge under <c>tag-edge:{edge}</c>, listed in the set <c>tag-edges</c>.
 /// </summary>
-public sealed class TagSurvival(RedisConnection redis, RedisKeys keys, TimeSpan ttl) : ISessionSubscriber
+public sealed class EdgeCounters(RedisConnection redis, RedisKeys keys, TimeSpan ttl) : ISessionSubscriber
 {
+    /// <summary>The counts, in the order of <see cref="Fields"/>.</summary>
+    private enum Count
+    {
+        Sessions,
+        Sent,
+        Survived,
+        StrippedOnPath,
+        EchoStripped,
+        PeerNotInstrumented,
+        NoHandshake,
+        Errors,
+    }
+
+    /// <summary>The hash fields in Redis, one per <see cref="Count"/>.</summary>
     public static readonly string[] Fields = ["sessions", "sent", "survived", "stripped_on_path", "echo_stripped", "peer_not_instrumented", "no_handshake", "errors"];
-    private const int ErrorsField = 7;
 
     private readonly ConcurrentDictionary<string, long[]> _pending = new();
 
@@ -43,14 +56,7 @@ public sealed class TagSurvival(RedisConnection redis, RedisKeys keys, TimeSpan 
     public static bool IsError(SessionView s) =>
         WasReset(s) || s.Client is { CloseReason: CloseReason.Refused or CloseReason.ConnectTimeout };
 
-    /// <summary>The edge a session belongs to, as the service map names it: client workload > server workload (sessions stored before workloads had ends: their address form).</summary>
-    public static string EdgeOf(SessionView s) =>
-        $"{(s.ClientEnd.Length > 0 ? s.ClientEnd : s.ClientWorkload)}>{(s.ServerEnd.Length > 0 ? s.ServerEnd : s.ServerEndpoint)}";
-
-    /// <summary>The same edge by address: the client's process name > the address:port it dialled.</summary>
-    public static string AddressEdgeOf(SessionView s) => $"{s.ClientWorkload}>{s.ServerEndpoint}";
-
-    public void Record(SessionView session) => Record(session, EdgeOf(session));
+    public void Record(SessionView session) => Record(session, Edges.Of(session));
 
     /// <summary>Counted once per connection: the first time it settles, however its sides arrive.</summary>
     public void Settled(in SettledSession session)
@@ -65,20 +71,20 @@ public sealed class TagSurvival(RedisConnection redis, RedisKeys keys, TimeSpan 
         var outcome = Classify(session);
         var counts = _pending.GetOrAdd(edge, _ => new long[Fields.Length]);
         _endpoints[edge] = session.ServerEndpoint;
-        Interlocked.Increment(ref counts[0]);
+        Interlocked.Increment(ref counts[(int)Count.Sessions]);
         if (IsError(session))
-            Interlocked.Increment(ref counts[ErrorsField]);
+            Interlocked.Increment(ref counts[(int)Count.Errors]);
         if (outcome == TagOutcome.NotSent)
             return;
-        Interlocked.Increment(ref counts[1]);
-        Interlocked.Increment(ref counts[outcome switch
+        Interlocked.Increment(ref counts[(int)Count.Sent]);
+        Interlocked.Increment(ref counts[(int)(outcome switch
         {
-            TagOutcome.Survived => 2,
-            TagOutcome.StrippedOnPath => 3,
-            TagOutcome.EchoStripped => 4,
-            TagOutcome.PeerNotInstrumented => 5,
-            _ => 6,
-        }]);
+            TagOutcome.Survived => Count.Survived,
+            TagOutcome.StrippedOnPath => Count.StrippedOnPath,
+            TagOutcome.EchoStripped => Count.EchoStripped,
+            TagOutcome.PeerNotInstrumented => Count.PeerNotInstrumented,
+            _ => Count.NoHandshake,
+        })]);
     }
 
     /// <summary>Adds what was counted since the last call to Redis; what Redis refuses is kept for the next call.</summary>

@@ -4,7 +4,7 @@ using FlowMesh.Contracts.Messages;
 namespace FlowMesh.Aggregator.UnitTests;
 
 /// <summary>Where a session's trace tag went, from what each side saw.</summary>
-public sealed class TagSurvivalTests
+public sealed class EdgeCountersTests
 {
     private static SessionView Session(bool sent, bool echoed, bool seenByServer, bool serverSide, CloseReason client = CloseReason.Normal, bool established = true) => new()
     {
@@ -32,9 +32,9 @@ public sealed class TagSurvivalTests
     [Theory]
     [MemberData(nameof(Cases))]
     public void Each_outcome_is_told_from_what_the_two_sides_saw(SessionView session, TagOutcome expected) =>
-        Assert.Equal(expected, TagSurvival.Classify(session));
+        Assert.Equal(expected, EdgeCounters.Classify(session));
 
     [Fact]
     public void An_edge_is_the_client_process_and_the_server_address_it_dialled() =>
-        Assert.Equal("curl>10.0.0.2:80", TagSurvival.EdgeOf(Session(sent: true, echoed: true, seenByServer: true, serverSide: true)));
+        Assert.Equal("curl>10.0.0.2:80", Edges.Of(Session(sent: true, echoed: true, seenByServer: true, serverSide: true)));
 }
