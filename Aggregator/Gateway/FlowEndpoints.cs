@@ -1,5 +1,6 @@
 using System.Globalization;
 using FlowMesh.Cluster.Hosting;
+using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using Microsoft.AspNetCore.Builder;
@@ -65,19 +66,10 @@ internal static class FlowEndpoints
         if (response is { Found: true, Flow: { } live })
             return Results.Ok(FlowJson.From(live, live: !live.Closed));
         // The host's Node is gone or did not answer: Redis keeps closed flows and passivated open ones.
-        var stored = await LoadStoredAsync(gateway, host, cookie).ConfigureAwait(false);
+        var stored = await StoredFlows.ReadAsync(gateway.Db, gateway.Keys, host, cookie).ConfigureAwait(false);
         return stored is not null
             ? Results.Ok(FlowJson.From(stored, live: false))
             : Results.Problem(title: "Flow not found", detail: $"no flow {host}/{cookie} (no such connection on that host, or its record expired)", statusCode: StatusCodes.Status404NotFound);
-    }
-
-    private static async Task<FlowView?> LoadStoredAsync(GatewayContext gateway, string host, ulong cookie)
-    {
-        var closed = await gateway.Db.StringGetAsync(gateway.Keys.ClosedFlow(host, cookie)).ConfigureAwait(false);
-        if (!closed.IsNull)
-            return FlowView.Parser.ParseFrom((byte[])closed!);
-        var saved = await gateway.Db.HashGetAsync(gateway.Keys.FlowState(host, cookie), "view").ConfigureAwait(false);
-        return saved.IsNull ? null : FlowView.Parser.ParseFrom((byte[])saved!);
     }
 
     private static async Task<IResult> ListAsync(HttpRequest request, GatewayContext gateway)

@@ -13,7 +13,7 @@ namespace FlowMesh.Node.Actors;
 /// </summary>
 public sealed class FlowStore(RedisConnection redis, RedisKeys keys, TimeSpan openStateTtl)
 {
-    // KEYS[1] state hash; ARGV: expected etag ('' = must not exist), new etag, view, ttl seconds.
+    // KEYS[1] state hash (fields as StoredFlows reads them); ARGV: expected etag ('' = must not exist), new etag, view, ttl seconds.
     private const string CompareAndSet = """
         local current = redis.call('HGET', KEYS[1], 'etag')
         if (current or '') ~= ARGV[1] then return 0 end
@@ -27,11 +27,9 @@ public sealed class FlowStore(RedisConnection redis, RedisKeys keys, TimeSpan op
     {
         try
         {
-            var fields = await redis.Database.HashGetAsync(keys.FlowState(hostId, cookie), ["etag", "view"]).ConfigureAwait(false);
+            var state = await StoredFlows.ReadPassivatedAsync(redis.Database, keys, hostId, cookie).ConfigureAwait(false);
             redis.Succeeded();
-            if (fields[0].IsNull || fields[1].IsNull)
-                return null;
-            return (FlowView.Parser.ParseFrom((byte[])fields[1]!), (string)fields[0]!);
+            return state;
         }
         catch (Exception e) when (RedisConnection.IsOutage(e))
         {
@@ -45,9 +43,9 @@ public sealed class FlowStore(RedisConnection redis, RedisKeys keys, TimeSpan op
     {
         try
         {
-            var bytes = await redis.Database.StringGetAsync(keys.ClosedFlow(hostId, cookie)).ConfigureAwait(false);
+            var closed = await StoredFlows.ReadClosedAsync(redis.Database, keys, hostId, cookie).ConfigureAwait(false);
             redis.Succeeded();
-            return bytes.IsNull ? null : FlowView.Parser.ParseFrom((byte[])bytes!);
+            return closed;
         }
         catch (Exception e) when (RedisConnection.IsOutage(e))
         {
