@@ -25,6 +25,9 @@ internal sealed class SessionEntry(string key)
     /// <summary>A tuple-alias lookup is under way: the deadline does not fire again meanwhile.</summary>
     public bool LookingForPeer { get; set; }
 
+    /// <summary>Looks for a peer by tuple that found none yet (see <c>SessionShard.JoinPeerByTuple</c>).</summary>
+    public int TupleLookups { get; set; }
+
     /// <summary>The deadline its one counted place in the shard's queue is at (long.MaxValue: none).</summary>
     public long TrackedMs { get; set; }
 

@@ -283,6 +283,9 @@ internal sealed class SessionShard(SessionServices services) : IActor
         }
     }
 
+    /// <summary>Extra looks for a tuple side's peer, a join window apart (the peer stays three windows after it publishes).</summary>
+    private const int MaxTupleLookups = 2;
+
     private void JoinPeerByTuple(IContext context, SessionEntry entry)
     {
         entry.LookingForPeer = true;
@@ -294,6 +297,15 @@ internal sealed class SessionShard(SessionServices services) : IActor
             var peer = found.IsCompletedSuccessfully ? found.Result : null;
             if (peer is null || peer == entry.Key)
             {
+                // The peer publishes its tuple only once it settles alone, a join window after
+                // its own last side came; a host whose hand-off lags (a loaded Node) can make
+                // that later than this look. Look again, a window apart, before settling alone:
+                // once settled here this side would be stored one-sided and could not move.
+                if (++entry.TupleLookups <= MaxTupleLookups)
+                {
+                    SetTimeout(entry, services.Options.JoinWindow);
+                    return;
+                }
                 SettleAlone(entry);
                 return;
             }
