@@ -9,7 +9,6 @@ var root = new RootCommand("""
     RunCommand.Create(),
     SessionCommands.Create(),
     TagsCommand.Create(),
-    BenchCommand.Create(),
     FlowMesh.Cluster.Hosting.CertsCommand.Create(),
 };
 

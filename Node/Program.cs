@@ -10,7 +10,6 @@ var root = new RootCommand("""
     ClientCommands.Flow(),
     ClientCommands.ClusterStatus(),
     CaptureCommand.Create(),
-    BenchCommand.Create(),
     FlowMesh.Cluster.Hosting.CertsCommand.Create(),
 };
 

@@ -9,7 +9,7 @@ using FlowMesh.Contracts.Messages;
 using Microsoft.Extensions.Logging.Abstractions;
 using Proto.Cluster;
 
-namespace FlowMesh.Aggregator.Bench;
+namespace FlowMesh.Bench;
 
 /// <summary>
 /// One Aggregator, measured as the Nodes use it: a real Aggregator process (<c>run</c>),
@@ -224,12 +224,9 @@ internal sealed class AggregatorProcess : IDisposable
 
     public static AggregatorProcess Start(string redis, string cluster, params string[] flags)
     {
-        var host = Environment.ProcessPath ?? "dotnet";
-        var info = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true };
-        // Started as `dotnet FlowMesh.Aggregator.dll`, the host needs the assembly; the apphost does not.
-        if (Path.GetFileNameWithoutExtension(host) == "dotnet")
-            info.ArgumentList.Add(typeof(AggregatorProcess).Assembly.Location);
-        foreach (var a in new[] { "run", "--redis", redis, "--cluster", cluster, "--member-ttl", "4" }.Concat(flags))
+        // The Aggregator as users run it: `dotnet FlowMesh.Aggregator.dll run` of the build beside this one.
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { NodeBench.FindAggregator(), "run", "--redis", redis, "--cluster", cluster, "--member-ttl", "4" }.Concat(flags))
             info.ArgumentList.Add(a);
         var process = new AggregatorProcess(Process.Start(info)!);
         process._process.OutputDataReceived += (_, e) => process.Keep(e.Data);

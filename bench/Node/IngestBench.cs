@@ -3,7 +3,7 @@ using System.Globalization;
 using FlowMesh.Cluster.Hosting;
 using FlowMesh.Node.Kernel;
 
-namespace FlowMesh.Node.Bench;
+namespace FlowMesh.Bench;
 
 /// <summary>
 /// What the readers sustain: a separate process churns loopback connections (so the
@@ -52,10 +52,10 @@ internal static class IngestBench
     {
         var self = Environment.ProcessPath!;
         var info = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
-        // Under `dotnet FlowMesh.Node.dll`, ProcessPath is dotnet itself and the assembly comes first.
+        // Under `dotnet FlowMesh.Bench.dll`, ProcessPath is dotnet itself and the assembly comes first.
         if (Path.GetFileNameWithoutExtension(self) == "dotnet")
             info.ArgumentList.Add(typeof(IngestBench).Assembly.Location);
-        foreach (var a in new[] { "bench", "load", "--port", $"{port}", "--threads", $"{threads}", "--seconds", duration.TotalSeconds.ToString(CultureInfo.InvariantCulture) })
+        foreach (var a in new[] { "load", "--port", $"{port}", "--threads", $"{threads}", "--seconds", duration.TotalSeconds.ToString(CultureInfo.InvariantCulture) })
             info.ArgumentList.Add(a);
         return Process.Start(info)!;
     }

@@ -4,7 +4,7 @@ using FlowMesh.Cluster.Hosting;
 using FlowMesh.Cluster.Redis;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace FlowMesh.Node.Bench;
+namespace FlowMesh.Bench;
 
 /// <summary>
 /// What the runtime measurements cost the workload, with a real Node `run` capturing a
@@ -43,7 +43,7 @@ internal static class RuntimeBench
         var cluster = $"benchrt{Environment.ProcessId}";
         await using var aggregator = await NodeBench.Member.StartAsync(["dotnet", NodeBench.FindAggregator(), "run", "--redis", state.Endpoint, "--cluster", cluster, "--no-gateway"],
             "FlowMesh Aggregator is member").ConfigureAwait(false);
-        string[] nodeRun = [.. NodeBench.SelfCommand(), "run", "--host-id", "bench-runtime", "--netns", ns.Name, "--redis", state.Endpoint, "--cluster", cluster];
+        string[] nodeRun = [.. NodeBench.NodeCommand(), "run", "--host-id", "bench-runtime", "--netns", ns.Name, "--redis", state.Endpoint, "--cluster", cluster];
         progress.WriteLine($"bench runtime: namespace {ns.Name}, state in redis-server 127.0.0.1:{state.Port}, Aggregator pid {aggregator.Pid}");
 
         await using (var workload = await NodeBench.Workload.StartAsync(ns).ConfigureAwait(false))

@@ -1,6 +1,6 @@
 using FlowMesh.Node.Kernel;
 
-namespace FlowMesh.Node.Bench;
+namespace FlowMesh.Bench;
 
 /// <summary>A sink that only counts: what the benchmarks measure is the kernel and the readers, not a consumer.</summary>
 internal sealed class CountingSink : IRecordBatchSink

@@ -1,36 +1,29 @@
 using System.CommandLine;
 using FlowMesh.Cluster.Hosting;
-using FlowMesh.Node.Bench;
 using FlowMesh.Node.Kernel;
 
-namespace FlowMesh.Node.Cli;
+namespace FlowMesh.Bench;
 
-/// <summary>
-/// <c>bench</c>: FlowMesh's own measurements, each printing progress on stderr and,
-/// as its last line on stdout, key=value results to paste into BENCHMARKS.md.
-/// </summary>
-internal static class BenchCommand
+/// <summary>The Node's benchmarks: the actor path, connection overhead, ingest, the whole Node, the runtime measurements.</summary>
+internal static class NodeBenchCommands
 {
-    public static Command Create()
+    public static IEnumerable<Command> All() => [Actors(), Connections(), Ingest(), Load(), NodeRun(), RuntimeRun()];
+
+    private static Command Actors()
     {
         var events = new Option<long>("--events") { Description = "Events to push through the actor path.", DefaultValueFactory = _ => 2_000_000 };
         var flows = new Option<int>("--flows") { Description = "Connections open at once (and the flows weighed for memory).", DefaultValueFactory = _ => 20_000 };
         var rate = new Option<int>("--rate") { Description = "Events per second at which latency is measured.", DefaultValueFactory = _ => 200_000 };
-        var bench = new Command("bench", """
-            Measure FlowMesh on this machine. Without a subcommand: the actor path without the kernel
-            (synthetic per-CPU sources -> capture actors -> flow shards, with a private redis-server):
-            last line events_per_s=... p99_latency_ms=... bytes_per_flow=... Run with -c Release.
+        var bench = new Command("actors", """
+            The Node's actor path without the kernel (synthetic per-CPU sources -> capture actors ->
+            flow shards, with a private redis-server): last line events_per_s=... p99_latency_ms=...
+            bytes_per_flow=... Run with -c Release.
             """)
         {
             events, flows, rate,
         };
         bench.SetAction(async (parse, _) => await GuardAsync(() => ActorPathBench.RunAsync(
             parse.GetValue(events), parse.GetValue(flows), parse.GetValue(rate), Console.Error, Console.Out)).ConfigureAwait(false));
-        bench.Subcommands.Add(Connections());
-        bench.Subcommands.Add(Ingest());
-        bench.Subcommands.Add(Load());
-        bench.Subcommands.Add(NodeRun());
-        bench.Subcommands.Add(RuntimeRun());
         return bench;
     }
 
@@ -114,7 +107,7 @@ internal static class BenchCommand
         var port = new Option<int>("--port") { Description = "Loopback port to listen on and connect to.", Required = true };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 1, Description = "Client threads." };
         var seconds = new Option<double>("--seconds") { DefaultValueFactory = _ => 10, Description = "How long to run." };
-        var command = new Command("load", "Churn loopback connections (the load process of `bench ingest`).") { port, threads, seconds };
+        var command = new Command("load", "Churn loopback connections (the load process of `ingest`).") { port, threads, seconds };
         command.SetAction(parse => LoadProcess.Run(parse.GetValue(port), parse.GetValue(threads), TimeSpan.FromSeconds(parse.GetValue(seconds)), Console.Out));
         return command;
     }

@@ -9,7 +9,7 @@ using FlowMesh.Contracts.Messages;
 using Google.Protobuf;
 using StackExchange.Redis;
 
-namespace FlowMesh.Aggregator.Bench;
+namespace FlowMesh.Bench;
 
 /// <summary>
 /// How fast the gateway answers with a realistic store: seeds a private redis-server with
@@ -33,7 +33,7 @@ internal static class GatewayBench
 
         var seeding = Stopwatch.StartNew();
         var edges = await SeedAsync(db, keys, sessions, progress).ConfigureAwait(false);
-        await progress.WriteLineAsync($"seeded {sessions:N0} sessions over {Edges} edges and their latency sketches in {seeding.Elapsed.TotalSeconds:F1} s; used memory {await UsedMemoryAsync(connection, redis.Endpoint).ConfigureAwait(false)}").ConfigureAwait(false);
+        await progress.WriteLineAsync($"seeded {sessions:N0} sessions over {Edges} edges and their latency sketches in {seeding.Elapsed.TotalSeconds:F1} s; used memory {await UsedMemoryAsync(connection).ConfigureAwait(false)}").ConfigureAwait(false);
 
         var port = LoopbackPort.Free();
         using var aggregator = AggregatorProcess.Start(redis.Endpoint, cluster, "--listen", $"127.0.0.1:{port}");
@@ -173,9 +173,10 @@ internal static class GatewayBench
         throw new SetupFailedException($"the Aggregator's gateway was not ready within 30 s: {aggregator.LastLines}");
     }
 
-    private static async Task<string> UsedMemoryAsync(ConnectionMultiplexer connection, string endpoint)
+    private static async Task<string> UsedMemoryAsync(ConnectionMultiplexer connection)
     {
-        var info = await connection.GetServer(endpoint).InfoAsync("memory").ConfigureAwait(false);
+        // The server by its endpoint, not the configuration string (which carries the password).
+        var info = await connection.GetServer(connection.GetEndPoints()[0]).InfoAsync("memory").ConfigureAwait(false);
         return info.SelectMany(g => g).FirstOrDefault(p => p.Key == "used_memory_human").Value ?? "?";
     }
 }

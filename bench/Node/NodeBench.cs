@@ -7,7 +7,7 @@ using FlowMesh.Node.Kernel.Native;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 
-namespace FlowMesh.Node.Bench;
+namespace FlowMesh.Bench;
 
 /// <summary>
 /// The Node as users run it: a real redis-server in a network namespace of the bench's
@@ -44,7 +44,7 @@ internal static class NodeBench
             "FlowMesh Aggregator is member").ConfigureAwait(false);
         progress.WriteLine($"bench node: namespace {ns.Name}, redis-server in it on {WorkloadPort}, state in redis-server 127.0.0.1:{state.Port}, Aggregator pid {aggregator.Pid}, cluster transport {(pki is null ? "plaintext" : "mutual TLS")}");
 
-        string[] nodeRun = [.. SelfCommand(), "run", "--host-id", HostId, "--netns", ns.Name, "--redis", state.Endpoint, "--cluster", cluster];
+        string[] nodeRun = [.. NodeCommand(), "run", "--host-id", HostId, "--netns", ns.Name, "--redis", state.Endpoint, "--cluster", cluster];
         var keys = new RedisKeys(cluster);
         foreach (var keepAlive in options.KeepAlive)
         {
@@ -240,23 +240,21 @@ internal static class NodeBench
             throw new SetupFailedException($"bench node needs {what}; scripts/install-deps.sh installs it");
     }
 
-    /// <summary>This program as a command line (under `dotnet FlowMesh.Node.dll`, the dll comes first).</summary>
-    internal static string[] SelfCommand()
-    {
-        var self = Environment.ProcessPath!;
-        return Path.GetFileNameWithoutExtension(self) == "dotnet" ? [self, typeof(NodeBench).Assembly.Location] : [self];
-    }
+    /// <summary>The Node as users run it: <c>dotnet FlowMesh.Node.dll</c> of the build beside this one.</summary>
+    internal static string[] NodeCommand() => ["dotnet", FindBuild("Node", "FlowMesh.Node.dll")];
 
-    /// <summary>The Aggregator's build beside the Node's: Node/bin/CONFIG/net10.0 next to Aggregator/bin/CONFIG/net10.0.</summary>
-    internal static string FindAggregator()
+    internal static string FindAggregator() => FindBuild("Aggregator", "FlowMesh.Aggregator.dll");
+
+    /// <summary>A role's build beside the bench's: bench/bin/CONFIG/net10.0 next to ROLE/bin/CONFIG/net10.0.</summary>
+    private static string FindBuild(string role, string file)
     {
         var here = AppContext.BaseDirectory.TrimEnd('/');
         var framework = Path.GetFileName(here);
         var configuration = Path.GetFileName(Path.GetDirectoryName(here)!);
         var repo = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(here)!)!)!)!;
-        var dll = Path.Combine(repo, "Aggregator", "bin", configuration, framework, "FlowMesh.Aggregator.dll");
+        var dll = Path.Combine(repo, role, "bin", configuration, framework, file);
         return File.Exists(dll) ? dll
-            : throw new SetupFailedException($"no Aggregator build at {dll}: run `dotnet build -c {configuration} Aggregator` or give --aggregator PATH");
+            : throw new SetupFailedException($"no {role} build at {dll}: run `dotnet build -c {configuration} {role}`");
     }
 
     /// <summary>A cluster member process (Node or Aggregator) the bench started and stops with SIGTERM.</summary>

@@ -8,7 +8,7 @@ using FlowMesh.Node.Hosting;
 using FlowMesh.Node.Kernel;
 using Microsoft.Extensions.Logging;
 
-namespace FlowMesh.Node.Bench;
+namespace FlowMesh.Bench;
 
 /// <summary>
 /// The actor path without the kernel: one synthetic source per CPU stands in for

@@ -1,19 +1,20 @@
 using System.CommandLine;
-using FlowMesh.Aggregator.Bench;
 using FlowMesh.Cluster.Hosting;
 
-namespace FlowMesh.Aggregator.Cli;
+namespace FlowMesh.Bench;
 
-/// <summary><c>bench</c>: how fast one Aggregator joins sessions and how soon they can be queried; <c>bench gateway</c>: how fast the gateway answers.</summary>
-internal static class BenchCommand
+/// <summary>The Aggregator's benchmarks: <c>sessions</c>, how fast one Aggregator joins sessions and how soon they can be queried; <c>gateway</c>, how fast the gateway answers.</summary>
+internal static class AggregatorBenchCommands
 {
-    public static Command Create()
+    public static IEnumerable<Command> All() => [Sessions(), Gateway()];
+
+    private static Command Sessions()
     {
         var rate = new Option<int>("--rate") { Description = "Sessions per second while latency is measured.", DefaultValueFactory = _ => 5_000 };
         var seconds = new Option<double>("--seconds") { Description = "Length of the latency phase.", DefaultValueFactory = _ => 20 };
         var probes = new Option<int>("--probes") { Description = "Sessions per second asked for until queryable (the latency sample).", DefaultValueFactory = _ => 100 };
         var burst = new Option<int>("--burst") { Description = "Sessions sent at once for the throughput phase.", DefaultValueFactory = _ => 200_000 };
-        var command = new Command("bench", """
+        var command = new Command("sessions", """
             Measure one Aggregator: starts a private redis-server and an Aggregator process, joins the
             cluster and sends it closed client and server flows the way Nodes do. Prints the time from
             both sides handed over to the session being queryable (P50, P99) at a steady rate, then
@@ -22,7 +23,6 @@ internal static class BenchCommand
         {
             rate, seconds, probes, burst,
         };
-        command.Subcommands.Add(Gateway());
         command.SetAction((parse, _) => SetupFailedException.ReportAsync(() => SessionBench.RunAsync(parse.GetValue(rate),
             TimeSpan.FromSeconds(parse.GetValue(seconds)), parse.GetValue(probes), parse.GetValue(burst), Console.Error, Console.Out)));
         return command;

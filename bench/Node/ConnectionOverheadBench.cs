@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using FlowMesh.Node.Kernel;
 
-namespace FlowMesh.Node.Bench;
+namespace FlowMesh.Bench;
 
 /// <summary>
 /// The cost of being watched: loopback connection rate with FlowMesh's programs

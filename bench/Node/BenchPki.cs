@@ -1,7 +1,7 @@
 using System.Net;
 using FlowMesh.Cluster.Transport;
 
-namespace FlowMesh.Node.Bench;
+namespace FlowMesh.Bench;
 
 /// <summary>A throwaway CA and member certificate for a bench run with mutual TLS; removed when disposed.</summary>
 internal sealed class BenchPki : IDisposable

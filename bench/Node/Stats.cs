@@ -1,4 +1,4 @@
-namespace FlowMesh.Node.Bench;
+namespace FlowMesh.Bench;
 
 internal static class Stats
 {
