@@ -2,12 +2,11 @@ using FlowMesh.Contracts.Latency;
 using System.Diagnostics;
 using System.Globalization;
 using FlowMesh.Aggregator.Latency;
-using FlowMesh.Cluster.Hosting;
-using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using Google.Protobuf;
 using StackExchange.Redis;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Bench;
 

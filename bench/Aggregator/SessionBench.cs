@@ -1,13 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
 using FlowMesh.Cluster;
-using FlowMesh.Cluster.Hosting;
-using FlowMesh.Cluster.Redis;
 using FlowMesh.Cluster.Sessions;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using Microsoft.Extensions.Logging.Abstractions;
 using Proto.Cluster;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Bench;
 

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using FlowMesh.Cluster.Hosting;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Bench;
 

@@ -1,6 +1,6 @@
 using System.CommandLine;
-using FlowMesh.Cluster.Hosting;
 using FlowMesh.Node.Kernel;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Bench;
 

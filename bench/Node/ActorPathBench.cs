@@ -7,6 +7,7 @@ using FlowMesh.Node.Actors;
 using FlowMesh.Node.Hosting;
 using FlowMesh.Node.Kernel;
 using Microsoft.Extensions.Logging;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Bench;
 

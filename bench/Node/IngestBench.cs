@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using FlowMesh.Cluster.Hosting;
 using FlowMesh.Node.Kernel;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Bench;
 
@@ -14,7 +14,7 @@ internal static class IngestBench
 {
     public static async Task<int> RunAsync(TimeSpan duration, int[] threadLevels, TextWriter progress, TextWriter output)
     {
-        var port = FlowMesh.Cluster.Hosting.LoopbackPort.Free();
+        var port = LoopbackPort.Free();
         var sink = new LatencySink();
         using var session = CaptureSession.Start(
             new CaptureOptions { IncludePorts = [(ushort)port], ReportExistingSockets = false }, sink);

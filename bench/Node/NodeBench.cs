@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
-using FlowMesh.Cluster.Hosting;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Node.Kernel.Native;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Bench;
 

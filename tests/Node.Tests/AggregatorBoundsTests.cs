@@ -1,10 +1,10 @@
-using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using FlowMesh.Node.Tests.Harness;
 using Proto;
 using StackExchange.Redis;
 using Xunit.Abstractions;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Node.Tests;
 

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using FlowMesh.Cluster.Hosting;
 using FlowMesh.Node.Tests.Harness;
 using Xunit.Abstractions;
 using Xunit.Sdk;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Node.Tests;
 

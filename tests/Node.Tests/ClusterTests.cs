@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Messages;
 using FlowMesh.Node.Tests.Harness;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Node.Tests;
 

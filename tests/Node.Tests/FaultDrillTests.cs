@@ -2,12 +2,12 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using FlowMesh.Cluster.Hosting;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using FlowMesh.Node.Tests.Harness;
 using Xunit.Abstractions;
 using Xunit.Sdk;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Node.Tests;
 
@@ -164,7 +164,7 @@ public sealed class FaultDrillTests(ITestOutputHelper output)
         {
             using var cgroup = MemoryCgroup.Create("flowmesh-storm", Limit);
             using var host = TestNamespace.Create("storm");
-            await using var redis = await FlowMesh.Cluster.Redis.LocalRedisServer.StartAsync();
+            await using var redis = await LocalRedisServer.StartAsync();
             var cluster = SessionFleet.NewCluster();
             await using var node = await MemberProcess.StartInCgroupAsync("host-a", redis, cluster, ["--netns", host.Name, "--capture-port", $"{port}"],
                 new Dictionary<string, string> { ["FLOWMESH_FLOWS__MAXLIVE"] = $"{MaxLive}" }, cgroup);
@@ -213,7 +213,7 @@ public sealed class FaultDrillTests(ITestOutputHelper output)
     [Fact]
     public async Task A_Node_frozen_for_20_s_leaves_for_a_restart_and_the_others_stay_members()
     {
-        await using var redis = await FlowMesh.Cluster.Redis.LocalRedisServer.StartAsync();
+        await using var redis = await LocalRedisServer.StartAsync();
         var cluster = SessionFleet.NewCluster();
         var alive = Path.Combine(Path.GetTempPath(), $"flowmesh-alive-{Guid.NewGuid():N}", "node.alive");
         var started = await Task.WhenAll(

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
-using FlowMesh.Cluster.Redis;
 using FlowMesh.Node.Tests.Harness;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Node.Tests;
 

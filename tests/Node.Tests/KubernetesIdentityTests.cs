@@ -1,11 +1,11 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using FlowMesh.Cluster.Hosting;
 using FlowMesh.Contracts.Messages;
 using FlowMesh.Node.Kernel;
 using FlowMesh.Node.Tests.Harness;
 using Xunit.Abstractions;
 using Xunit.Sdk;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Node.Tests;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using FlowMesh.Cluster.Hosting;
 using FlowMesh.Node.Tests.Harness;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Node.Tests;
 

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using FlowMesh.Cluster.Hosting;
-using FlowMesh.Cluster.Redis;
 using FlowMesh.Cluster.Transport;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
@@ -10,6 +8,7 @@ using Proto;
 using Proto.Cluster;
 using Proto.Remote;
 using Proto.Remote.GrpcNet;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Node.Tests;
 

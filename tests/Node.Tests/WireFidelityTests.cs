@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
-using FlowMesh.Cluster.Hosting;
 using FlowMesh.Contracts.Messages;
 using FlowMesh.Node.Tests.Harness;
 using Xunit.Abstractions;
 using Xunit.Sdk;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Node.Tests;
 
@@ -121,7 +121,7 @@ public sealed class WireFidelityTests(ITestOutputHelper output)
     private static void RequirePrograms()
     {
         WireCapture.Require();
-        (string Path, string Package)[] programs = [(RedisBenchmark, "redis-tools"), (Curl, "curl"), (Python, "python3"), (FlowMesh.Cluster.Redis.LocalRedisServer.Binary, "redis-server")];
+        (string Path, string Package)[] programs = [(RedisBenchmark, "redis-tools"), (Curl, "curl"), (Python, "python3"), (LocalRedisServer.Binary, "redis-server")];
         var missing = programs.Where(p => !File.Exists(p.Path)).Select(p => $"{p.Path} (Debian's {p.Package})").ToList();
         if (missing.Count > 0)
             throw new XunitException($"the wire-fidelity test runs real servers and clients; missing: {string.Join(", ", missing)}: install them (scripts/install-deps.sh does)");

@@ -1,9 +1,9 @@
-using FlowMesh.Cluster.Hosting;
 using FlowMesh.Node.Identity;
 using FlowMesh.Node.Kernel;
 using FlowMesh.Node.Tests.Harness;
 using Xunit.Abstractions;
 using Xunit.Sdk;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Node.Tests;
 

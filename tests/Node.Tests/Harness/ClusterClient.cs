@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using FlowMesh.Cluster.Redis;
 using FlowMesh.Cluster;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
@@ -7,6 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Proto;
 using Proto.Cluster;
 using Xunit.Sdk;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Node.Tests.Harness;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using FlowMesh.Cluster.Redis;
 using System.Text.RegularExpressions;
 using Xunit.Sdk;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Node.Tests.Harness;
 

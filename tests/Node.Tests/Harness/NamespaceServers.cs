@@ -1,3 +1,5 @@
+using FlowMesh.TestSupport;
+
 namespace FlowMesh.Node.Tests.Harness;
 
 /// <summary>Real servers the whole-system tests run inside a test namespace, started once they say they are ready.</summary>
@@ -7,7 +9,7 @@ internal static class NamespaceServers
 
     /// <summary>A redis-server listening on <paramref name="address"/> (protected mode off: its clients come from another host).</summary>
     public static Task<NamespaceProgram> RedisAsync(TestNamespace host, string what, string address, int port, string directory, params string[] more) =>
-        ReadyAsync(NamespaceProgram.Start(host, what, [FlowMesh.Cluster.Redis.LocalRedisServer.Binary,
+        ReadyAsync(NamespaceProgram.Start(host, what, [LocalRedisServer.Binary,
                 "--port", $"{port}", "--bind", address, "--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", directory, "--daemonize", "no", .. more]),
             l => l.Contains("Ready to accept connections", StringComparison.Ordinal));
 

@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
-using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using StackExchange.Redis;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Node.Tests.Harness;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using FlowMesh.TestSupport;
 
 namespace FlowMesh.Node.Tests.Harness;
 
@@ -36,7 +37,7 @@ internal static class Sockets
     }
 
     /// <summary>A port nobody listens on right now (bound, noted, released).</summary>
-    public static int FreePort(IPAddress address) => FlowMesh.Cluster.Hosting.LoopbackPort.Free(address);
+    public static int FreePort(IPAddress address) => LoopbackPort.Free(address);
 
     public static int Port(Socket s) => ((IPEndPoint)s.LocalEndPoint!).Port;
 

@@ -1,4 +1,4 @@
-namespace FlowMesh.Cluster.Hosting;
+namespace FlowMesh.TestSupport;
 
 /// <summary>
 /// Something a command starts for itself could not be started (a private redis-server,

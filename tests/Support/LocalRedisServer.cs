@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using FlowMesh.Cluster.Hosting;
 
-namespace FlowMesh.Cluster.Redis;
+namespace FlowMesh.TestSupport;
 
 /// <summary>
 /// A private redis-server on a free loopback port, with no persistence (a restart
@@ -36,7 +35,7 @@ public sealed class LocalRedisServer : IAsyncDisposable
     {
         if (!File.Exists(Binary))
             throw new SetupFailedException($"{Binary} not found: install Debian's redis-server (scripts/install-deps.sh does)");
-        var server = new LocalRedisServer(Hosting.LoopbackPort.Free());
+        var server = new LocalRedisServer(LoopbackPort.Free());
         await server.StartAgainAsync().ConfigureAwait(false);
         return server;
     }

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace FlowMesh.Cluster.Hosting;
+namespace FlowMesh.TestSupport;
 
 /// <summary>A free TCP port on 127.0.0.1 for a private server (redis-server, a gateway, a load process) that benches and tests start.</summary>
 public static class LoopbackPort
