@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
-using FlowMesh.SystemTests.Harness;
 using FlowMesh.TestSupport;
 
 namespace FlowMesh.SystemTests.Harness;

@@ -1,13 +1,3 @@
-using System.Buffers.Binary;
-using System.Diagnostics;
-using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using System.Text.Json;
-using FlowMesh.Contracts.Cluster;
-using FlowMesh.Contracts.Messages;
-using FlowMesh.SystemTests.Harness;
-
 namespace FlowMesh.SystemTests.Harness;
 
 /// <summary>Client, router and server namespaces: the router forwards a public address to the server and masquerades the client.</summary>

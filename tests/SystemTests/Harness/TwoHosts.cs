@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using FlowMesh.SystemTests.Harness;
 
 namespace FlowMesh.SystemTests.Harness;
 
