@@ -1,6 +1,3 @@
-using System.Globalization;
-using FlowMesh.Aggregator.Sessions;
-using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Identity;
 using FlowMesh.Contracts.Messages;
 
@@ -98,70 +95,7 @@ public sealed record RuntimeSeriesJson(string Process, string? Edge, string Wind
     IReadOnlyList<ProcessRuntimeJson> Processes, IReadOnlyList<RuntimeBucketJson> Buckets,
     double? RunQueueVsDurationCorrelation, double? RunQueueVsConnectCorrelation);
 
-public sealed record SessionJson(
-    string Id, string Join, bool Ambiguous, string Edge, string AddressEdge, string ClientEnd, string ServerEnd, string ClientWorkload, string ServerEndpoint,
-    SessionSideJson? Client, SessionSideJson? Server,
-    double? ConnectMs, double DurationMs, double? ClientRttMs, double? ServerRttMs,
-    ulong BytesClientToServer, ulong BytesServerToClient, bool BytesMismatch,
-    string Reset, bool Complete, bool Closed, long StartUnixMs, long EndUnixMs,
-    string? TraceTag, bool TagSent, bool TagEchoed, bool TagSeenByServer, IReadOnlyList<string> LostHosts)
-{
-    public static SessionJson From(SessionView s) => new(
-        s.Id, SessionNames.Join(s.Join), s.Ambiguous, Edges.Of(s), Edges.AddressOf(s), ClientEndOf(s), ServerEndOf(s),
-        s.ClientWorkload, s.ServerEndpoint, Side(s.Client), Side(s.Server),
-        s.Client is { EstablishedUnixNs: > 0 } ? s.ConnectMs : null,
-        DurationMsOf(s),
-        s.ClientRttMs > 0 ? s.ClientRttMs : null, s.ServerRttMs > 0 ? s.ServerRttMs : null,
-        s.BytesClientToServer, s.BytesServerToClient, s.BytesMismatch,
-        s.Reset.Length == 0 ? "none" : s.Reset, s.Complete, s.Closed, s.StartUnixMs, s.EndUnixMs,
-        s.TraceTag == 0 ? null : s.TraceTag.ToString("x16", CultureInfo.InvariantCulture), s.TagSent, s.TagEchoed, s.TagSeenByServer, [.. s.LostHosts]);
-
-    private static string ClientEndOf(SessionView s) => s.ClientEnd.Length > 0 ? s.ClientEnd : s.ClientWorkload;
-
-    private static string ServerEndOf(SessionView s) => s.ServerEnd.Length > 0 ? s.ServerEnd : s.ServerEndpoint;
-
-    /// <summary>The session's length: the client's view when it was seen, else the server's.</summary>
-    public static double DurationMsOf(SessionView s) => s.Client is not null ? s.ClientDurationMs : s.ServerDurationMs;
-
-    private static SessionSideJson? Side(SessionSide? s) => s is null ? null : new(
-        s.HostId, ClusterKinds.FlowIdentity(s.HostId, s.Cookie), s.LocalAddress, s.LocalPort, s.RemoteAddress, s.RemotePort,
-        s.Pid, s.Comm, s.State, s.Closed, SessionNames.CloseReason(s.CloseReason),
-        s.StartUnixNs / 1_000_000, s.EstablishedUnixNs / 1_000_000, s.EndUnixNs / 1_000_000,
-        s.HandshakeUs / 1000.0, s.SrttUs / 1000.0, s.DurationUs / 1000.0,
-        s.BytesSent, s.BytesReceived, s.Retransmissions, s.ResetsSent, s.ResetsReceived, s.EventsLost, s.MidLife,
-        RuntimeJson.From(s.Runtime), HealthJson.From(s.Health), WorkloadJson.From(s.Workload));
-}
-
 public sealed record FlowStepJson(long TimeUnixNs, string Event, string OldState, string NewState);
-
-public sealed record FlowJson(
-    string Id, string Host, ulong Cookie, bool Live, string Family, string LocalAddress, uint LocalPort, string RemoteAddress, uint RemotePort,
-    string Role, bool MidLife, string State, bool Closed, string CloseReason, string ResetBy, string FirstFinBy,
-    long StartUnixMs, long EstablishedUnixMs, long ClosedUnixMs, long LastEventUnixMs,
-    double HandshakeMs, double RttMs, ulong BytesSent, ulong BytesReceived, uint SegmentsOut, uint SegmentsIn,
-    uint Retransmissions, uint ResetsSent, uint ResetsReceived, uint Pid, string Process, ulong CgroupId,
-    string? TraceTag, bool TagSent, bool TagEchoed, bool TagReceived, bool EventsLost,
-    uint Events, uint Reordered, uint Duplicates, uint Unexpected, IReadOnlyList<FlowStepJson>? Steps, RuntimeJson? Runtime, HealthJson? Health, WorkloadJson? Workload)
-{
-    public static FlowJson From(FlowView f, bool live) => new(
-        ClusterKinds.FlowIdentity(f.HostId, f.Cookie), f.HostId, f.Cookie, live, f.Family, f.LocalAddress, f.LocalPort, f.RemoteAddress, f.RemotePort,
-        f.Role switch { FlowRole.Client => "client", FlowRole.Server => "server", _ => "unknown" },
-        f.MidLife, f.State, f.Closed, SessionNames.CloseReason(f.CloseReason), SideName(f.ResetBy), SideName(f.FirstFinBy),
-        FlowFilters.StartUnixMs(f), FlowFilters.WallMs(f, f.EstablishedNs), FlowFilters.WallMs(f, f.ClosedNs), FlowFilters.WallMs(f, f.LastEventNs),
-        f.HandshakeUs / 1000.0, f.SrttUs / 1000.0, f.BytesSent, f.BytesReceived, f.SegmentsOut, f.SegmentsIn,
-        f.Retransmissions, f.ResetsSent, f.ResetsReceived, f.Pid, f.Comm, f.CgroupId,
-        f.TraceTag == 0 ? null : f.TraceTag.ToString("x16", CultureInfo.InvariantCulture), f.TagSent, f.TagEchoed, f.TagReceived, f.EventsLost,
-        f.Events, f.Reordered, f.Duplicates, f.Unexpected,
-        f.Steps.Count == 0 ? null : f.Steps.Select(s => new FlowStepJson((long)s.MonotonicNs + f.WallClockOffsetNs, s.Event, s.OldState, s.NewState)).ToList(),
-        RuntimeJson.From(f.Runtime), HealthJson.From(f.Health), WorkloadJson.From(f.Workload));
-
-    private static string SideName(FlowSide side) => side switch
-    {
-        FlowSide.Local => "local",
-        FlowSide.Remote => "remote",
-        _ => "none",
-    };
-}
 
 public sealed record LatencyJson(string? Edge, string? Host, string Metric, string Window, long FromUnixMs, long ToUnixMs,
     long Count, double? P50Ms, double? P90Ms, double? P99Ms, double? P999Ms, double? MinMs, double? MaxMs, double? MeanMs);

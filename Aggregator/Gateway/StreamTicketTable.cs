@@ -3,22 +3,6 @@ using System.Security.Cryptography;
 
 namespace FlowMesh.Aggregator.Gateway;
 
-/// <summary>What presenting a stream ticket came to.</summary>
-internal enum TicketCheck
-{
-    /// <summary>Issued here, not expired, not used before: the stream may start (and the ticket is now used).</summary>
-    Valid,
-
-    /// <summary>Never issued by this gateway process, or expired so long ago it was forgotten.</summary>
-    Unknown,
-
-    /// <summary>Issued here, but its lifetime is over.</summary>
-    Expired,
-
-    /// <summary>Issued here and already started a stream.</summary>
-    Used,
-}
-
 /// <summary>
 /// Stream tickets: short-lived, single-use stand-ins for the bearer token in the one URL
 /// that needs a credential (an <c>EventSource</c> cannot send headers, and a URL ends up
