@@ -3,6 +3,7 @@ using FlowMesh.Aggregator.Gateway;
 using FlowMesh.Aggregator.Hosting;
 using FlowMesh.Cluster;
 using FlowMesh.Cluster.Hosting;
+using FlowMesh.Cluster.Startup;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using FlowMesh.Cluster.Startup;
 
 namespace FlowMesh.Cluster.Hosting;
 

@@ -1,4 +1,4 @@
-using FlowMesh.Cluster.Hosting;
+using FlowMesh.Cluster.Startup;
 
 namespace FlowMesh.Cluster.Redis;
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using FlowMesh.Cluster;
 using FlowMesh.Cluster.Hosting;
+using FlowMesh.Cluster.Startup;
 using FlowMesh.Node.Hosting;
 using FlowMesh.Node.Kernel;
 using Microsoft.Extensions.DependencyInjection;
