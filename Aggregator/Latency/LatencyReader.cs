@@ -1,5 +1,5 @@
-using FlowMesh.Contracts.Latency;
 using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Latency;
 using FlowMesh.Contracts.Messages;
 using Google.Protobuf;
 using StackExchange.Redis;

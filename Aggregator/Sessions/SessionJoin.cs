@@ -1,8 +1,8 @@
 using System.Globalization;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Identity;
-using FlowMesh.Kubernetes;
 using FlowMesh.Contracts.Messages;
+using FlowMesh.Kubernetes;
 
 namespace FlowMesh.Aggregator.Sessions;
 

@@ -1,5 +1,5 @@
-using FlowMesh.Kubernetes;
 using FlowMesh.Contracts.Messages;
+using FlowMesh.Kubernetes;
 
 namespace FlowMesh.Aggregator.Sessions;
 

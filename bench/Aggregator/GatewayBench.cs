@@ -1,12 +1,12 @@
-using FlowMesh.Contracts.Latency;
 using System.Diagnostics;
 using System.Globalization;
 using FlowMesh.Aggregator.Latency;
 using FlowMesh.Contracts.Cluster;
+using FlowMesh.Contracts.Latency;
 using FlowMesh.Contracts.Messages;
+using FlowMesh.TestSupport;
 using Google.Protobuf;
 using StackExchange.Redis;
-using FlowMesh.TestSupport;
 
 namespace FlowMesh.Bench;
 

@@ -4,9 +4,9 @@ using FlowMesh.Cluster;
 using FlowMesh.Cluster.Sessions;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
+using FlowMesh.TestSupport;
 using Microsoft.Extensions.Logging.Abstractions;
 using Proto.Cluster;
-using FlowMesh.TestSupport;
 
 namespace FlowMesh.Bench;
 

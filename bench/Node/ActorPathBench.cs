@@ -6,8 +6,8 @@ using FlowMesh.Contracts.Capture;
 using FlowMesh.Node.Actors;
 using FlowMesh.Node.Hosting;
 using FlowMesh.Node.Kernel;
-using Microsoft.Extensions.Logging;
 using FlowMesh.TestSupport;
+using Microsoft.Extensions.Logging;
 
 namespace FlowMesh.Bench;
 

@@ -3,9 +3,9 @@ using System.Globalization;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Node.Kernel.Native;
+using FlowMesh.TestSupport;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
-using FlowMesh.TestSupport;
 
 namespace FlowMesh.Bench;
 

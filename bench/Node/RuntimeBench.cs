@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using FlowMesh.Cluster.Redis;
-using Microsoft.Extensions.Logging.Abstractions;
 using FlowMesh.TestSupport;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FlowMesh.Bench;
 

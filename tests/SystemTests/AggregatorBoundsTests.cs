@@ -1,10 +1,10 @@
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using FlowMesh.SystemTests.Harness;
+using FlowMesh.TestSupport;
 using Proto;
 using StackExchange.Redis;
 using Xunit.Abstractions;
-using FlowMesh.TestSupport;
 
 namespace FlowMesh.SystemTests;
 

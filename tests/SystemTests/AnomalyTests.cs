@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using FlowMesh.SystemTests.Harness;
+using FlowMesh.TestSupport;
 using Xunit.Abstractions;
 using Xunit.Sdk;
-using FlowMesh.TestSupport;
 
 namespace FlowMesh.SystemTests;
 

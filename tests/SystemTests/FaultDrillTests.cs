@@ -5,9 +5,9 @@ using System.Net.Sockets;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using FlowMesh.SystemTests.Harness;
+using FlowMesh.TestSupport;
 using Xunit.Abstractions;
 using Xunit.Sdk;
-using FlowMesh.TestSupport;
 
 namespace FlowMesh.SystemTests;
 

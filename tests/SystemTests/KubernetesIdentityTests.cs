@@ -3,9 +3,9 @@ using System.Text.Json.Nodes;
 using FlowMesh.Contracts.Messages;
 using FlowMesh.Node.Kernel;
 using FlowMesh.SystemTests.Harness;
+using FlowMesh.TestSupport;
 using Xunit.Abstractions;
 using Xunit.Sdk;
-using FlowMesh.TestSupport;
 
 namespace FlowMesh.SystemTests;
 

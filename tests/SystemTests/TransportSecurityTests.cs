@@ -4,11 +4,11 @@ using FlowMesh.Cluster.Transport;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using FlowMesh.SystemTests.Harness;
+using FlowMesh.TestSupport;
 using Proto;
 using Proto.Cluster;
 using Proto.Remote;
 using Proto.Remote.GrpcNet;
-using FlowMesh.TestSupport;
 
 namespace FlowMesh.SystemTests;
 

@@ -1,9 +1,9 @@
 using FlowMesh.Node.Identity;
 using FlowMesh.Node.Kernel;
 using FlowMesh.SystemTests.Harness;
+using FlowMesh.TestSupport;
 using Xunit.Abstractions;
 using Xunit.Sdk;
-using FlowMesh.TestSupport;
 
 namespace FlowMesh.SystemTests;
 

@@ -2,11 +2,11 @@ using System.Diagnostics;
 using FlowMesh.Cluster;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
+using FlowMesh.TestSupport;
 using Microsoft.Extensions.Logging.Abstractions;
 using Proto;
 using Proto.Cluster;
 using Xunit.Sdk;
-using FlowMesh.TestSupport;
 
 namespace FlowMesh.SystemTests.Harness;
 

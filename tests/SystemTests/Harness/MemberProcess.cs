@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
-using Xunit.Sdk;
 using FlowMesh.TestSupport;
+using Xunit.Sdk;
 
 namespace FlowMesh.SystemTests.Harness;
 

@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Text.Json;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
-using StackExchange.Redis;
 using FlowMesh.TestSupport;
+using StackExchange.Redis;
 
 namespace FlowMesh.SystemTests.Harness;
 
