@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using FlowMesh.Contracts.Messages;
-using FlowMesh.Node.Kernel;
 using FlowMesh.SystemTests.Harness;
 using FlowMesh.TestSupport;
 using Xunit.Abstractions;
@@ -26,7 +25,6 @@ public sealed class KubernetesIdentityTests(ITestOutputHelper output)
     [Fact]
     public async Task Both_ends_are_named_as_pods_owners_and_a_moved_address_keeps_its_old_owner_for_old_flows()
     {
-        var root = CaptureRequirements.FindCgroup2Mount() ?? throw new XunitException("cgroup v2 is not mounted: this test makes cgroup v2 groups");
         var (port, outsidePort) = (LoopbackPort.Free(), LoopbackPort.Free());
         using var hosts = TwoHosts.Create();
         using var api = KubernetesApiServer.Start();
@@ -43,12 +41,10 @@ public sealed class KubernetesIdentityTests(ITestOutputHelper output)
             ["FLOWMESH_KUBERNETES__KUBECONFIG"] = kubeconfig,
             ["FLOWMESH_KUBERNETES__NODENAME"] = node ?? "",
         };
-        // The kubelet's layout below a slice of the test's own (a real node's kubepods.slice is never touched).
-        var slice = $"fm-test-{Environment.ProcessId}-{Random.Shared.Next(1 << 20):x}.slice";
-        var clientGroup = Path.Combine(root, slice, $"kubepods-besteffort-pod{ClientUid.Replace('-', '_')}.slice", $"cri-containerd-{ClientContainer}.scope");
-        var serverGroup = Path.Combine(root, slice, $"kubepods-besteffort-pod{ServerUid.Replace('-', '_')}.slice", $"cri-containerd-{ServerContainer}.scope");
-        Directory.CreateDirectory(clientGroup);
-        Directory.CreateDirectory(serverGroup);
+        // The kubelet's layout, below a slice of the test's own (a real node's kubepods.slice is never touched).
+        using var cgroups = WorkloadCgroups.Create();
+        var clientProcs = cgroups.Make($"kubepods-besteffort-pod{ClientUid.Replace('-', '_')}.slice/cri-containerd-{ClientContainer}.scope");
+        var serverProcs = cgroups.Make($"kubepods-besteffort-pod{ServerUid.Replace('-', '_')}.slice/cri-containerd-{ServerContainer}.scope");
         try
         {
             await using var fleet = await SessionFleet.StartAsync(hosts.A.Name, hosts.B.Name, [port, outsidePort], injectTag: false,
@@ -63,10 +59,10 @@ public sealed class KubernetesIdentityTests(ITestOutputHelper output)
                 s => s.GetValueOrDefault("kubernetes_addresses") == 3, "the Aggregator to know the three pods' addresses", SessionFleet.Deadline);
 
             // A server in the StatefulSet's container on host-b; a client in the Deployment's on host-a.
-            await using var server = NamespaceProgram.StartInCgroup(hosts.B, Path.Combine(serverGroup, "cgroup.procs"), "server in cart-0",
+            await using var server = NamespaceProgram.StartInCgroup(hosts.B, serverProcs, "server in cart-0",
                 "python3", "-c", Server(hosts.AddressB, port));
             await WaitListeningAsync(hosts.B, port);
-            await using (var client = NamespaceProgram.StartInCgroup(hosts.A, Path.Combine(clientGroup, "cgroup.procs"), "client in frontend",
+            await using (var client = NamespaceProgram.StartInCgroup(hosts.A, clientProcs, "client in frontend",
                 "python3", "-c", Client(hosts.AddressB, port)))
                 Assert.Equal(0, await client.WaitForExitAsync(SessionFleet.Deadline));
 
@@ -119,13 +115,6 @@ public sealed class KubernetesIdentityTests(ITestOutputHelper output)
         finally
         {
             File.Delete(kubeconfig);
-            foreach (var group in new[] { clientGroup, serverGroup })
-            {
-                KillAll(group);
-                TryRemove(group);
-                TryRemove(Path.GetDirectoryName(group)!);
-            }
-            TryRemove(Path.Combine(root, slice));
         }
     }
 
@@ -181,41 +170,4 @@ public sealed class KubernetesIdentityTests(ITestOutputHelper output)
     private static async Task WaitListeningAsync(TestNamespace host, int port) =>
         await ClusterClient.WaitForAsync(async () => await NamespaceProgram.RunAsync(host, "ss", SessionFleet.Deadline, "ss", "-Hltn", $"sport = :{port}"),
             lines => lines.Count > 0, $"a listener on port {port}", SessionFleet.Deadline);
-
-    private static void KillAll(string cgroup)
-    {
-        var procs = Path.Combine(cgroup, "cgroup.procs");
-        if (!File.Exists(procs))
-            return;
-        foreach (var pid in File.ReadAllLines(procs))
-        {
-            try
-            {
-                System.Diagnostics.Process.GetProcessById(int.Parse(pid, CultureInfo.InvariantCulture)).Kill();
-            }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-            {
-            }
-        }
-    }
-
-    private static void TryRemove(string cgroup)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (Directory.Exists(cgroup))
-        {
-            try
-            {
-                Directory.Delete(cgroup);
-            }
-            catch (IOException) when (DateTime.UtcNow < deadline)
-            {
-                Thread.Sleep(100); // its processes are still exiting: the kernel removes only empty groups
-            }
-            catch (IOException)
-            {
-                return;
-            }
-        }
-    }
 }

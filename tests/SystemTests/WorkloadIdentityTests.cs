@@ -1,9 +1,7 @@
 using FlowMesh.Node.Identity;
-using FlowMesh.Node.Kernel;
 using FlowMesh.SystemTests.Harness;
 using FlowMesh.TestSupport;
 using Xunit.Abstractions;
-using Xunit.Sdk;
 
 namespace FlowMesh.SystemTests;
 
@@ -20,9 +18,7 @@ public sealed class WorkloadIdentityTests(ITestOutputHelper output)
     [Fact]
     public async Task A_client_in_a_unit_and_one_in_a_container_scope_are_named_on_their_sessions()
     {
-        var root = CaptureRequirements.FindCgroup2Mount() ?? throw new XunitException("cgroup v2 is not mounted: this test makes cgroup v2 groups");
         var port = LoopbackPort.Free();
-        var slice = $"fm-test-{Environment.ProcessId}-{Random.Shared.Next(1 << 20):x}.slice";
         var unit = $"fm-probe-{Random.Shared.Next(1 << 20):x}.service";
         var scope = $"docker-{ContainerId}.scope";
         using var hosts = TwoHosts.Create();
@@ -36,16 +32,14 @@ public sealed class WorkloadIdentityTests(ITestOutputHelper output)
                 Sockets.ReceiveUntilClosed(s);
             }
         });
-        Directory.CreateDirectory(Path.Combine(root, slice, unit));
-        Directory.CreateDirectory(Path.Combine(root, slice, scope));
-        try
+        using (var cgroups = WorkloadCgroups.Create())
         {
             foreach (var group in new[] { unit, scope })
             {
                 // The shell moves itself into the group, then becomes the client in host A: the
                 // connect runs there. (Outside the namespace first: `ip netns exec` mounts a sysfs
                 // of its own, without the cgroup mounts.)
-                var procs = Path.Combine(root, slice, group, "cgroup.procs");
+                var procs = cgroups.Make(group);
                 await ToolRun.OutputAsync("sh", ["-c",
                     $"echo $$ > {procs} && exec ip netns exec {hosts.A.Name} python3 -c \"import socket; s = socket.create_connection(('{hosts.AddressB}', {port})); s.sendall(b'hello'); s.close()\""],
                     SessionFleet.Deadline);
@@ -59,10 +53,10 @@ public sealed class WorkloadIdentityTests(ITestOutputHelper output)
             foreach (var s in mine)
                 output.WriteLine($"{s.Client.Workload} | server {s.Server?.Workload}");
 
-            var inUnit = Assert.Single(mine, s => s.Client.Workload.Cgroup == $"/{slice}/{unit}");
+            var inUnit = Assert.Single(mine, s => s.Client.Workload.Cgroup == cgroups.PathOf(unit));
             Assert.Equal(unit, inUnit.Client.Workload.Unit);
             Assert.Equal("", inUnit.Client.Workload.ContainerId);
-            var inContainer = Assert.Single(mine, s => s.Client.Workload.Cgroup == $"/{slice}/{scope}");
+            var inContainer = Assert.Single(mine, s => s.Client.Workload.Cgroup == cgroups.PathOf(scope));
             Assert.Equal((ContainerId, "docker"), (inContainer.Client.Workload.ContainerId, inContainer.Client.Workload.ContainerRuntime));
 
             // The gateway's filters: by unit, and by the container's short id.
@@ -75,24 +69,6 @@ public sealed class WorkloadIdentityTests(ITestOutputHelper output)
             // The server side is this test process, in whatever cgroup it runs.
             var own = CgroupPaths.FromProcCgroup(await File.ReadAllTextAsync("/proc/self/cgroup"));
             Assert.All(mine, s => Assert.Equal(own, s.Server!.Workload?.Cgroup));
-        }
-        finally
-        {
-            foreach (var group in new[] { unit, scope })
-                TryRemove(Path.Combine(root, slice, group));
-            TryRemove(Path.Combine(root, slice));
-        }
-    }
-
-    private static void TryRemove(string cgroup)
-    {
-        try
-        {
-            Directory.Delete(cgroup);
-        }
-        catch (IOException)
-        {
-            // a process is still inside (a failed test): the kernel removes only empty groups
         }
     }
 }
