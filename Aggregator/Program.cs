@@ -9,6 +9,7 @@ var root = new RootCommand("""
     RunCommand.Create(),
     SessionCommands.Create(),
     TagsCommand.Create(),
+    ObserveCommand.Create(),
     FlowMesh.Cluster.Hosting.CertsCommand.Create(),
 };
 

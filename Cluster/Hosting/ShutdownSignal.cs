@@ -1,13 +1,13 @@
 using System.Runtime.InteropServices;
 
-namespace FlowMesh.Node.Cli;
+namespace FlowMesh.Cluster.Hosting;
 
 /// <summary>
 /// Turns Ctrl-C (SIGINT) and SIGTERM into a cancellation, so a command can detach
 /// its programs, drain what the kernel already wrote and print its summary before
 /// exiting. A second signal while stopping is left to its default action.
 /// </summary>
-internal sealed class ShutdownSignal : IDisposable
+public sealed class ShutdownSignal : IDisposable
 {
     private readonly CancellationTokenSource _cancellation;
     private readonly PosixSignalRegistration _interrupt;
