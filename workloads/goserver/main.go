@@ -52,6 +52,7 @@ func main() {
 
 	switch {
 	case *listen != "" && *client == "":
+		spinOnSignal()
 		serve(*listen, *acceptDelay, *spin)
 	case *client != "" && *listen == "":
 		if err := dialAll(*client, *n, *interval); err != nil {
@@ -94,6 +95,35 @@ func fail(err error) {
 
 // serve keeps the accept loop on the main goroutine, the one it reports, so every
 // accept the Node sees comes from that goroutine id.
+// spinOnSignal: SIGUSR1 starts a goroutine that never blocks, SIGUSR2 stops it. With one P
+// (GOMAXPROCS=1) every other goroutine then waits for the scheduler to preempt it (about
+// every 10 ms): contention inside the Go runtime, which the goroutine scheduling probe sees.
+func spinOnSignal() {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGUSR1, syscall.SIGUSR2)
+	go func() {
+		var stop chan struct{}
+		for s := range signals {
+			switch {
+			case s == syscall.SIGUSR1 && stop == nil:
+				stop = make(chan struct{})
+				go func(stop chan struct{}) {
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+					}
+				}(stop)
+			case s == syscall.SIGUSR2 && stop != nil:
+				close(stop)
+				stop = nil
+			}
+		}
+	}()
+}
+
 func serve(addr string, acceptDelay time.Duration, spin bool) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

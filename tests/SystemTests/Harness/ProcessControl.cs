@@ -7,6 +7,8 @@ namespace FlowMesh.SystemTests.Harness;
 internal static partial class ProcessControl
 {
     public const int SigInt = 2;
+    public const int SigUsr1 = 10;
+    public const int SigUsr2 = 12;
     public const int SigTerm = 15;
     public const int SigCont = 18;
     public const int SigStop = 19;
