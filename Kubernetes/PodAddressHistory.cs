@@ -16,6 +16,9 @@ public sealed class PodAddressHistory(KubernetesSettings settings, TimeProvider 
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, List<Tenancy>> _byAddress = new(StringComparer.Ordinal);
+
+    /// <summary>The open tenancies by pod UID, so a pod that goes closes its own without a walk of the table.</summary>
+    private readonly Dictionary<string, List<Tenancy>> _openByUid = new(StringComparer.Ordinal);
     private int _count;
     private long _nextPruneMs;
     private long _shed;
@@ -67,8 +70,8 @@ public sealed class PodAddressHistory(KubernetesSettings settings, TimeProvider 
         lock (_lock)
         {
             // Pods gone while the watch was down left their addresses by now.
-            foreach (var t in _byAddress.Values.SelectMany(l => l).Where(t => t.ToMs is null && !uids.Contains(t.Pod.Uid)))
-                t.ToMs = now;
+            foreach (var gone in _openByUid.Keys.Where(uid => !uids.Contains(uid)).ToList())
+                Release(gone, now);
             foreach (var pod in listed)
                 Observe(pod, now);
             Prune(now);
@@ -114,7 +117,13 @@ public sealed class PodAddressHistory(KubernetesSettings settings, TimeProvider 
             if (tenancies.Count > 0)
             {
                 var last = tenancies[^1];
-                last.ToMs ??= Math.Max(from, last.FromMs);
+                if (last.ToMs is null)
+                {
+                    // Its pod never said it left (a missed event): it did when this one came.
+                    last.ToMs = Math.Max(from, last.FromMs);
+                    if (_openByUid.TryGetValue(last.Pod.Uid, out var stillHeld))
+                        stillHeld.Remove(last);
+                }
                 from = Math.Max(from, last.ToMs.Value);
             }
             if (_count >= settings.MaxPods && !DropOldestClosed())
@@ -122,15 +131,21 @@ public sealed class PodAddressHistory(KubernetesSettings settings, TimeProvider 
                 Interlocked.Increment(ref _shed);
                 continue;
             }
-            tenancies.Add(new Tenancy(pod, from));
+            var tenancy = new Tenancy(pod, from);
+            tenancies.Add(tenancy);
+            if (!_openByUid.TryGetValue(pod.Uid, out var held))
+                _openByUid[pod.Uid] = held = [];
+            held.Add(tenancy);
             _count++;
         }
     }
 
     private void Release(string uid, long now)
     {
-        foreach (var t in _byAddress.Values.SelectMany(l => l).Where(t => t.ToMs is null && t.Pod.Uid == uid))
-            t.ToMs = now;
+        if (!_openByUid.Remove(uid, out var held))
+            return;
+        foreach (var t in held)
+            t.ToMs ??= now;
     }
 
     /// <summary>Forgets tenancies that ended longer than the history ago; a walk of the table, so at most every 10 s.</summary>
