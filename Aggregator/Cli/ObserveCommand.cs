@@ -76,7 +76,7 @@ internal static class ObserveCommand
                     query.Add(new(filter.Parameter, value));
             }
             var process = sessions ? parse.GetValue(filterOptions.Single(f => f.Filter.Parameter == "process").Option) : null;
-            TimeSpan? window = parse.GetValue(since) is { } text ? ParseDuration(text) : parse.GetValue(follow) ? null : TimeSpan.FromMinutes(5);
+            TimeSpan? window = parse.GetValue(since) is { } text ? ParseDuration(text.Trim()) : parse.GetValue(follow) ? null : TimeSpan.FromMinutes(5);
             if (window is { Ticks: <= 0 })
             {
                 await Console.Error.WriteLineAsync($"flowmesh: error: --since '{parse.GetValue(since)}' is not a duration such as 30s, 5m or 1h").ConfigureAwait(false);
@@ -121,10 +121,12 @@ internal static class ObserveCommand
     private static string Url(string path, IEnumerable<KeyValuePair<string, string?>> query) =>
         Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString(path, query);
 
-    /// <summary>30s, 5m, 1h, 2d, or a number of seconds.</summary>
-    internal static TimeSpan? ParseDuration(string text)
+    /// <summary>30s, 5m, 1h, 2d, or a number of seconds; zero for anything else.</summary>
+    internal static TimeSpan ParseDuration(string text)
     {
-        var unit = text.Length > 0 && char.IsAsciiLetter(text[^1]) ? text[^1] : 's';
+        if (text.Length == 0)
+            return TimeSpan.Zero;
+        var unit = char.IsAsciiLetter(text[^1]) ? text[^1] : 's';
         var number = char.IsAsciiLetter(text[^1]) ? text[..^1] : text;
         if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value <= 0)
             return TimeSpan.Zero;
