@@ -13,6 +13,7 @@ PACKAGES=(
   tcpdump                                           # the wire-fidelity test: the packets on both ends are the truth sessions are held to
   chromium                                          # headless browser for the web view test
   golang-go binutils                                # Go workloads (run-local, runtime tests: built from source); readelf, the tests' truth for Go binaries
+  prometheus                                        # the metrics test: a real Prometheus scrapes the gateway (started by the test, never as a service)
 )
 
 missing=()

@@ -1,10 +1,10 @@
 using System.Globalization;
-using System.Text;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Cluster;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Prometheus;
 using StackExchange.Redis;
 
 namespace FlowMesh.Aggregator.Gateway;
@@ -17,8 +17,6 @@ internal static class ClusterEndpoints
     /// <summary>The status fields that count something lost (Node and Aggregator names are distinct).</summary>
     private static readonly string[] DropFields =
         [.. NodeCounterTable.All.Concat(AggregatorCounterTable.All).Where(s => s.IsLoss).Select(s => s.Name)];
-
-    private static readonly Dictionary<string, CounterSpec> NodeFigures = NodeCounterTable.All.ToDictionary(s => s.Name, StringComparer.Ordinal);
 
     public static void Map(IEndpointRouteBuilder app)
     {
@@ -64,7 +62,8 @@ internal static class ClusterEndpoints
         return Results.Ok(new ClusterJson(gateway.Keys.ClusterName, members, drops.Values.Sum(), drops, totals));
     }
 
-    private static async Task<Dictionary<string, long>> ReadCountersAsync(IDatabase db, RedisKey key)
+    /// <summary>A member's status hash: its figures as it last published them.</summary>
+    internal static async Task<Dictionary<string, long>> ReadCountersAsync(IDatabase db, RedisKey key)
     {
         var counters = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var field in await db.HashGetAllAsync(key).ConfigureAwait(false))
@@ -90,46 +89,10 @@ internal static class ClusterEndpoints
         return Results.Ok(new { status = "ready" });
     }
 
-    private static async Task<IResult> MetricsAsync(GatewayContext gateway)
+    private static async Task<IResult> MetricsAsync(GatewayContext gateway, CancellationToken cancel)
     {
-        var text = new StringBuilder(8192);
-        var member = $"member=\"{PrometheusText.Escape(gateway.Member.System.Id)}\"";
-        // This Aggregator's figures, one metric per row (or per family, with its label).
-        foreach (var family in gateway.Figures().GroupBy(f => f.Spec.Family ?? f.Spec.Name))
-        {
-            var first = family.First().Spec;
-            PrometheusText.Metric(text, first.MetricName("flowmesh_aggregator_"), Type(first), first.Family is null ? first.Help : FamilyHelp(family.Select(f => f.Spec)),
-                family.Select(f => (f.Spec.Label is { } label ? member + "," + label : member, (double)f.Value)));
-        }
-
-        // Every Node's counters as the Nodes last published them: the cluster's drops in one scrape.
-        var nodeSamples = new SortedDictionary<string, List<(string, double)>>(StringComparer.Ordinal);
-        foreach (var m in gateway.Member.Provider.Registrations.Values.Where(m => m.Role == ClusterKinds.NodeRole).OrderBy(m => m.HostId, StringComparer.Ordinal))
-        {
-            var labels = $"host=\"{PrometheusText.Escape(m.HostId)}\"";
-            foreach (var (field, value) in await ReadCountersAsync(gateway.Db, gateway.Keys.NodeStatus(m.HostId)).ConfigureAwait(false))
-            {
-                if (NodeCounterTable.NotFigures.Contains(field))
-                    continue;
-                if (!nodeSamples.TryGetValue(field, out var list))
-                    nodeSamples[field] = list = [];
-                list.Add((labels, value));
-            }
-        }
-        foreach (var (field, samples) in nodeSamples)
-        {
-            // A field this gateway does not know (a newer Node) is still shown, as a gauge.
-            var spec = NodeFigures.GetValueOrDefault(field) ?? new CounterSpec(field, $"Node status field {field}.", CounterKind.Gauge);
-            PrometheusText.Metric(text, spec.MetricName("flowmesh_node_"), Type(spec), spec.Help, samples);
-        }
-        var totals = await LossTotals.ReadAsync(gateway.Db, gateway.Keys).ConfigureAwait(false);
-        PrometheusText.Metric(text, "flowmesh_cluster_losses_total", "counter", "What each loss counter has counted cluster-wide since the cluster's Redis began, across member restarts.",
-            totals.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => ($"counter=\"{PrometheusText.Escape(t.Key)}\"", (double)t.Value)));
-        gateway.Metrics.WriteTo(text);
-        return Results.Text(text.ToString(), "text/plain; version=0.0.4; charset=utf-8");
+        using var text = new MemoryStream();
+        await gateway.Registry.CollectAndExportAsTextAsync(text, ExpositionFormat.PrometheusText, cancel).ConfigureAwait(false);
+        return Results.Bytes(text.ToArray(), "text/plain; version=0.0.4; charset=utf-8");
     }
-
-    private static string Type(CounterSpec spec) => spec.Kind == CounterKind.Counter ? "counter" : "gauge";
-
-    private static string FamilyHelp(IEnumerable<CounterSpec> specs) => string.Join(" ", specs.Select(s => $"{s.Label}: {s.Help}"));
 }

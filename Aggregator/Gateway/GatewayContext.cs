@@ -2,13 +2,15 @@ using FlowMesh.Aggregator.Latency;
 using FlowMesh.Aggregator.Live;
 using FlowMesh.Cluster;
 using FlowMesh.Contracts.Cluster;
+using Prometheus;
 using StackExchange.Redis;
 
 namespace FlowMesh.Aggregator.Gateway;
 
 /// <summary>What the gateway's handlers read from: this Aggregator's cluster member, Redis, counters and streams.</summary>
 internal sealed class GatewayContext(ClusterMember member, LatencyRecorder recorder, LiveEventPublisher publisher,
-    TimeSpan requestTimeout, TimeSpan retention, TimeProvider time, GatewaySettings settings, Func<IReadOnlyList<(CounterSpec Spec, long Value)>> figures)
+    TimeSpan requestTimeout, TimeSpan retention, TimeProvider time, GatewaySettings settings, Func<IReadOnlyList<(CounterSpec Spec, long Value)>> figures,
+    CollectorRegistry registry)
 {
     public ClusterMember Member { get; } = member;
     public LatencyRecorder Recorder { get; } = recorder;
@@ -26,7 +28,10 @@ internal sealed class GatewayContext(ClusterMember member, LatencyRecorder recor
     public Func<IReadOnlyList<(CounterSpec Spec, long Value)>> Figures { get; } = figures;
     public LatencyReader Latency { get; } = new(member.Redis.Database, member.Keys);
     public RecordPager Pager { get; } = new(member.Redis.Database);
-    public GatewayMetrics Metrics { get; } = new();
+    public GatewayMetrics Metrics { get; } = new(Prometheus.Metrics.WithCustomRegistry(registry));
+
+    /// <summary>What <c>/metrics</c> exports: the service map's series, the gateway's requests and the cluster's figures.</summary>
+    public CollectorRegistry Registry { get; } = registry;
     public TimeSpan RequestTimeout { get; } = requestTimeout;
 
     /// <summary>How far back data is kept (the TTL), so the longest window a read may ask for.</summary>

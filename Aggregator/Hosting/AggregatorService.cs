@@ -3,6 +3,7 @@ using FlowMesh.Aggregator.Export;
 using FlowMesh.Aggregator.Gateway;
 using FlowMesh.Aggregator.Latency;
 using FlowMesh.Aggregator.Live;
+using FlowMesh.Aggregator.Metrics;
 using FlowMesh.Aggregator.Sessions;
 using FlowMesh.Cluster;
 using FlowMesh.Cluster.Hosting;
@@ -40,6 +41,8 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
     private OtlpSessionExporter? _exporter;
     private EdgeCounters? _edgeCounters;
     private LatencyRecorder? _latency;
+    private SessionMetrics? _sessionMetrics;
+    private ScrapedFigures? _scrapedFigures;
     private LiveEventPublisher? _live;
     private AnomalyStore? _anomalyStore;
     private AnomalyDetector? _anomalies;
@@ -85,7 +88,11 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         // A mid-life side moves to its peer's session through the same routing the Nodes use.
         _forward = new SessionRouter(_member, loggers.CreateLogger("FlowMesh.Sessions"), moving: true);
         var aliases = new TupleAliases(_redis, keys, settings.Sessions.JoinWindow * 4);
-        List<ISessionSubscriber> subscribers = [_edgeCounters, _latency, _live];
+        // One registry for /metrics, not prometheus-net's default: that one also exports every .NET meter (Kestrel's, the runtime's) by itself.
+        var registry = Prometheus.Metrics.NewCustomRegistry();
+        var metrics = Prometheus.Metrics.WithCustomRegistry(registry);
+        _sessionMetrics = new SessionMetrics(metrics, settings.Metrics);
+        List<ISessionSubscriber> subscribers = [_edgeCounters, _latency, _sessionMetrics, _live];
         if (_exporter is not null)
             subscribers.Add(_exporter);
         _anomalyStore = new AnomalyStore(_redis, keys, settings.Sessions.Ttl, settings.Sessions.MaxIndexed);
@@ -117,7 +124,8 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         DeadLetterCounting.Subscribe<ShardFlows>(_member.System, _counters);
         _member.System.Root.SpawnNamed(Props.FromProducer(() => new SessionIngressActor(shards, _counters, _live, _closedFlows)), ClusterKinds.SessionIngressActor);
         _context = new GatewayContext(_member, _latency, _live, clusterSettings.RequestTimeout, settings.Sessions.Ttl, TimeProvider.System,
-            settings.Gateway, () => _figures!.Read());
+            settings.Gateway, () => _figures!.Read(), registry);
+        _scrapedFigures = new ScrapedFigures(registry, metrics, _context);
         _figures = Figures(_context);
         _losses = new LossTotals(_redis, keys, AggregatorCounterTable.All, _logger);
         _status = Task.Run(() => PublishStatusAsync(keys), CancellationToken.None);
@@ -155,6 +163,8 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
             ["flows_over_session_cap"] = () => c.FlowsOverSessionCap,
             ["edges"] = () => _shards!.Edges.Admitted,
             ["sessions_on_other_edge"] = () => _shards!.Edges.Folded,
+            ["metrics_edges"] = () => _sessionMetrics!.AdmittedEdges,
+            ["sessions_on_other_metrics_edge"] = () => _sessionMetrics!.Folded,
             ["sessions_host_lost"] = () => c.SessionsHostLost,
             ["flows_resent"] = () => c.ResentFlows,
             ["flows_resent_already_stored"] = () => c.ResentKnown,
@@ -300,6 +310,7 @@ internal sealed class AggregatorService(ClusterSettings clusterSettings, Aggrega
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
             return;
         _exporter?.Dispose();
+        _scrapedFigures?.Dispose();
         if (_shards is not null)
             await _shards.DisposeAsync().ConfigureAwait(false);
         if (_forward is not null)

@@ -1,5 +1,6 @@
 using FlowMesh.Aggregator.Anomalies;
 using FlowMesh.Aggregator.Gateway;
+using FlowMesh.Aggregator.Metrics;
 using FlowMesh.Aggregator.Sessions;
 using FlowMesh.Kubernetes;
 using Microsoft.Extensions.Configuration;
@@ -11,6 +12,9 @@ public sealed record AggregatorSettings(SessionOptions Sessions, Uri? OtlpEndpoi
 {
     /// <summary>Where the Kubernetes API is, to name ends outside the fleet by who owned their address (section Kubernetes).</summary>
     public KubernetesSettings Kubernetes { get; init; } = new();
+
+    /// <summary>What /metrics exports per edge (section Metrics).</summary>
+    public MetricsSettings Metrics { get; init; } = new();
 
     public static AggregatorSettings From(IConfiguration configuration)
     {
@@ -34,6 +38,7 @@ public sealed record AggregatorSettings(SessionOptions Sessions, Uri? OtlpEndpoi
             GatewaySettings.From(configuration), AnomalySettings.From(configuration))
         {
             Kubernetes = configuration.GetSection("Kubernetes").Get<KubernetesSettings>() ?? new(),
+            Metrics = MetricsSettings.From(configuration),
         };
     }
 

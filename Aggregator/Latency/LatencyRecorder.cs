@@ -33,28 +33,18 @@ public sealed class LatencyRecorder(RedisConnection redis, RedisKeys keys, strin
 
     /// <summary>
     /// Adds a settled session's values. When the session was recorded before
-    /// (<paramref name="recordedBefore"/>: a side's late events completed it, e.g. an
-    /// ESTABLISHED that reached its flow after the close, from another CPU's ring), only
-    /// the values the earlier view lacked are added, so nothing is counted twice.
+    /// (<paramref name="recordedBefore"/>), only the values the earlier view lacked are
+    /// added, so nothing is counted twice (<see cref="LatencyScopes.NewValuesOf"/>).
     /// </summary>
     public void Record(SessionView session, string edge, SessionView? recordedBefore = null, string? edgeBefore = null)
     {
-        HashSet<(string, LatencyMetric)>? done = null;
-        if (recordedBefore is not null)
-        {
-            done = [];
-            foreach (var (scope, metric, _) in LatencyScopes.ValuesOf(recordedBefore, edgeBefore ?? edge))
-                done.Add((scope, metric));
-        }
         var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var endMs = session.EndUnixMs > 0 && nowMs - session.EndUnixMs < LateLimit.TotalMilliseconds ? Math.Min(session.EndUnixMs, nowMs) : nowMs;
         var bucket = BucketOf(endMs);
         lock (_lock)
         {
-            foreach (var (scope, metric, micros) in LatencyScopes.ValuesOf(session, edge))
+            foreach (var (scope, metric, micros) in LatencyScopes.NewValuesOf(session, edge, recordedBefore, edgeBefore))
             {
-                if (done is not null && done.Contains((scope, metric)))
-                    continue;
                 if (_table.For(scope, metric.Name(), bucket).Add(micros))
                     _values++;
             }

@@ -41,6 +41,21 @@ public static class LatencyScopes
     }
 
     /// <summary>
+    /// The values a settlement adds that the view settled before it (<paramref name="before"/>,
+    /// counted under <paramref name="edgeBefore"/>) did not: each value once, the first time
+    /// and what later views add (a side's late events, e.g. an ESTABLISHED that reached its
+    /// flow after the close, from another CPU's ring). The sketches and the Prometheus
+    /// histograms take the same values.
+    /// </summary>
+    public static IEnumerable<(string Scope, LatencyMetric Metric, double Micros)> NewValuesOf(SessionView session, string edge, SessionView? before, string? edgeBefore)
+    {
+        if (before is null)
+            return ValuesOf(session, edge);
+        var done = ValuesOf(before, edgeBefore ?? edge).Select(v => (v.Scope, v.Metric)).ToHashSet();
+        return ValuesOf(session, edge).Where(v => !done.Contains((v.Scope, v.Metric)));
+    }
+
+    /// <summary>
     /// The values one settled session adds, in microseconds, with their scopes: the
     /// cluster and the edge take the session's figures (the client's when it was seen),
     /// each host the figures its own side measured.

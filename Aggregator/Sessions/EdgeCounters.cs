@@ -77,15 +77,20 @@ public sealed class EdgeCounters(RedisConnection redis, RedisKeys keys, TimeSpan
         if (outcome == TagOutcome.NotSent)
             return;
         Interlocked.Increment(ref counts[(int)Count.Sent]);
-        Interlocked.Increment(ref counts[(int)(outcome switch
-        {
-            TagOutcome.Survived => Count.Survived,
-            TagOutcome.StrippedOnPath => Count.StrippedOnPath,
-            TagOutcome.EchoStripped => Count.EchoStripped,
-            TagOutcome.PeerNotInstrumented => Count.PeerNotInstrumented,
-            _ => Count.NoHandshake,
-        })]);
+        Interlocked.Increment(ref counts[(int)CountOf(outcome)]);
     }
+
+    /// <summary>The field a sent tag's outcome is counted under (<c>survived</c>, <c>stripped_on_path</c>, ...).</summary>
+    public static string OutcomeName(TagOutcome outcome) => Fields[(int)CountOf(outcome)];
+
+    private static Count CountOf(TagOutcome outcome) => outcome switch
+    {
+        TagOutcome.Survived => Count.Survived,
+        TagOutcome.StrippedOnPath => Count.StrippedOnPath,
+        TagOutcome.EchoStripped => Count.EchoStripped,
+        TagOutcome.PeerNotInstrumented => Count.PeerNotInstrumented,
+        _ => Count.NoHandshake,
+    };
 
     /// <summary>Adds what was counted since the last call to Redis; what Redis refuses is kept for the next call.</summary>
     public async Task FlushAsync()

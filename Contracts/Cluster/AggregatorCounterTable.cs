@@ -30,6 +30,8 @@ public static class AggregatorCounterTable
         new("flows_over_session_cap", "Flows left out of a session that held Sessions:MaxFlowsPerSession already.", IsLoss: true),
         new("edges", "Edges with their own counters (at most Sessions:MaxEdges; the rest count under other>other).", CounterKind.Gauge),
         new("sessions_on_other_edge", "Sessions counted under the other>other edge: Sessions:MaxEdges was reached."),
+        new("metrics_edges", "Edges with Prometheus series of their own (at most Metrics:MaxEdges; the rest count under client=\"other\",server=\"other\").", CounterKind.Gauge),
+        new("sessions_on_other_metrics_edge", "Sessions counted on /metrics under client=\"other\",server=\"other\": Metrics:MaxEdges was reached."),
         new("sessions_host_lost", "Sessions with an open side on a host whose Node left the cluster."),
         new("flows_resent", "Closed flows Nodes sent again (their first Aggregator died, left, or never confirmed them stored)."),
         new("flows_resent_already_stored", "Resent flows whose session was already stored complete."),

@@ -18,4 +18,8 @@ public sealed record CounterSpec(string Name, string Help, CounterKind Kind = Co
 {
     /// <summary>The Prometheus metric name under <paramref name="prefix"/> (<c>flowmesh_node_</c>, ...).</summary>
     public string MetricName(string prefix) => prefix + (Family ?? Name) + (Kind == CounterKind.Counter ? "_total" : "");
+
+    /// <summary>The label as a name and a value (<c>join="tag"</c>: join, tag), or null without one.</summary>
+    public (string Name, string Value)? LabelPair =>
+        Label?.Split('=', 2) is [var name, var value] ? (name, value.Trim('"')) : null;
 }
