@@ -16,6 +16,9 @@ internal sealed class ScrapedFigures : IDisposable
 {
     private static readonly Dictionary<string, CounterSpec> NodeFigures = NodeCounterTable.All.ToDictionary(s => s.Name, StringComparer.Ordinal);
 
+    private static readonly string[] LossCounters =
+        [.. NodeCounterTable.All.Concat(AggregatorCounterTable.All).Where(s => s.IsLoss).Select(s => s.Name).Distinct(StringComparer.Ordinal)];
+
     private readonly GatewayContext _gateway;
     private readonly IMetricFactory _metrics;
     private readonly Dictionary<string, PublishedFamily> _families = new(StringComparer.Ordinal);
@@ -51,8 +54,10 @@ internal sealed class ScrapedFigures : IDisposable
                     metric.Set(spec.LabelPair is { } p ? [member, p.Value] : [member], value);
             }
             await ReadNodesAsync().ConfigureAwait(false);
-            foreach (var (counter, total) in await LossTotals.ReadAsync(_gateway.Db, _gateway.Keys).ConfigureAwait(false))
-                _losses.Set([counter], total);
+            // Every loss counter, at 0 until it counts: increase() then works from the first loss.
+            var totals = await LossTotals.ReadAsync(_gateway.Db, _gateway.Keys).ConfigureAwait(false);
+            foreach (var counter in LossCounters.Concat(totals.Keys).Distinct(StringComparer.Ordinal))
+                _losses.Set([counter], totals.GetValueOrDefault(counter));
             foreach (var family in _families.Values)
                 family.RemoveUnset();
             _losses.RemoveUnset();

@@ -116,13 +116,13 @@ public sealed class SessionMetrics : ISessionSubscriber
         }
     }
 
-    /// <summary>Why a session counts as an error (<see cref="EdgeCounters.IsError"/>), or null.</summary>
+    /// <summary>Why a session counts as an error (<see cref="EdgeCounters.IsError"/>), or null. A refused connect is refused, though a reset refused it.</summary>
     private static string? ErrorKind(SessionView s) => s switch
     {
-        { Reset: "client" } => "reset_by_client",
-        { Reset: "server" } => "reset_by_server",
         { Client.CloseReason: CloseReason.Refused } => "refused",
         { Client.CloseReason: CloseReason.ConnectTimeout } => "connect_timeout",
+        { Reset: "client" } => "reset_by_client",
+        { Reset: "server" } => "reset_by_server",
         _ => null,
     };
 

@@ -144,4 +144,30 @@ public sealed class PortTests
         Assert.True(dataMount is not null, "nothing is mounted at /data, where the Redis image keeps its files");
         Assert.Contains(dataMount!["name"].Text, claims);
     }
+
+    /// <summary>
+    /// deploy/prometheus/kubernetes.yml keeps the Aggregator pods' gateway port. Debian's
+    /// Prometheus has no Kubernetes discovery and no API server runs here, so the file is held
+    /// to the manifests instead (PrometheusTests runs local.yml in a real Prometheus).
+    /// </summary>
+    [Fact]
+    public void The_Prometheus_scrape_config_keeps_every_Aggregator_pods_gateway_port_with_the_token()
+    {
+        var job = YamlValue.LoadAll(Repo.PathOf("deploy", "prometheus", "kubernetes.yml")).Single()["scrape_configs"].Items.Single();
+        Assert.Equal("/metrics", job["metrics_path"].Text);
+        Assert.Equal("Bearer", job.At("authorization.type").Text);
+        Assert.Equal("pod", job["kubernetes_sd_configs"].Items.Single()["role"].Text);
+        Assert.Contains("flowmesh", job["kubernetes_sd_configs"].Items.Single().At("namespaces.names").Strings);
+        var keeps = job["relabel_configs"].Items.Where(r => r["action"].Text == "keep")
+            .ToDictionary(r => r["source_labels"].Strings.Single(), r => r["regex"].Text!, StringComparer.Ordinal);
+
+        var aggregator = RoleContainer.Of(Role.Aggregator);
+        // Prometheus spells a pod label's name with every character outside [a-zA-Z0-9_] as '_'.
+        var label = keeps.Single(k => k.Key.StartsWith("__meta_kubernetes_pod_label_", StringComparison.Ordinal));
+        var pods = aggregator.Workload.PodLabels.Where(l => "__meta_kubernetes_pod_label_" + System.Text.RegularExpressions.Regex.Replace(l.Key, "[^a-zA-Z0-9_]", "_") == label.Key).ToList();
+        Assert.True(pods.Count == 1 && pods[0].Value == label.Value, $"no Aggregator pod label matches {label.Key}={label.Value}");
+        Assert.DoesNotContain(M.Workloads, w => w != aggregator.Workload && w.PodLabels.Any(l => l.Value == label.Value));
+        var port = aggregator.Container["ports"].Items.Single(p => p["name"].Text == keeps["__meta_kubernetes_pod_container_port_name"]);
+        Assert.Equal(SettingPort(aggregator, "Gateway:Port"), port["containerPort"].Int);
+    }
 }
