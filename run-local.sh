@@ -612,6 +612,10 @@ Try:
     curl -s '$G/api/sessions?reset=any&limit=5' | jq
   live sessions as they settle (Ctrl-C to stop)
     curl -sN '$G/api/stream?kind=session'
+  the same as a table in the terminal, filtered (see observe --help)
+    dotnet $AGGREGATOR_DLL observe --gateway $G --follow --reset any
+  the service map as Prometheus series; a Prometheus for it: deploy/prometheus/local.yml
+    curl -s $G/metrics | grep '^flowmesh_edge_sessions_total'
   members, counters and drops
     curl -s $G/api/cluster | jq
   the same from the cluster itself (mutual TLS and the Redis password: $RUN/cluster.env)
