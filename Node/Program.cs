@@ -10,7 +10,7 @@ var root = new RootCommand("""
     ClientCommands.Flow(),
     ClientCommands.ClusterStatus(),
     CaptureCommand.Create(),
-    FlowMesh.Cluster.Hosting.CertsCommand.Create(),
+    FlowMesh.Hosting.CertsCommand.Create(),
 };
 
-return await FlowMesh.Cluster.Hosting.CommandLineRunner.RunAsync(root, args).ConfigureAwait(false);
+return await FlowMesh.Hosting.CommandLineRunner.RunAsync(root, args).ConfigureAwait(false);

@@ -8,4 +8,4 @@ var root = new RootCommand("""
 foreach (var command in NodeBenchCommands.All().Concat(AggregatorBenchCommands.All()))
     root.Subcommands.Add(command);
 
-return await FlowMesh.Cluster.Hosting.CommandLineRunner.RunAsync(root, args).ConfigureAwait(false);
+return await FlowMesh.Hosting.CommandLineRunner.RunAsync(root, args).ConfigureAwait(false);

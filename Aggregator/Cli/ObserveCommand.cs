@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
-using FlowMesh.Cluster.Hosting;
+using FlowMesh.Hosting;
 
 namespace FlowMesh.Aggregator.Cli;
 

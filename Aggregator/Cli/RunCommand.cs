@@ -2,8 +2,8 @@ using System.CommandLine;
 using FlowMesh.Aggregator.Gateway;
 using FlowMesh.Aggregator.Hosting;
 using FlowMesh.Cluster;
-using FlowMesh.Cluster.Hosting;
 using FlowMesh.Cluster.Startup;
+using FlowMesh.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using FlowMesh.Cluster;
-using FlowMesh.Cluster.Hosting;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
+using FlowMesh.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FlowMesh.Aggregator.Cli;

@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Text.Json;
 using FlowMesh.Aggregator.Sessions;
-using FlowMesh.Cluster.Hosting;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Cluster;
+using FlowMesh.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FlowMesh.Aggregator.Cli;

@@ -1,8 +1,8 @@
 using System.Globalization;
-using FlowMesh.Cluster.Hosting;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
+using FlowMesh.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

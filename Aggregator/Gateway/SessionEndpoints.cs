@@ -1,7 +1,7 @@
 using FlowMesh.Aggregator.Sessions;
-using FlowMesh.Cluster.Hosting;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
+using FlowMesh.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

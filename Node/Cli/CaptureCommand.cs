@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using FlowMesh.Cluster.Hosting;
+using FlowMesh.Hosting;
 using FlowMesh.Node.Kernel;
 
 namespace FlowMesh.Node.Cli;

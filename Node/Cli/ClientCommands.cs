@@ -1,9 +1,9 @@
 using System.CommandLine;
 using FlowMesh.Cluster;
-using FlowMesh.Cluster.Hosting;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
+using FlowMesh.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FlowMesh.Node.Cli;

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using FlowMesh.Cluster;
-using FlowMesh.Cluster.Hosting;
 using FlowMesh.Cluster.Startup;
+using FlowMesh.Hosting;
 using FlowMesh.Node.Hosting;
 using FlowMesh.Node.Kernel;
 using Microsoft.Extensions.DependencyInjection;

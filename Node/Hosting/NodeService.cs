@@ -1,9 +1,9 @@
 using FlowMesh.Cluster;
-using FlowMesh.Cluster.Hosting;
 using FlowMesh.Cluster.Redis;
 using FlowMesh.Cluster.Sessions;
 using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
+using FlowMesh.Hosting;
 using FlowMesh.Node.Actors;
 using FlowMesh.Node.Flows;
 using FlowMesh.Node.Kernel;

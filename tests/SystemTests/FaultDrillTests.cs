@@ -249,7 +249,7 @@ public sealed class FaultDrillTests(ITestOutputHelper output)
 
         // Its id is blocked for good: it says so and exits for its supervisor to start it again.
         var exit = await b.ExitedWithinAsync(TimeSpan.FromSeconds(15));
-        Assert.True(exit == FlowMesh.Cluster.Hosting.ExpulsionExit.ExitCode, $"the resumed host-b exited with {exit?.ToString(CultureInfo.InvariantCulture) ?? "nothing (still running)"}:\n{string.Join("\n", b.Log.TakeLast(20))}");
+        Assert.True(exit == FlowMesh.Hosting.ExpulsionExit.ExitCode, $"the resumed host-b exited with {exit?.ToString(CultureInfo.InvariantCulture) ?? "nothing (still running)"}:\n{string.Join("\n", b.Log.TakeLast(20))}");
         Assert.Contains(b.Log, l => l.Contains("Out of the cluster for good", StringComparison.Ordinal));
         // Nobody else went with it: the others stay members and keep answering.
         var others = new HashSet<string> { a.MemberId, aggregator.MemberId };

@@ -33,7 +33,7 @@ internal static partial class Code
         : throw new InvalidOperationException("BtfPath not found in CaptureRequirements.cs");
 
     /// <summary>How long a process may take to stop (ProcessHost's HostOptions.ShutdownTimeout).</summary>
-    public static TimeSpan ShutdownTimeout => ShutdownTimeoutSetting().Match(Repo.Read("Cluster", "Hosting", "ProcessHost.cs")) is { Success: true } m
+    public static TimeSpan ShutdownTimeout => ShutdownTimeoutSetting().Match(Repo.Read("Hosting", "ProcessHost.cs")) is { Success: true } m
         ? TimeSpan.FromSeconds(double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))
         : throw new InvalidOperationException("ShutdownTimeout not found in ProcessHost.cs");
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 
-namespace FlowMesh.Cluster.Hosting;
+namespace FlowMesh.Hosting;
 
 /// <summary>
 /// The flags every member's <c>run</c> takes (Node and Aggregator alike), each naming

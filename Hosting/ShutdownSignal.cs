@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace FlowMesh.Cluster.Hosting;
+namespace FlowMesh.Hosting;
 
 /// <summary>
 /// Turns Ctrl-C (SIGINT) and SIGTERM into a cancellation, so a command can detach

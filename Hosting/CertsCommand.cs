@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Net;
 using FlowMesh.Cluster.Transport;
 
-namespace FlowMesh.Cluster.Hosting;
+namespace FlowMesh.Hosting;
 
 /// <summary>
 /// <c>certs ca</c> and <c>certs member</c>: the cluster's CA and member certificates as PEM

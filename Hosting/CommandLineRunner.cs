@@ -1,7 +1,7 @@
 using System.CommandLine;
 using FlowMesh.Cluster.Startup;
 
-namespace FlowMesh.Cluster.Hosting;
+namespace FlowMesh.Hosting;
 
 /// <summary>How every FlowMesh program runs its command line.</summary>
 public static class CommandLineRunner

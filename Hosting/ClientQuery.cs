@@ -1,8 +1,9 @@
+using FlowMesh.Cluster;
 using Google.Protobuf;
 using Proto;
 using Proto.Cluster;
 
-namespace FlowMesh.Cluster.Hosting;
+namespace FlowMesh.Hosting;
 
 /// <summary>A bounded question to a virtual actor (client commands, the gateway) and the JSON the client commands print.</summary>
 public static class ClientQuery

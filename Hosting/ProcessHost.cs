@@ -1,9 +1,12 @@
+using FlowMesh.Cluster;
+using FlowMesh.Cluster.Redis;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
-namespace FlowMesh.Cluster.Hosting;
+namespace FlowMesh.Hosting;
 
 /// <summary>
 /// How every FlowMesh process (Node, Aggregator) builds its Generic Host: settings from
@@ -63,16 +66,16 @@ public static class ProcessHost
     }
 
     /// <summary>
-    /// Before a member's host starts: throws <see cref="Redis.RedisCredentialsException"/> when
+    /// Before a member's host starts: throws <see cref="RedisCredentialsException"/> when
     /// Redis refuses the credentials (a Redis that is down is not an error: members wait for it).
     /// </summary>
     public static async Task CheckRedisAsync(ClusterSettings settings)
     {
-        var connection = await Redis.RedisConnection.ConnectAsync(settings.Redis, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance).ConfigureAwait(false);
+        var connection = await RedisConnection.ConnectAsync(settings.Redis, NullLogger.Instance).ConfigureAwait(false);
         await connection.DisposeAsync().ConfigureAwait(false);
     }
 
-    /// <summary>The Cluster section, its TLS material loaded; throws <see cref="Transport.ClusterTlsException"/> (one line) when that cannot work.</summary>
+    /// <summary>The Cluster section, its TLS material loaded; throws <see cref="FlowMesh.Cluster.Transport.ClusterTlsException"/> (one line) when that cannot work.</summary>
     public static ClusterSettings ClusterSettings(IConfiguration configuration)
     {
         var s = configuration.GetSection("Cluster");

@@ -1,6 +1,8 @@
 using System.CommandLine;
+using FlowMesh.Cluster;
+using FlowMesh.Cluster.Transport;
 
-namespace FlowMesh.Cluster.Hosting;
+namespace FlowMesh.Hosting;
 
 /// <summary>The flags of commands that join the cluster as a client to ask it something.</summary>
 public sealed class ClientOptions
@@ -49,7 +51,7 @@ public sealed class ClientOptions
             settings = settings with { Tls = ClusterSettings.LoadTls(parse.GetValue(TlsCa), parse.GetValue(TlsCert), parse.GetValue(TlsKey), settings.BindAddress) };
             return true;
         }
-        catch (Transport.ClusterTlsException e)
+        catch (ClusterTlsException e)
         {
             Console.Error.WriteLine($"flowmesh: error: {e.Message}");
             return false;

@@ -1,7 +1,8 @@
+using FlowMesh.Cluster;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace FlowMesh.Cluster.Hosting;
+namespace FlowMesh.Hosting;
 
 /// <summary>
 /// A member the cluster has removed for good (<see cref="ClusterMember.Expelled"/>) stops
