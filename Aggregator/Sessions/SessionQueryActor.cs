@@ -1,7 +1,6 @@
 using FlowMesh.Cluster.Placement;
 using FlowMesh.Contracts.Messages;
 using Proto;
-using Proto.Cluster;
 
 namespace FlowMesh.Aggregator.Sessions;
 
@@ -13,28 +12,14 @@ namespace FlowMesh.Aggregator.Sessions;
 /// for its TTL). Placement puts it on the member whose shards take the key's flows. It
 /// leaves memory after the linger time.
 /// </summary>
-internal sealed class SessionQueryActor(SessionShards shards, SessionStore store, TimeSpan linger, TimeSpan requestTimeout) : IActor
+internal sealed class SessionQueryActor(SessionShards shards, SessionStore store, TimeSpan linger, TimeSpan requestTimeout)
+    : QueryActor<SessionQuery>(linger)
 {
     private string _key = "";
 
-    public Task ReceiveAsync(IContext context)
-    {
-        switch (context.Message)
-        {
-            case Started:
-                _key = context.ClusterIdentity()?.Identity ?? "";
-                context.SetReceiveTimeout(linger);
-                break;
-            case SessionQuery:
-                return AnswerAsync(context);
-            case ReceiveTimeout:
-                context.Stop(context.Self);
-                break;
-        }
-        return Task.CompletedTask;
-    }
+    protected override void Activated(IContext context, string identity) => _key = identity;
 
-    private async Task AnswerAsync(IContext context)
+    protected override async Task AnswerAsync(IContext context)
     {
         if (await ShardQuestion.AskAsync<SessionQueryResponse>(context, shards.Of(_key), new ShardSessionQuery(_key), requestTimeout).ConfigureAwait(false) is { Found: true } live)
         {

@@ -18,13 +18,13 @@ public sealed class StoredConfirmations : IAsyncDisposable
     private readonly ClusterMember _member;
     private readonly Lock _lock = new();
     private Dictionary<string, FlowsStored> _pending = new(StringComparer.Ordinal);
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _loop;
+    private readonly PeriodicLoop _loop;
 
     public StoredConfirmations(ClusterMember member)
     {
         _member = member;
-        _loop = Task.Run(RunAsync);
+        // The confirmations gathered when the Aggregator stops are sent too.
+        _loop = new PeriodicLoop(Interval, Send, tickAtStop: true);
     }
 
     /// <summary>The closed sides of a stored session.</summary>
@@ -59,20 +59,6 @@ public sealed class StoredConfirmations : IAsyncDisposable
         message.Cookies.Add(cookie);
     }
 
-    private async Task RunAsync()
-    {
-        using var timer = new PeriodicTimer(Interval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
-                Send();
-        }
-        catch (OperationCanceledException)
-        {
-            Send();
-        }
-    }
-
     private void Send()
     {
         Dictionary<string, FlowsStored> batch;
@@ -98,15 +84,6 @@ public sealed class StoredConfirmations : IAsyncDisposable
         }
     }
 
-    private int _disposed;
-
     // Stopping disposes it, and the container again.
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
-            return;
-        await _stop.CancelAsync().ConfigureAwait(false);
-        await _loop.ConfigureAwait(false);
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _loop.DisposeAsync();
 }

@@ -4,7 +4,6 @@ using FlowMesh.Contracts.Cluster;
 using FlowMesh.Contracts.Messages;
 using FlowMesh.Node.Flows;
 using Proto;
-using Proto.Cluster;
 
 namespace FlowMesh.Node.Actors;
 
@@ -16,34 +15,23 @@ namespace FlowMesh.Node.Actors;
 /// the record of a closed one). A flow of another host activated here (its host has no
 /// member now) is answered from Redis alone. It leaves memory after a quiet while.
 /// </summary>
-internal sealed class FlowQueryActor(FlowShards shards, FlowStore store, string ownHostId, TimeSpan requestTimeout) : IActor
+internal sealed class FlowQueryActor(FlowShards shards, FlowStore store, string ownHostId, TimeSpan requestTimeout)
+    : QueryActor<FlowQuery>(Quiet)
 {
     private static readonly TimeSpan Quiet = TimeSpan.FromSeconds(30);
     private string _host = "";
     private ulong _cookie;
 
-    public Task ReceiveAsync(IContext context)
+    protected override void Activated(IContext context, string identity)
     {
-        switch (context.Message)
-        {
-            case Started:
-                if (!ClusterKinds.TryParseFlowIdentity(context.ClusterIdentity()?.Identity ?? "", out _host, out _cookie))
-                    context.Stop(context.Self);
-                // A bare kernel cookie (as `capture` prints it) names a flow of this host's current boot.
-                if (_host == ownHostId && FlowIds.Kernel(_cookie) == _cookie)
-                    _cookie = FlowIds.Published(_cookie);
-                context.SetReceiveTimeout(Quiet);
-                break;
-            case FlowQuery:
-                return AnswerAsync(context);
-            case ReceiveTimeout:
-                context.Stop(context.Self);
-                break;
-        }
-        return Task.CompletedTask;
+        if (!ClusterKinds.TryParseFlowIdentity(identity, out _host, out _cookie))
+            context.Stop(context.Self);
+        // A bare kernel cookie (as `capture` prints it) names a flow of this host's current boot.
+        if (_host == ownHostId && FlowIds.Kernel(_cookie) == _cookie)
+            _cookie = FlowIds.Published(_cookie);
     }
 
-    private async Task AnswerAsync(IContext context)
+    protected override async Task AnswerAsync(IContext context)
     {
         // Only a flow of this boot can be live here; the shards know flows by the kernel's cookie.
         var kernelCookie = FlowIds.Kernel(_cookie);
