@@ -61,41 +61,6 @@ public readonly struct TcpEventRecord
     /// <summary>With <see cref="TcpEventFlags.Stats"/>: the socket's TCP health.</summary>
     public readonly TcpHealthRecord Health;
 
-    internal TcpEventRecord(in TcpEventRecordBuilder b)
-    {
-        // The builder has the same layout; copying field by field keeps this safe if either ever changes.
-        Version = b.Version;
-        Kind = b.Kind;
-        Family = b.Family;
-        OldState = b.OldState;
-        NewState = b.NewState;
-        Flags = b.Flags;
-        TimestampNs = b.TimestampNs;
-        SocketCookie = b.SocketCookie;
-        CgroupId = b.CgroupId;
-        NetNsInode = b.NetNsInode;
-        Pid = b.Pid;
-        Tgid = b.Tgid;
-        LocalPort = b.LocalPort;
-        RemotePort = b.RemotePort;
-        LocalAddress = b.LocalAddress;
-        RemoteAddress = b.RemoteAddress;
-        Comm = b.Comm;
-        IsnLocal = b.IsnLocal;
-        IsnRemote = b.IsnRemote;
-        BytesAcked = b.BytesAcked;
-        BytesReceived = b.BytesReceived;
-        SegmentsOut = b.SegmentsOut;
-        SegmentsIn = b.SegmentsIn;
-        SmoothedRttUs = b.SmoothedRttUs;
-        TotalRetransmissions = b.TotalRetransmissions;
-        TraceTag = b.TraceTag;
-        Goid = b.Goid;
-        Reason = b.Reason;
-        SocketError = b.SocketError;
-        Health = b.Health;
-    }
-
     public bool Has(TcpEventFlags flag) => (Flags & flag) == flag;
 
     /// <summary>True when pid, tgid, comm and cgroup name a process.</summary>

@@ -6,7 +6,7 @@ namespace FlowMesh.Contracts.Capture;
 /// A socket's TCP health, laid out as <c>struct fm_health</c> in bpf/capture.h: the figures
 /// the kernel keeps in its tcp_sock (the ones <c>ss -ti</c> shows) and the counters the
 /// kernel programs keep per socket (retransmissions by kind, dropped segments).
-/// Mutable so <see cref="TcpEventRecordBuilder"/> can fill one; a record holds it read-only.
+/// Mutable so code that makes records (tests, the benchmarks) can fill one; a record holds it read-only.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct TcpHealthRecord

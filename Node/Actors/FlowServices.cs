@@ -12,9 +12,6 @@ public sealed record FlowServices(FlowStore Store, NodeCounters Counters, FlowOp
     /// <summary>Tells flows holding events when the ordering horizon has passed them; null: events apply as they arrive.</summary>
     internal HorizonDispatcher? Dispatcher { get; set; }
 
-    /// <summary>When set, told the kernel timestamp of every event as it is applied (the benchmark measures latency here).</summary>
-    public Action<ulong>? OnApplied { get; set; }
-
     /// <summary>The processes behind the flows (Node:Runtime): adds their figures to each hand-off; null: not measured.</summary>
     internal Runtime.RuntimeMonitor? Runtime { get; set; }
 

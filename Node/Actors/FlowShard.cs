@@ -219,7 +219,6 @@ internal sealed partial class FlowShard(FlowServices services, string hostId, Ho
         if (_appliedInRound == _roundDelays.Length)
             Array.Resize(ref _roundDelays, _roundDelays.Length * 2);
         _roundDelays[_appliedInRound++] = _roundNowNs - (long)r.TimestampNs;
-        services.OnApplied?.Invoke(r.TimestampNs);
     }
 
     private void BeginRound()

@@ -53,14 +53,13 @@ internal sealed class FlowPipeline : IAsyncDisposable
     public OrderingHorizon Horizon { get; private set; } = null!;
 
     public static async Task<FlowPipeline> StartAsync(RedisConnection redis, ClusterSettings cluster, string hostId, int cpus,
-        FlowOptions flowOptions, ILoggerFactory loggers, Action<FlowServices>? configure = null, HandOffOptions? handOff = null, CancellationToken cancellation = default)
+        FlowOptions flowOptions, ILoggerFactory loggers, HandOffOptions? handOff = null, CancellationToken cancellation = default)
     {
         cpus = Math.Max(1, cpus);
         var counters = new NodeCounters();
         var keys = new RedisKeys(cluster.Name);
         var store = new FlowStore(redis, keys, flowOptions.OpenStateTtl);
         var services = new FlowServices(store, counters, flowOptions, new WallClockOffset());
-        configure?.Invoke(services);
         // The flow kind is activated on demand (a query); its state lives in the shards, made once the system exists.
         FlowShards? shards = null;
         var flowKind = new ClusterKind(ClusterKinds.Flow, Props.FromProducer(() => new FlowQueryActor(shards!, store, hostId, cluster.RequestTimeout)));

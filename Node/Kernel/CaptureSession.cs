@@ -68,12 +68,6 @@ public sealed class CaptureSession : IDisposable
     /// <summary>The loaded programs, for the runtime monitor (its tables, the Go probe, what could not be attached).</summary>
     public KernelCapture Kernel => _kernel;
 
-    /// <summary>Detaches the programs but keeps rings and readers (benchmarks compare with and without).</summary>
-    internal void Pause() => _kernel.Detach();
-
-    /// <summary>Attaches the programs again after <see cref="Pause"/>.</summary>
-    internal void Resume() => _kernel.Attach();
-
     /// <summary>Counters so far (kernel and readers), per CPU.</summary>
     public CaptureSummary Snapshot() => _final ?? BuildSummary();
 

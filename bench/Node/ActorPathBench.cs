@@ -7,6 +7,7 @@ using FlowMesh.Node.Actors;
 using FlowMesh.Node.Hosting;
 using FlowMesh.Node.Kernel;
 using FlowMesh.TestSupport;
+using FlowMesh.TestSupport.Records;
 using Microsoft.Extensions.Logging;
 
 namespace FlowMesh.Bench;
@@ -31,12 +32,11 @@ internal static class ActorPathBench
         await using var redisServer = await LocalRedisServer.StartAsync().ConfigureAwait(false);
         using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning));
         var redis = await RedisConnection.ConnectAsync(redisServer.Endpoint, loggers.CreateLogger("bench")).ConfigureAwait(false);
-        var latency = new LatencySamples(4_000_000);
         var cpus = Environment.ProcessorCount;
         // Closed flows leave memory soon, so the next phase starts from a quiet Node.
         var flowOptions = new FlowOptions { Linger = TimeSpan.FromSeconds(1) };
         await using var pipeline = await FlowPipeline.StartAsync(redis, new ClusterSettings { Redis = redisServer.Endpoint, Name = "bench" },
-            "bench-host", cpus, flowOptions, loggers, services => services.OnApplied = latency.Observe).ConfigureAwait(false);
+            "bench-host", cpus, flowOptions, loggers).ConfigureAwait(false);
         progress.WriteLine($"bench: actor path, {cpus} CPUs, private redis-server on {redisServer.Endpoint}");
         using var stopIdle = new CancellationTokenSource();
         var idleRings = IdleRingsAsync(pipeline, cpus, stopIdle.Token);
@@ -62,15 +62,17 @@ internal static class ActorPathBench
         progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  throughput: {total} events in {clock.Elapsed.TotalSeconds:0.00} s = {eventsPerSecond:0} events/s"));
 
         // 3. Latency at a paced rate (events/s over all sources), timestamps taken as a ring reader would see them.
-        await Task.Delay(flowOptions.Linger * 2).ConfigureAwait(false);
-        latency.Reset();
+        // Read as users read it: the Node's apply delay (apply_delay_p50_us, apply_delay_p99_us)
+        // over its window, so the window first lets the throughput phase go by.
+        await Task.Delay(TimeSpan.FromSeconds(ApplyDelay.WindowSeconds + 1)).ConfigureAwait(false);
         var gcPause = GC.GetTotalPauseDuration();
         var gcCounts = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
         before = pipeline.Counters.FlowEvents;
         var pacedEvents = Math.Min(events, rate * 5L);
         RunSources(cpus, cpu => Feed(pipeline, Lifecycles(cookies, liveFlows / cpus, pacedEvents / cpus, rate / cpus), cpus, cpu));
         await WaitApplied(pipeline, before + (pacedEvents / cpus) * cpus).ConfigureAwait(false);
-        var (p50, p99) = latency.Percentiles();
+        var (p50Us, p99Us) = pipeline.Counters.ApplyDelay.Percentiles();
+        var (p50, p99) = (p50Us / 1000.0, p99Us / 1000.0);
         progress.WriteLine($"  gc during latency phase: pause {(GC.GetTotalPauseDuration() - gcPause).TotalMilliseconds:0} ms, collections gen0 {GC.CollectionCount(0) - gcCounts.Item1}, gen1 {GC.CollectionCount(1) - gcCounts.Item2}, gen2 {GC.CollectionCount(2) - gcCounts.Item3}, heap {GC.GetTotalMemory(false) / 1048576} MiB");
         progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  latency at {rate} events/s: p50 {p50:0.000} ms, p99 {p99:0.000} ms"));
 
@@ -244,31 +246,5 @@ internal static class ActorPathBench
     {
         private long _next = 1;
         public ulong Next() => (ulong)Interlocked.Increment(ref _next);
-    }
-
-    /// <summary>Delays from event timestamp to applied state, sampled into a fixed array (no allocation per event).</summary>
-    private sealed class LatencySamples(int capacity)
-    {
-        private readonly long[] _samples = new long[capacity];
-        private long _count;
-
-        public void Observe(ulong timestampNs)
-        {
-            var i = Interlocked.Increment(ref _count) - 1;
-            if (i < _samples.Length)
-                _samples[i] = MonotonicClock.NowNs() - (long)timestampNs;
-        }
-
-        public void Reset() => Interlocked.Exchange(ref _count, 0);
-
-        public (double P50Ms, double P99Ms) Percentiles()
-        {
-            var n = (int)Math.Min(Interlocked.Read(ref _count), _samples.Length);
-            if (n == 0)
-                return (0, 0);
-            var sorted = _samples.AsSpan(0, n).ToArray();
-            Array.Sort(sorted);
-            return (sorted[n / 2] / 1e6, sorted[Math.Min(n - 1, (int)(n * 0.99))] / 1e6);
-        }
     }
 }

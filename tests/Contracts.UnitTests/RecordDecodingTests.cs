@@ -1,5 +1,6 @@
 using System.Net;
 using FlowMesh.Contracts.Capture;
+using FlowMesh.TestSupport.Records;
 
 namespace FlowMesh.Contracts.UnitTests;
 

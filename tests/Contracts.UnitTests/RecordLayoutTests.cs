@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using FlowMesh.Contracts.Capture;
+using FlowMesh.TestSupport.Records;
 
 namespace FlowMesh.Contracts.UnitTests;
 

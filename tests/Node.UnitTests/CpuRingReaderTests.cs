@@ -1,6 +1,7 @@
 using System.Net;
 using FlowMesh.Contracts.Capture;
 using FlowMesh.Node.Kernel;
+using FlowMesh.TestSupport.Records;
 
 namespace FlowMesh.Node.UnitTests;
 

@@ -1,7 +1,8 @@
 using FlowMesh.Contracts.Capture;
+using static FlowMesh.Contracts.Capture.TcpState;
 using FlowMesh.Contracts.Messages;
 using FlowMesh.Node.Flows;
-using static FlowMesh.Contracts.Capture.TcpState;
+using FlowMesh.TestSupport.Records;
 
 namespace FlowMesh.Node.UnitTests;
 

@@ -4,6 +4,7 @@ using System.Text.Json;
 using FlowMesh.Contracts.Capture;
 using FlowMesh.Node.Cli;
 using FlowMesh.Node.Kernel;
+using FlowMesh.TestSupport.Records;
 
 namespace FlowMesh.Node.UnitTests;
 

@@ -2,13 +2,15 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
+using FlowMesh.Contracts.Capture;
 
-namespace FlowMesh.Contracts.Capture;
+namespace FlowMesh.TestSupport.Records;
 
 /// <summary>
 /// A mutable twin of <see cref="TcpEventRecord"/> for code that makes records
-/// instead of reading them from the kernel: tests, synthetic benchmark sources,
-/// replays. Same layout, so <see cref="WriteTo"/> produces the kernel's bytes.
+/// instead of reading them from the kernel: tests and the benchmarks' synthetic sources
+/// (the product only reads records). Same layout, so <see cref="WriteTo"/> produces the
+/// kernel's bytes, and <see cref="ToRecord"/> reads them back as the ring readers do.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct TcpEventRecordBuilder
@@ -78,7 +80,12 @@ public struct TcpEventRecordBuilder
         return this;
     }
 
-    public readonly TcpEventRecord ToRecord() => new(this);
+    public readonly TcpEventRecord ToRecord()
+    {
+        Span<byte> bytes = stackalloc byte[TcpEventRecord.Size];
+        WriteTo(bytes);
+        return MemoryMarshal.Read<TcpEventRecord>(bytes);
+    }
 
     /// <summary>Writes the record's bytes as the kernel would; <paramref name="destination"/> needs <see cref="TcpEventRecord.Size"/> bytes.</summary>
     public readonly void WriteTo(Span<byte> destination)
