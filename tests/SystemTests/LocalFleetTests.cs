@@ -78,6 +78,15 @@ public sealed partial class LocalFleetTests
             }
         }
 
+        // The same edges on /metrics, as Prometheus would scrape them (PrometheusTests runs a real one).
+        var metrics = await http.GetStringAsync("/metrics");
+        foreach (var edge in new[] { KeepAlive, "web-churn.service>" + Web, Linger, Bench, "refused-probe.service>" + ClosedPort })
+        {
+            var at = edge.LastIndexOf('>');
+            Assert.Matches($"(?m)^flowmesh_edge_sessions_total{{client=\"{Regex.Escape(edge[..at])}\",server=\"{Regex.Escape(edge[(at + 1)..])}\"}} [1-9]", metrics);
+        }
+        Assert.Matches($"(?m)^flowmesh_edge_errors_total{{client=\"refused-probe.service\",server=\"{Regex.Escape(ClosedPort)}\",kind=\"refused\"}} [1-9]", metrics);
+
         // Sessions joined by tag across hosts: each client on the host whose address it used,
         // each server on the host that runs it, the same bytes seen at both ends.
         var sessions = new List<JsonElement>();
